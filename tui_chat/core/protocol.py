@@ -1,0 +1,228 @@
+"""The typed protocol between the UI process and the model worker process.
+
+Commands travel from the service to the worker, responses from the worker back.
+Both are small frozen dataclasses, pickled over a ``multiprocessing`` pipe. Every
+response that belongs to a generation names the request id it answers, so a late
+token from a stopped reply can never land in the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation as the model's chat template sees it."""
+
+    role: Role
+    """Who said it."""
+    content: str
+    """What was said, verbatim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How the next token is chosen."""
+
+    temperature: float = 0.2
+    """0 means greedy decoding: the same prompt always gives the same reply."""
+    top_p: float = 0.9
+    """Nucleus sampling threshold (ignored when greedy)."""
+    top_k: int = 40
+    """Only the k most likely tokens are candidates (ignored when greedy)."""
+    repeat_penalty: float = 1.1
+    """Penalty for tokens seen in the last 64 tokens; 1.0 turns it off."""
+
+
+# Commands: service -> worker.
+
+
+@dataclass(frozen=True, slots=True)
+class LoadModel:
+    """Load a GGUF model; the worker answers ``ModelLoaded`` or ``Error``."""
+
+    path: str
+    """Path of the GGUF file."""
+    n_ctx: int
+    """Context size in tokens; 0 means the model's training context."""
+    n_threads: int
+    """CPU threads for decoding and prompt processing."""
+    seed: int = 0
+    """Random seed for sampling."""
+
+
+@dataclass(frozen=True, slots=True)
+class Generate:
+    """Generate a reply to a conversation."""
+
+    request_id: int
+    """Chosen by the service; every response to this request names it."""
+    messages: tuple[ChatMessage, ...]
+    """The conversation so far, ending with the user's newest message."""
+    max_tokens: int
+    """Most new tokens for this reply; the worker counts them."""
+    sampling: Sampling = field(default_factory=Sampling)
+    """How to choose tokens."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop a generation, whether it is processing the prompt or decoding."""
+
+    request_id: int
+    """The request to stop; a stop for any other request is ignored."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClearContext:
+    """Forget the model context (the KV cache); the next prompt is evaluated afresh."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Free the model and exit."""
+
+
+Command = LoadModel | Generate | Stop | ClearContext | Shutdown
+
+
+# Responses: worker -> service.
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReady:
+    """The first message of every worker: its pipe works and it takes commands."""
+
+    pid: int
+    """The worker's process id."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProgress:
+    """How far model loading has come."""
+
+    fraction: float
+    """From 0.0 to 1.0."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLoaded:
+    """The model is loaded and ready to generate."""
+
+    name: str
+    """The model's own name from its metadata, else the file name."""
+    path: str
+    """The GGUF file."""
+    n_ctx: int
+    """The context size in use, in tokens."""
+    n_ctx_train: int
+    """The context size the model was trained with."""
+    chat_template: str
+    """Which chat template formats prompts, e.g. ``gguf`` or ``chatml (fallback)``."""
+    n_threads: int
+    """CPU threads in use."""
+    load_seconds: float
+    """Wall time the load took."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A piece of reply text: whole characters only, never half a UTF-8 sequence."""
+
+    request_id: int
+    """The request this text belongs to."""
+    text: str
+    """The text; may be empty for tokens that only start a multi-byte character."""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptProgress:
+    """How much of a long prompt the model has read (sent after each batch)."""
+
+    request_id: int
+    """The request whose prompt is being read."""
+    done: int
+    """Prompt tokens evaluated so far (not counting those reused from the last turn)."""
+    total: int
+    """Prompt tokens to evaluate in all."""
+
+
+class DoneReason(StrEnum):
+    """Why a reply ended."""
+
+    FINISHED = "finished"
+    """The model ended its turn."""
+    STOPPED = "stopped"
+    """The person stopped it."""
+    LENGTH = "length"
+    """The token limit or the context size was reached."""
+    INTERRUPTED = "interrupted"
+    """The worker died mid-reply (set by the service, never by the worker)."""
+    ERROR = "error"
+    """The request failed; an ``Error`` naming it came just before."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts and timings of one reply."""
+
+    prompt_tokens: int = 0
+    """Tokens in the whole prompt."""
+    cached_tokens: int = 0
+    """Prompt tokens reused from the previous turn's context (not evaluated again)."""
+    completion_tokens: int = 0
+    """Tokens generated."""
+    prompt_seconds: float = 0.0
+    """Time from the request to the first generated token."""
+    decode_seconds: float = 0.0
+    """Time from the first generated token to the last."""
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Decode speed; 0.0 when fewer than two tokens were generated."""
+        if self.completion_tokens < 2 or self.decode_seconds <= 0:
+            return 0.0
+        return (self.completion_tokens - 1) / self.decode_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A reply ended; no further ``Token`` for this request follows."""
+
+    request_id: int
+    """The request that ended."""
+    reason: DoneReason
+    """Why it ended."""
+    usage: Usage = field(default_factory=Usage)
+    """Counts and timings."""
+
+
+class ErrorKind(StrEnum):
+    """Which step failed."""
+
+    LOAD = "load"
+    """The model could not be loaded; retrying the same file will not help."""
+    GENERATE = "generate"
+    """A request failed (for example the prompt does not fit the context)."""
+    PROTOCOL = "protocol"
+    """The worker got a command it cannot handle."""
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Something failed without killing the worker."""
+
+    kind: ErrorKind
+    """Which step failed."""
+    message: str
+    """A sentence for a person, naming what is wrong."""
+    request_id: int | None = None
+    """The request that failed, if any; a ``Done`` for it follows."""
+
+
+Response = WorkerReady | LoadProgress | ModelLoaded | PromptProgress | Token | Done | Error

@@ -1,0 +1,1 @@
+"""The service layer: owns the worker process; the UI talks only to it."""

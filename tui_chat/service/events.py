@@ -1,0 +1,80 @@
+"""What the service tells its owner: worker responses plus the worker's life events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tui_chat.core.protocol import (
+    Done,
+    Error,
+    LoadProgress,
+    ModelLoaded,
+    PromptProgress,
+    Token,
+)
+
+
+class ServiceState(StrEnum):
+    """Where the worker is in its life."""
+
+    LOADING = "loading"
+    """A worker is starting and loading the model."""
+    READY = "ready"
+    """The model is loaded and nothing is being generated."""
+    GENERATING = "generating"
+    """A reply is being generated."""
+    BROKEN = "crashed"
+    """The breaker is open: the worker crashed too often in a row; no restart until retry."""
+    LOAD_FAILED = "load failed"
+    """The model file could not be loaded; restarting would not help."""
+    CLOSED = "closed"
+    """The service was shut down."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """The service moved to another state."""
+
+    state: ServiceState
+    """The new state."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCrashed:
+    """The worker process died without being asked to."""
+
+    description: str
+    """How it died, for a person: "was killed by signal SIGKILL"."""
+    crashes: int
+    """Consecutive crashes, this one included."""
+    limit: int
+    """The crash that reaches this number opens the breaker."""
+    restarting: bool
+    """True if a new worker is being started; False if the breaker is now open."""
+
+    @property
+    def notice(self) -> str:
+        """A sentence for the chat log or the banner."""
+        if self.restarting:
+            return (
+                f"The model worker {self.description}. Restarting it and reloading the model "
+                f"(restart {self.crashes} of {self.limit - 1}; crash {self.crashes} of "
+                f"{self.limit} in a row)."
+            )
+        return (
+            f"The model worker crashed {self.crashes} times in a row "
+            f"(last time it {self.description}). Not restarting it."
+        )
+
+
+ServiceEvent = (
+    StateChanged
+    | WorkerCrashed
+    | LoadProgress
+    | ModelLoaded
+    | PromptProgress
+    | Token
+    | Done
+    | Error
+)

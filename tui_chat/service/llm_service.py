@@ -1,0 +1,416 @@
+"""The service that owns the model worker process.
+
+It spawns the worker, sends it commands, turns its responses into events for its
+owner (the Textual app posts them as messages; the command line prints them), watches
+for the worker's death and restarts it through the crash breaker. It runs on an asyncio
+event loop: the pipe and the process sentinel are watched with ``loop.add_reader``, so a
+response or a death is seen within a fraction of a millisecond and nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import signal
+from collections import deque
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from tui_chat.core.breaker import CrashBreaker
+from tui_chat.core.protocol import (
+    ChatMessage,
+    ClearContext,
+    Command,
+    Done,
+    DoneReason,
+    Error,
+    ErrorKind,
+    Generate,
+    LoadModel,
+    LoadProgress,
+    ModelLoaded,
+    PromptProgress,
+    Response,
+    Sampling,
+    Shutdown,
+    Stop,
+    Token,
+    Usage,
+    WorkerReady,
+)
+from tui_chat.core.settings import Settings
+from tui_chat.service.events import ServiceEvent, ServiceState, StateChanged, WorkerCrashed
+from tui_chat.worker import main as worker_main
+
+SHUTDOWN_GRACE_SECONDS = 2.0
+"""How long a worker may take to exit after the shutdown command before it is killed."""
+
+
+class ServiceUnavailableError(Exception):
+    """The service cannot take a request now (breaker open, load failed, or closed)."""
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """Say how a process ended, for a person."""
+    if exitcode is None:
+        return "disappeared"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if name == "SIGSEGV":
+            return "crashed with a segmentation fault (SIGSEGV)"
+        if name == "SIGKILL":
+            return "was killed by SIGKILL (out of memory, or killed by hand)"
+        return f"was killed by {name}"
+    return f"exited by itself with status {exitcode}"
+
+
+class _Worker:
+    """One worker process and its pipe."""
+
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.pid: int | None = process.pid
+
+
+class LlmService:
+    """Owns the worker's life; the UI talks only to this object."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        log_path: Path,
+        sink: Callable[[ServiceEvent], None],
+    ) -> None:
+        """
+        Args:
+            settings: Model, context, threads, sampling and crash limit.
+            log_path: Where the worker writes stdout and stderr.
+            sink: Called on the event loop with every event, in order.
+        """
+        self.settings = settings
+        self._log_path = log_path
+        self._sink = sink
+        self._breaker = CrashBreaker(settings.crash_limit)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker: _Worker | None = None
+        self._state = ServiceState.LOADING
+        self._model: ModelLoaded | None = None
+        self._next_id = 1
+        self._pending: deque[Generate] = deque()
+        self._active: Generate | None = None
+        self._active_tokens = 0
+        self._stopping: set[int] = set()
+        self._closing = False
+
+    # Properties -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> ServiceState:
+        """Where the worker is in its life."""
+        return self._state
+
+    @property
+    def model(self) -> ModelLoaded | None:
+        """The loaded model, once the worker has reported it."""
+        return self._model
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker's process id, while one runs."""
+        return self._worker.pid if self._worker else None
+
+    @property
+    def crashes(self) -> int:
+        """Consecutive crashes so far."""
+        return self._breaker.count
+
+    @property
+    def busy(self) -> bool:
+        """True while a reply is being generated or waits to be."""
+        return self._active is not None or bool(self._pending)
+
+    @property
+    def accepts_requests(self) -> bool:
+        """True unless the breaker is open, the load failed, or the service is closed."""
+        return self._state not in (
+            ServiceState.BROKEN,
+            ServiceState.LOAD_FAILED,
+            ServiceState.CLOSED,
+        )
+
+    # Commands -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the worker and have it load the model. Call on the running event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._spawn()
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        sampling: Sampling | None = None,
+    ) -> int:
+        """Ask for a reply to ``messages``; returns the request id.
+
+        While the model loads, the request waits and is sent when the model is ready.
+
+        Raises:
+            ServiceUnavailableError: The breaker is open, the load failed, or closed.
+        """
+        if not self.accepts_requests:
+            raise ServiceUnavailableError(f"the model worker is {self._state.value}")
+        request = Generate(
+            request_id=self._next_id,
+            messages=tuple(messages),
+            max_tokens=max_tokens or self.settings.max_tokens,
+            sampling=sampling or self.settings.sampling,
+        )
+        self._next_id += 1
+        self._pending.append(request)
+        self._dispatch()
+        return request.request_id
+
+    def stop(self) -> bool:
+        """Stop the reply in progress and drop waiting ones; True if there was any.
+
+        Tokens that arrive after this call are not passed on.
+        """
+        stopped = False
+        while self._pending:
+            request = self._pending.popleft()
+            self._emit(Done(request.request_id, DoneReason.STOPPED))
+            stopped = True
+        if self._active is not None and self._active.request_id not in self._stopping:
+            self._stopping.add(self._active.request_id)
+            self._send(Stop(self._active.request_id))
+            stopped = True
+        return stopped
+
+    def clear_context(self) -> None:
+        """Stop any reply and make the model forget the conversation."""
+        self.stop()
+        if self._worker is not None:
+            self._send(ClearContext())
+
+    def retry(self) -> None:
+        """Close the breaker and start a fresh worker (after it opened, or a load error)."""
+        if self._state not in (ServiceState.BROKEN, ServiceState.LOAD_FAILED):
+            return
+        self._breaker.reset()
+        self._spawn()
+
+    async def close(self) -> None:
+        """Shut the worker down: ask, wait, then kill. Never leaves a process behind."""
+        if self._closing:
+            return
+        self._closing = True
+        worker = self._detach()
+        if worker is not None:
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(Shutdown())
+            await self._wait_for_exit(worker, SHUTDOWN_GRACE_SECONDS)
+            _reap(worker)
+        self._set_state(ServiceState.CLOSED)
+
+    def close_now(self) -> None:
+        """Blocking variant of ``close`` for paths that have no event loop any more."""
+        if self._closing and self._worker is None:
+            return
+        self._closing = True
+        worker = self._detach()
+        if worker is not None:
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(Shutdown())
+            worker.process.join(SHUTDOWN_GRACE_SECONDS)
+            _reap(worker)
+        self._state = ServiceState.CLOSED
+
+    # Worker life ----------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        assert self._loop is not None, "start() first"
+        context = multiprocessing.get_context("spawn")
+        parent_conn, child_conn = context.Pipe(duplex=True)
+        process = context.Process(
+            target=worker_main.run,
+            args=(child_conn, str(self._log_path)),
+            name="tui-chat-worker",
+            daemon=True,
+        )
+        process.start()
+        # Only the child may hold its end: when the child dies, our reads hit EOF.
+        child_conn.close()
+        worker = _Worker(process, parent_conn)
+        self._worker = worker
+        self._model = None
+        self._loop.add_reader(parent_conn.fileno(), self._on_readable, worker)
+        self._loop.add_reader(process.sentinel, self._on_exit, worker)
+        s = self.settings
+        self._send(LoadModel(str(s.model), s.n_ctx, s.n_threads, s.seed))
+        self._set_state(ServiceState.LOADING)
+
+    def _detach(self) -> _Worker | None:
+        """Stop watching the current worker and forget it."""
+        worker = self._worker
+        self._worker = None
+        if worker is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(worker.conn.fileno())
+            self._loop.remove_reader(worker.process.sentinel)
+        return worker
+
+    async def _wait_for_exit(self, worker: _Worker, timeout: float) -> None:
+        assert self._loop is not None
+        if not worker.process.is_alive():
+            return
+        exited = self._loop.create_future()
+        self._loop.add_reader(
+            worker.process.sentinel, lambda: exited.done() or exited.set_result(None)
+        )
+        try:
+            await asyncio.wait_for(exited, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._loop.remove_reader(worker.process.sentinel)
+
+    def _on_readable(self, worker: _Worker) -> None:
+        """The pipe has data (or hit EOF): handle every message waiting."""
+        try:
+            while worker is self._worker and worker.conn.poll():
+                self._handle(worker.conn.recv())
+        except (EOFError, OSError):
+            self._on_exit(worker)
+
+    def _on_exit(self, worker: _Worker) -> None:
+        """The worker's pipe closed or its process ended."""
+        if worker is not self._worker or self._closing:
+            return
+        # Whatever it sent before dying still counts (the last tokens of a reply).
+        with contextlib.suppress(EOFError, OSError):
+            while worker.conn.poll():
+                self._handle(worker.conn.recv())
+        self._detach()
+        worker.process.join(1.0)
+        description = describe_exit(worker.process.exitcode)
+        _reap(worker)
+        self._model = None
+        self._interrupt_active()
+        restarting = self._breaker.record_crash()
+        self._emit(WorkerCrashed(description, self._breaker.count, self._breaker.limit, restarting))
+        if restarting:
+            self._spawn()
+        else:
+            self._fail_pending(DoneReason.INTERRUPTED)
+            self._set_state(ServiceState.BROKEN)
+
+    def _interrupt_active(self) -> None:
+        if self._active is None:
+            return
+        request = self._active
+        self._active = None
+        # A reply the person had already stopped ends as stopped, crash or not.
+        stopped = request.request_id in self._stopping
+        self._stopping.discard(request.request_id)
+        self._emit(
+            Done(
+                request.request_id,
+                DoneReason.STOPPED if stopped else DoneReason.INTERRUPTED,
+                Usage(completion_tokens=self._active_tokens),
+            )
+        )
+
+    def _fail_pending(self, reason: DoneReason) -> None:
+        while self._pending:
+            self._emit(Done(self._pending.popleft().request_id, reason))
+
+    # Responses ------------------------------------------------------------------------
+
+    def _handle(self, response: Response) -> None:
+        match response:
+            case Token(request_id=rid):
+                if self._is_live(rid):
+                    self._active_tokens += 1
+                    self._emit(response)
+            case PromptProgress(request_id=rid):
+                if self._is_live(rid):
+                    self._emit(response)
+            case Done(request_id=rid, reason=reason):
+                if self._active is None or rid != self._active.request_id:
+                    return
+                self._active = None
+                self._stopping.discard(rid)
+                if reason is not DoneReason.ERROR:
+                    self._breaker.record_success()
+                self._emit(response)
+                self._set_state(ServiceState.READY)
+                self._dispatch()
+            case ModelLoaded():
+                self._model = response
+                self._emit(response)
+                self._set_state(ServiceState.READY)
+                self._dispatch()
+            case Error(kind=ErrorKind.LOAD):
+                self._emit(response)
+                self._fail_pending(DoneReason.ERROR)
+                self._set_state(ServiceState.LOAD_FAILED)
+            case LoadProgress() | Error():
+                self._emit(response)
+            case WorkerReady(pid=pid):
+                if self._worker is not None:
+                    self._worker.pid = pid
+
+    def _is_live(self, request_id: int) -> bool:
+        """True for the active request, unless a stop for it was asked for."""
+        return (
+            self._active is not None
+            and self._active.request_id == request_id
+            and request_id not in self._stopping
+        )
+
+    def _dispatch(self) -> None:
+        """Send the next waiting request if the model is ready and idle."""
+        if self._active is not None or not self._pending or self._state is not ServiceState.READY:
+            return
+        self._active = self._pending.popleft()
+        self._active_tokens = 0
+        self._send(self._active)
+        self._set_state(ServiceState.GENERATING)
+
+    def _send(self, command: Command) -> None:
+        if self._worker is None:
+            return
+        # If the worker is dying, its sentinel will tell us and the crash path runs.
+        with contextlib.suppress(OSError):
+            self._worker.conn.send(command)
+
+    def _set_state(self, state: ServiceState) -> None:
+        if state is not self._state:
+            self._state = state
+            self._emit(StateChanged(state))
+
+    def _emit(self, event: ServiceEvent) -> None:
+        self._sink(event)
+
+
+def _reap(worker: _Worker) -> None:
+    """Make sure the process is gone and its resources are released."""
+    process = worker.process
+    if process.is_alive():
+        process.terminate()
+        process.join(1.0)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    with contextlib.suppress(OSError):
+        worker.conn.close()
+    with contextlib.suppress(ValueError):
+        process.close()

@@ -1,0 +1,1 @@
+"""The Textual UI. It talks to the model only through the service."""

@@ -1,0 +1,125 @@
+"""The chat log: the person's messages, the model's streamed replies, and notices."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from tui_chat.core.protocol import DoneReason
+
+REPLY_ENDINGS: dict[DoneReason, str] = {
+    DoneReason.STOPPED: "stopped",
+    DoneReason.LENGTH: "cut off: token limit reached",
+    DoneReason.INTERRUPTED: "interrupted: the model worker crashed",
+    DoneReason.ERROR: "failed",
+}
+
+
+class UserMessage(Static):
+    """What the person sent, shown literally (never parsed as markup)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Text(text), classes="user")
+
+
+class Notice(Static):
+    """A line from tui-chat itself: a crash, a restart, a cleared chat."""
+
+    def __init__(self, text: str, *, kind: str = "info") -> None:
+        super().__init__(Text(text), classes=f"notice {kind}")
+
+
+class Reply(Vertical):
+    """One streamed reply of the model.
+
+    Tokens go into a ``MarkdownStream``, which appends to the document without
+    re-rendering all of it; one full update when the reply ends makes sure blocks that
+    streamed oddly (an unclosed code fence) end up rendered right.
+    """
+
+    DEFAULT_CSS = """
+    Reply { height: auto; }
+    Reply > Markdown { margin: 0; padding: 0 1; }
+    Reply > .ending { color: $text-warning; padding: 0 1; }
+    Reply > .ending.-waiting { color: $text-muted; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(classes="assistant")
+        self._started = False
+        self._markdown = Markdown()
+        self._ending = Static(Text("waiting for the model…"), classes="ending -waiting")
+        self._stream: MarkdownStream | None = None
+        self.finished = False
+        """True once the reply has ended, however it ended."""
+        self.reason: DoneReason | None = None
+        """Why it ended, once it has."""
+
+    def compose(self) -> ComposeResult:
+        yield self._markdown
+        yield self._ending
+
+    def show_progress(self, message: str) -> None:
+        """Say what the model is doing before the first token (loading, reading)."""
+        if not self._started and not self.finished:
+            self._ending.update(Text(message))
+
+    async def append(self, fragment: str) -> None:
+        """Add streamed text."""
+        if self.finished or not fragment:
+            return
+        if self._stream is None:
+            self._started = True
+            self._ending.display = False
+            self._stream = Markdown.get_stream(self._markdown)
+        await self._stream.write(fragment)
+
+    async def finish(self, text: str, reason: DoneReason, detail: str = "") -> None:
+        """End the reply: stop streaming, render ``text`` whole, say how it ended."""
+        if self.finished:
+            return
+        self.finished = True
+        self.reason = reason
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        await self._markdown.update(text)
+        ending = REPLY_ENDINGS.get(reason)
+        if detail:
+            ending = f"{ending}: {detail}" if ending else detail
+        self._ending.remove_class("-waiting")
+        self._ending.display = bool(ending)
+        self._ending.update(Text(f"[{ending}]" if ending else ""))
+
+
+class ChatLog(VerticalScroll):
+    """The scrolling conversation; stays pinned to the bottom while replies stream."""
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    async def add_user(self, text: str) -> UserMessage:
+        """Show a message the person sent."""
+        widget = UserMessage(text)
+        await self.mount(widget)
+        return widget
+
+    async def add_reply(self) -> Reply:
+        """Start a reply that tokens will stream into."""
+        widget = Reply()
+        await self.mount(widget)
+        self.anchor()
+        return widget
+
+    async def add_notice(self, text: str, *, kind: str = "info") -> Notice:
+        """Show a notice from tui-chat."""
+        widget = Notice(text, kind=kind)
+        await self.mount(widget)
+        return widget
+
+    async def clear(self) -> None:
+        """Remove everything."""
+        await self.remove_children()

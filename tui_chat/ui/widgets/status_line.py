@@ -1,0 +1,30 @@
+"""The status line: model, state, speed and token counts of the last reply."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tui_chat.core.protocol import Usage
+
+
+class StatusLine(Static):
+    """One line under the input that says what the model is doing."""
+
+    model_name: reactive[str] = reactive("")
+    """The model's name, once loaded."""
+    state: reactive[str] = reactive("starting")
+    """loading 40% / ready / reading prompt 512 of 1500 / generating / stopped / crashed …"""
+    usage: reactive[Usage | None] = reactive(None)
+    """Counts and timings of the last reply."""
+
+    def render(self) -> Text:
+        parts = [self.model_name or "no model yet", self.state]
+        if self.usage is not None:
+            u = self.usage
+            if u.tokens_per_second:
+                parts.append(f"{u.tokens_per_second:.1f} tok/s")
+            parts.append(f"prompt {u.prompt_tokens} tokens ({u.cached_tokens} reused)")
+            parts.append(f"reply {u.completion_tokens} tokens")
+        return Text(" · ".join(parts))

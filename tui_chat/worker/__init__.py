@@ -1,0 +1,1 @@
+"""The model worker process: the only code that imports llama_cpp."""

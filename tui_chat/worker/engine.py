@@ -1,0 +1,311 @@
+"""The model engine: one ``llama_cpp.Llama`` and everything done with it.
+
+Only the worker process imports this module; it is the one place that imports llama_cpp.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+import llama_cpp.llama_cpp as llama_lib
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter, format_chatml
+
+from tui_chat.core.protocol import (
+    ChatMessage,
+    DoneReason,
+    Generate,
+    LoadModel,
+    ModelLoaded,
+    Usage,
+)
+
+SLOW_TOKEN_SECONDS = 0.05
+"""Decoding slower than this per token keeps llama.cpp's abort callback on between tokens."""
+
+
+class LoadError(Exception):
+    """The model file could not be loaded."""
+
+
+class RequestError(Exception):
+    """A request cannot be served (for example: the prompt does not fit the context)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    """How a generation ended."""
+
+    reason: DoneReason
+    usage: Usage
+
+
+@contextlib.contextmanager
+def _load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
+    """Report model-loading progress.
+
+    ``Llama`` builds its model parameters from ``llama_model_default_params()`` and has no
+    argument for llama.cpp's progress callback, so for the length of the load that
+    function hands out parameters with the callback set.
+    """
+    last = -1.0
+
+    def report(progress: float, _data: object) -> bool:
+        nonlocal last
+        if progress - last >= 0.05 or progress >= 1.0:
+            last = progress
+            on_progress(progress)
+        return True  # keep loading
+
+    callback = llama_lib.llama_progress_callback(report)
+    original = llama_lib.llama_model_default_params
+
+    def params_with_progress() -> llama_lib.llama_model_params:
+        params = original()
+        params.progress_callback = callback
+        return params
+
+    llama_lib.llama_model_default_params = params_with_progress
+    try:
+        yield
+    finally:
+        llama_lib.llama_model_default_params = original
+
+
+class Utf8Pieces:
+    """Turns token bytes into text without ever splitting a multi-byte character.
+
+    A token may carry half of a UTF-8 sequence (emoji and CJK often span tokens); the
+    incremental decoder holds such bytes back until the character is complete.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, data: bytes) -> str:
+        """Return the complete characters that ``data`` finishes."""
+        return self._decoder.decode(data)
+
+    def flush(self) -> str:
+        """Return what is left at the end of a reply (invalid leftovers become U+FFFD)."""
+        return self._decoder.decode(b"", final=True)
+
+
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class Engine:
+    """A loaded model, its chat template and its stop switch."""
+
+    def __init__(self, llm: llama_cpp.Llama, command: LoadModel, load_seconds: float) -> None:
+        self._llm = llm
+        self._command = command
+        self._load_seconds = load_seconds
+        self._abort = threading.Event()
+        # llama.cpp polls this between graph nodes while it computes; returning True makes
+        # llama_decode return 2 (aborted). A reference is kept for as long as the context lives.
+        self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._abort.is_set())
+        self._no_abort_callback = llama_lib.ggml_abort_callback()  # a NULL function pointer
+        self._abort_watched = False
+        self._vocab = llama_lib.llama_model_get_vocab(llm.model)
+        self._formatter, self._template_name = self._make_formatter()
+
+    @classmethod
+    def load(cls, command: LoadModel, on_progress: Callable[[float], None]) -> Engine:
+        """Load the model named by ``command``.
+
+        Raises:
+            LoadError: The file is missing or llama.cpp cannot load it.
+        """
+        path = Path(command.path)
+        if not path.is_file():
+            raise LoadError(f"Model file not found: {path}")
+        started = time.perf_counter()
+        try:
+            with _load_progress(on_progress):
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=command.n_ctx,
+                    n_threads=command.n_threads,
+                    n_threads_batch=command.n_threads,
+                    seed=command.seed,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError) as e:
+            raise LoadError(f"llama.cpp could not load {path}: {e}") from None
+        return cls(llm, command, time.perf_counter() - started)
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set from any thread to stop the generation in progress."""
+        return self._abort
+
+    def info(self) -> ModelLoaded:
+        """What the service and the UI need to know about the loaded model."""
+        meta = self._llm.metadata
+        name = meta.get("general.name") or Path(self._command.path).stem
+        return ModelLoaded(
+            name=name,
+            path=self._command.path,
+            n_ctx=self._llm.n_ctx(),
+            n_ctx_train=llama_lib.llama_model_n_ctx_train(self._llm.model),
+            chat_template=self._template_name,
+            n_threads=self._llm.n_threads,
+            load_seconds=self._load_seconds,
+        )
+
+    def _make_formatter(self) -> tuple[Callable[..., object], str]:
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return format_chatml, "chatml (fallback: the model has no chat template)"
+        eos = self._llm.token_eos()
+        bos = self._llm.token_bos()
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(eos),
+            bos_token=self._token_text(bos),
+            stop_token_ids=[eos],
+        )
+        return formatter, "gguf (the model's own chat template)"
+
+    def _token_text(self, token: int) -> str:
+        if token == -1:
+            return ""
+        return llama_lib.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace")
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """Render the conversation with the chat template and tokenize it."""
+        rendered = self._formatter(
+            messages=[{"role": m.role, "content": m.content} for m in messages]
+        )
+        prompt: str = rendered.prompt  # type: ignore[attr-defined]
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def clear(self) -> None:
+        """Forget the context: the next prompt is evaluated from the start."""
+        self._llm.reset()
+
+    def close(self) -> None:
+        """Free the model."""
+        self._llm.close()
+
+    def _set_abort_callback(self, enabled: bool) -> None:
+        if enabled is self._abort_watched:
+            return
+        self._abort_watched = enabled
+        llama_lib.llama_set_abort_callback(
+            self._llm.ctx, self._abort_callback if enabled else self._no_abort_callback, None
+        )
+
+    def generate(
+        self,
+        request: Generate,
+        emit: Callable[[str], None],
+        on_prompt_progress: Callable[[int, int], None],
+    ) -> GenerationResult:
+        """Generate a reply, calling ``emit`` with each piece of text.
+
+        The stop event (``stop_event``) is honoured between tokens and, through llama.cpp's
+        abort callback, inside prompt processing.
+
+        Raises:
+            RequestError: The prompt does not fit the context.
+        """
+        llm = self._llm
+        started = time.perf_counter()
+        tokens = self.prompt_tokens(request.messages)
+        n_prompt = len(tokens)
+        n_ctx = llm.n_ctx()
+        if n_prompt >= n_ctx:
+            raise RequestError(
+                f"The conversation is {n_prompt} tokens long and the model's context holds "
+                f"{n_ctx}. Clear the chat (Ctrl+L) or start tui-chat with a larger --ctx."
+            )
+        budget = min(request.max_tokens, n_ctx - n_prompt)
+        cached = common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+        # At least the last prompt token is evaluated: its logits choose the first reply token.
+        cached = min(cached, n_prompt - 1)
+        usage = Usage(prompt_tokens=n_prompt, cached_tokens=cached)
+        pieces = Utf8Pieces()
+        count = 0
+        first_at = last_at = 0.0
+        reason = DoneReason.LENGTH
+        self._set_abort_callback(True)
+        try:
+            llm.n_tokens = cached
+            for start in range(cached, n_prompt, llm.n_batch):
+                if self._abort.is_set():
+                    break
+                llm.eval(tokens[start : start + llm.n_batch])
+                on_prompt_progress(min(start + llm.n_batch, n_prompt) - cached, n_prompt - cached)
+            if self._abort.is_set():
+                return GenerationResult(DoneReason.STOPPED, usage)
+            sampling = request.sampling
+            generator = llm.generate(
+                tokens,
+                temp=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=sampling.top_k,
+                repeat_penalty=sampling.repeat_penalty,
+            )
+            try:
+                for token in generator:
+                    now = time.perf_counter()
+                    if count == 0:
+                        first_at = now
+                    else:
+                        # Watching the abort flag costs a Python call per graph node (~600
+                        # per token on a small model, ~5% of its speed): only worth it when
+                        # a single token takes long enough for a stop to wait on it.
+                        self._set_abort_callback(now - last_at > SLOW_TOKEN_SECONDS)
+                    last_at = now
+                    if self._abort.is_set():
+                        reason = DoneReason.STOPPED
+                        break
+                    if llama_lib.llama_vocab_is_eog(self._vocab, token):
+                        reason = DoneReason.FINISHED
+                        break
+                    count += 1
+                    text = pieces.feed(llm.detokenize([token]))
+                    if text:
+                        emit(text)
+                    if count >= budget:
+                        reason = DoneReason.LENGTH
+                        break
+            finally:
+                generator.close()
+        except RuntimeError:
+            # llama_decode returned 2: the abort callback fired. Anything else is a real error.
+            if not self._abort.is_set():
+                raise
+            reason = DoneReason.STOPPED
+        finally:
+            self._set_abort_callback(False)
+            tail = pieces.flush()
+            if tail:
+                emit(tail)
+        ended = time.perf_counter()
+        first = first_at or ended
+        return GenerationResult(
+            reason,
+            Usage(
+                prompt_tokens=n_prompt,
+                cached_tokens=cached,
+                completion_tokens=count,
+                prompt_seconds=first - started,
+                decode_seconds=ended - first if count else 0.0,
+            ),
+        )

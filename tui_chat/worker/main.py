@@ -1,0 +1,225 @@
+"""Entry point of the model worker process.
+
+The worker owns the model for the whole session. Its main thread runs commands one at
+a time; a reader thread takes commands off the pipe so that a stop can land while the
+main thread is inside native code, and exits the process when the pipe closes (the UI
+process is gone, even if it was killed with SIGKILL).
+
+This module imports only the core at the top; llama_cpp is imported after stdout and
+stderr have been sent to the log file, because llama.cpp writes to fd 2 from native
+code and the terminal belongs to the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import threading
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
+
+from tui_chat.core.protocol import (
+    ClearContext,
+    Command,
+    Done,
+    DoneReason,
+    Error,
+    ErrorKind,
+    Generate,
+    LoadModel,
+    LoadProgress,
+    PromptProgress,
+    Response,
+    Shutdown,
+    Stop,
+    Token,
+    WorkerReady,
+)
+
+if TYPE_CHECKING:
+    from tui_chat.worker.engine import Engine
+
+LOG_LIMIT_BYTES = 5_000_000
+
+
+def _redirect_output(log_path: str) -> None:
+    """Point fds 1 and 2 (and Python's streams) at the log file."""
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    mode = "w" if _too_big(log_path) else "a"
+    with open(log_path, mode, encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+def _too_big(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > LOG_LIMIT_BYTES
+    except OSError:
+        return False
+
+
+class StopSwitch:
+    """Routes stop commands to the generation they name, from the reader thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: int | None = None
+        self._early: set[int] = set()
+        self._event: threading.Event | None = None
+
+    def attach(self, event: threading.Event) -> None:
+        """Use ``event`` as the switch that the engine watches."""
+        self._event = event
+
+    def begin(self, request_id: int) -> bool:
+        """Mark ``request_id`` as running; False if it was stopped before it started."""
+        with self._lock:
+            assert self._event is not None
+            self._event.clear()
+            stopped_early = request_id in self._early
+            self._early = {r for r in self._early if r > request_id}
+            if stopped_early:
+                return False
+            self._current = request_id
+            return True
+
+    def end(self) -> None:
+        """No generation is running any more."""
+        with self._lock:
+            self._current = None
+            if self._event is not None:
+                self._event.clear()
+
+    def stop(self, request_id: int) -> None:
+        """Stop ``request_id`` now if it runs, or as soon as it would start."""
+        with self._lock:
+            if request_id == self._current and self._event is not None:
+                self._event.set()
+            else:
+                self._early.add(request_id)
+
+
+def _read_commands(conn: Connection, inbox: queue.Queue[Command], switch: StopSwitch) -> None:
+    """Reader thread: stops act at once, everything else queues for the main thread."""
+    while True:
+        try:
+            command = conn.recv()
+        except (EOFError, OSError):
+            # The UI process is gone. Nobody will read our output; leave now, whatever
+            # the main thread is doing inside native code.
+            os._exit(0)
+        if isinstance(command, Stop):
+            switch.stop(command.request_id)
+        else:
+            inbox.put(command)
+
+
+class Worker:
+    """Runs commands on the main thread and answers over the pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._engine: Engine | None = None
+        self.switch = StopSwitch()
+
+    def send(self, response: Response) -> None:
+        """Send a response; exit quietly if the UI process has gone."""
+        try:
+            self._conn.send(response)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            os._exit(0)
+
+    def handle(self, command: Command) -> bool:
+        """Run one command; False when the worker should exit."""
+        match command:
+            case LoadModel():
+                self._load(command)
+            case Generate():
+                self._generate(command)
+            case ClearContext():
+                if self._engine is not None:
+                    self._engine.clear()
+            case Shutdown():
+                return False
+            case _:
+                self.send(Error(ErrorKind.PROTOCOL, f"Unknown command: {command!r}"))
+        return True
+
+    def _load(self, command: LoadModel) -> None:
+        from tui_chat.worker.engine import Engine, LoadError
+
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        try:
+            engine = Engine.load(command, lambda f: self.send(LoadProgress(f)))
+        except LoadError as e:
+            self.send(Error(ErrorKind.LOAD, str(e)))
+            return
+        self._engine = engine
+        self.switch.attach(engine.stop_event)
+        self.send(engine.info())
+
+    def _generate(self, command: Generate) -> None:
+        from tui_chat.worker.engine import RequestError
+
+        rid = command.request_id
+        if self._engine is None:
+            self.send(Error(ErrorKind.GENERATE, "No model is loaded.", rid))
+            self.send(Done(rid, DoneReason.ERROR))
+            return
+        if not self.switch.begin(rid):
+            self.send(Done(rid, DoneReason.STOPPED))
+            return
+        try:
+            result = self._engine.generate(
+                command,
+                emit=lambda text: self.send(Token(rid, text)),
+                on_prompt_progress=lambda done, total: self.send(PromptProgress(rid, done, total)),
+            )
+        except RequestError as e:
+            self.send(Error(ErrorKind.GENERATE, str(e), rid))
+            self.send(Done(rid, DoneReason.ERROR))
+            return
+        finally:
+            self.switch.end()
+        self.send(Done(rid, result.reason, result.usage))
+
+    def close(self) -> None:
+        """Free the model."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+def run(conn: Connection, log_path: str) -> None:
+    """Process entry point (spawned by the service).
+
+    Args:
+        conn: This end of the pipe to the UI process.
+        log_path: File that receives everything written to stdout and stderr.
+    """
+    _redirect_output(log_path)
+    # Ctrl+C in the terminal is the UI's business; the UI shuts the worker down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker = Worker(conn)
+    worker.send(WorkerReady(os.getpid()))
+    inbox: queue.Queue[Command] = queue.Queue()
+    threading.Thread(
+        target=_read_commands, args=(conn, inbox, worker.switch), name="commands", daemon=True
+    ).start()
+    while worker.handle(inbox.get()):
+        pass
+    worker.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: the reader thread is blocked in recv() and native
+    # destructors have already run in close().
+    os._exit(0)
