@@ -115,7 +115,7 @@ class ModelLoaded:
     """The model is loaded and ready to generate."""
 
     name: str
-    """The model's own name from its metadata, else the file name."""
+    """The model file's name without ``.gguf``: what the person chose, quantisation included."""
     path: str
     """The GGUF file."""
     n_ctx: int

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import multiprocessing
 import signal
+import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -246,7 +247,8 @@ class LlmService:
             name="tui-chat-worker",
             daemon=True,
         )
-        process.start()
+        with _real_stderr():
+            process.start()
         # Only the child may hold its end: when the child dies, our reads hit EOF.
         child_conn.close()
         worker = _Worker(process, parent_conn)
@@ -399,6 +401,22 @@ class LlmService:
 
     def _emit(self, event: ServiceEvent) -> None:
         self._sink(event)
+
+
+@contextlib.contextmanager
+def _real_stderr() -> Iterator[None]:
+    """Put the real ``sys.stderr`` back for the length of a process start.
+
+    multiprocessing passes ``sys.stderr.fileno()`` to its resource-tracker process, and
+    while a Textual app runs, ``sys.stderr`` is a capture object whose fileno() is -1.
+    """
+    saved = sys.stderr
+    if sys.__stderr__ is not None:
+        sys.stderr = sys.__stderr__
+    try:
+        yield
+    finally:
+        sys.stderr = saved
 
 
 def _reap(worker: _Worker) -> None:

@@ -46,6 +46,8 @@ class _Exchange:
     turn: Turn
     reply: Reply
     error: str = ""
+    stopping: bool = False
+    """Esc was pressed: tokens still on their way are not shown."""
 
 
 class ChatScreen(Screen[None]):
@@ -99,6 +101,8 @@ class ChatScreen(Screen[None]):
 
     def action_stop(self) -> None:
         """Stop the reply in progress (Esc)."""
+        for exchange in self._exchanges.values():
+            exchange.stopping = True
         self.service.stop()
 
     async def action_clear(self) -> None:
@@ -157,7 +161,7 @@ class ChatScreen(Screen[None]):
         match event:
             case Token(request_id=rid, text=text):
                 exchange = self._exchanges.get(rid)
-                if exchange is not None:
+                if exchange is not None and not exchange.stopping:
                     if not exchange.turn.parts:
                         self.status.state = "generating"
                     exchange.turn.parts.append(text)

@@ -155,10 +155,8 @@ class Engine:
 
     def info(self) -> ModelLoaded:
         """What the service and the UI need to know about the loaded model."""
-        meta = self._llm.metadata
-        name = meta.get("general.name") or Path(self._command.path).stem
         return ModelLoaded(
-            name=name,
+            name=Path(self._command.path).stem,
             path=self._command.path,
             n_ctx=self._llm.n_ctx(),
             n_ctx_train=llama_lib.llama_model_n_ctx_train(self._llm.model),

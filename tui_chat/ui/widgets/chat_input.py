@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
@@ -16,11 +17,15 @@ class ChatInput(TextArea):
     of it, which is what pasting a text to translate or discuss needs.
     """
 
+    # Shown in the footer. The keys themselves are handled in ``_on_key``, in order with
+    # the typing before them: a binding would run on the app's queue and could submit
+    # before the last typed characters have reached the text.
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
-        Binding("enter", "submit", "Send", priority=True),
-        Binding("shift+enter", "newline", "New line", priority=True),
-        Binding("ctrl+j", "newline", "New line", show=False, priority=True),
+        Binding("enter", "submit", "Send"),
+        Binding("shift+enter", "newline", "New line"),
+        Binding("ctrl+j", "newline", "New line", show=False),
     ]
+    NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
 
     @dataclass
     class Submitted(Message):
@@ -40,6 +45,18 @@ class ChatInput(TextArea):
             compact=True,
             placeholder="Message (Enter sends, Shift+Enter or Ctrl+J for a new line)",
         )
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+        elif event.key in self.NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.action_newline()
+        else:
+            await super()._on_key(event)
 
     def action_submit(self) -> None:
         """Post the text; the screen decides whether it is sent and clears the input."""

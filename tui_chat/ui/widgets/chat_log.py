@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -9,6 +11,25 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from tui_chat.core.protocol import DoneReason
+
+
+def chat_markdown_parser() -> MarkdownIt:
+    """GitHub-flavoured Markdown in which a single line break stays a line break.
+
+    Models write poems, addresses and lists of lines with single newlines; plain
+    Markdown would run them together into one paragraph.
+    """
+    parser = MarkdownIt("gfm-like")
+
+    def keep_line_breaks(state: StateCore) -> None:
+        for token in state.tokens:
+            for child in token.children or ():
+                if child.type == "softbreak":
+                    child.type = "hardbreak"
+
+    parser.core.ruler.push("keep_line_breaks", keep_line_breaks)
+    return parser
+
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
     DoneReason.STOPPED: "stopped",
@@ -50,7 +71,7 @@ class Reply(Vertical):
     def __init__(self) -> None:
         super().__init__(classes="assistant")
         self._started = False
-        self._markdown = Markdown()
+        self._markdown = Markdown(parser_factory=chat_markdown_parser)
         self._ending = Static(Text("waiting for the model…"), classes="ending -waiting")
         self._stream: MarkdownStream | None = None
         self.finished = False

@@ -1,0 +1,220 @@
+"""The whole app, headless (``App.run_test`` and Pilot), with the real worker and model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Markdown
+
+from tests.conftest import pid_gone, wait_until
+from tui_chat.core.conversation import Turn, TurnStatus
+from tui_chat.core.paths import UserPaths
+from tui_chat.core.settings import Settings
+from tui_chat.service.events import ServiceState
+from tui_chat.ui.app import ChatApp
+from tui_chat.ui.widgets.chat_input import ChatInput
+from tui_chat.ui.widgets.chat_log import Notice, Reply, UserMessage
+
+SIZE = (100, 32)
+
+
+@pytest.fixture
+async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
+    app = ChatApp(replace(settings, max_tokens=300), paths)
+    yield app
+    await app.service.close()
+
+
+async def loaded(app: ChatApp) -> None:
+    await wait_until(lambda: app.service.state is ServiceState.READY, message="model ready")
+
+
+async def type_and_send(pilot: Pilot[None], text: str) -> None:
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+def last_reply_turn(app: ChatApp) -> Turn:
+    return next(t for t in reversed(app.chat.conversation.turns) if t.role == "assistant")
+
+
+async def reply_finished(app: ChatApp) -> Turn:
+    await wait_until(
+        lambda: last_reply_turn(app).status is not TurnStatus.STREAMING, message="reply end"
+    )
+    return last_reply_turn(app)
+
+
+def status_text(app: ChatApp) -> str:
+    return str(app.chat.status.render())
+
+
+async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "What is the capital of France?")
+        await wait_until(lambda: app.chat.conversation.turns, message="message sent")
+        assert app.chat.query_one(ChatInput).text == ""
+        (user,) = app.chat.query(UserMessage)
+        assert str(user.render()) == "What is the capital of France?"
+        # Streaming: the reply is on screen before it has ended.
+        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
+        assert last_reply_turn(app).status is TurnStatus.STREAMING
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+        assert "Paris" in turn.text
+        markdown = app.chat.query_one(Reply).query_one(Markdown)
+        assert markdown.source == turn.text
+        await pilot.pause()
+        status = status_text(app)
+        assert "SmolLM2-135M-Instruct.Q4_1" in status
+        assert "ready" in status
+        assert "tok/s" in status
+        assert "llama_cpp" not in sys.modules or _imported_by_tests()
+
+
+def _imported_by_tests() -> bool:
+    # Other test modules load the engine in this process; the UI's own imports are
+    # checked in a fresh interpreter by test_layers.py.
+    return "tests.test_engine" in sys.modules
+
+
+async def test_a_message_sent_while_loading_is_sent_when_the_model_is_ready(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.service.worker_pid, message="worker started")
+        assert app.service.state is ServiceState.LOADING
+        await type_and_send(pilot, "Say hello.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+        assert turn.text.strip()
+
+
+async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
+        await wait_until(lambda: len(last_reply_turn(app).parts) >= 5, message="tokens")
+        await pilot.press("escape")
+        shown = last_reply_turn(app).text
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.STOPPED
+        assert turn.text == shown, "a token appeared after Esc"
+        reply = app.chat.query_one(Reply)
+        await pilot.pause()
+        assert "[stopped]" in str(reply.query(".ending").first().render())
+        assert "stopped" in status_text(app)
+        # The stopped reply stays part of the conversation, and the next turn works.
+        await type_and_send(pilot, "Thanks.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+        messages = app.chat.conversation.messages_for(turn)
+        assert [m.content for m in messages[:2]] == [
+            "Write a long story about a dragon who learns to sail.",
+            shown,
+        ]
+
+
+async def test_ctrl_l_clears_the_log_and_the_model_context(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "My name is Zorblax.")
+        await reply_finished(app)
+        await pilot.press("ctrl+l")
+        await wait_until(lambda: not app.chat.query(UserMessage), message="log cleared")
+        assert not app.chat.query(Reply)
+        assert app.chat.conversation.turns == []
+        await type_and_send(pilot, "What is my name?")
+        await reply_finished(app)
+        await pilot.pause()
+        usage = app.chat.status.usage
+        assert usage is not None
+        assert usage.cached_tokens == 0
+        assert "Zorblax" not in last_reply_turn(app).text
+
+
+async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        for n in (1, 2, 3):
+            await loaded(app)
+            await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
+            await wait_until(lambda: len(last_reply_turn(app).parts) >= 2, message="tokens")
+            pid = app.service.worker_pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await wait_until(lambda n=n: app.service.crashes == n, message=f"crash {n}")
+            turn = await reply_finished(app)
+            assert turn.status is TurnStatus.INTERRUPTED
+            assert turn.text, "the partial reply is kept"
+            await wait_until(lambda pid=pid: pid_gone(pid))
+            if n < 3:
+                assert not app.chat.banner.shown
+        await wait_until(lambda: app.chat.banner.shown, message="banner")
+        banner = str(app.chat.banner.render())
+        assert "crashed 3 times in a row" in banner
+        assert "Ctrl+R" in banner
+        notices = [str(n.render()) for n in app.chat.query(Notice)]
+        assert any("restart 1 of 2" in n for n in notices)
+        assert "crashed" in status_text(app)
+        # Sending now is refused and the text stays in the input.
+        await type_and_send(pilot, "hello")
+        assert app.chat.query_one(ChatInput).text == "hello"
+        await pilot.press("ctrl+r")
+        await loaded(app)
+        assert not app.chat.banner.shown
+        await pilot.press("enter")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+
+
+async def test_a_multi_line_paste_keeps_every_line(app: ChatApp) -> None:
+    pasted = "first line\nsecond line\n\n  indented fourth line"
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat_input = app.chat.query_one(ChatInput)
+        # As the terminal driver does: the app forwards a paste to the focused widget.
+        app.post_message(events.Paste(pasted))
+        await wait_until(lambda: chat_input.text == pasted, message="paste")
+        await pilot.press("shift+enter", *"x")
+        assert chat_input.text == pasted + "\nx"
+        await pilot.press("enter")
+        await wait_until(lambda: app.chat.conversation.turns, message="sent")
+        assert app.chat.conversation.turns[0].text == pasted + "\nx"
+        await reply_finished(app)
+
+
+async def test_empty_and_blank_messages_are_not_sent(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await pilot.press("enter", "space", "space", "enter", "ctrl+j", "enter")
+        await pilot.pause()
+        assert app.chat.conversation.turns == []
+        assert not app.chat.query(UserMessage)
+
+
+async def test_markup_in_messages_is_shown_literally(app: ChatApp) -> None:
+    text = "[bold red]not bold[/] [@click=app.quit]quit[/]"
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, text)
+        await wait_until(lambda: app.chat.query(UserMessage), message="sent")
+        (user,) = app.chat.query(UserMessage)
+        assert str(user.render()) == text
+        await reply_finished(app)
+        assert app.is_running
+
+
+async def test_ctrl_q_shuts_the_worker_down(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        pid = app.service.worker_pid
+        assert pid is not None
+        await pilot.press("ctrl+q")
+        await wait_until(lambda: pid_gone(pid), message="worker gone")
+        assert app.service.state is ServiceState.CLOSED

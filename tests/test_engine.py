@@ -1,0 +1,94 @@
+"""The engine in this process, on the real bundled model with greedy decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GREEDY
+from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel
+from tui_chat.worker.engine import Engine, GenerationResult, RequestError, Utf8Pieces
+
+
+@pytest.fixture(scope="module")
+def engine(model_path: Path) -> Iterator[Engine]:
+    engine = Engine.load(LoadModel(str(model_path), 1024, 2, 1), lambda _f: None)
+    yield engine
+    engine.close()
+
+
+def run(engine: Engine, text: str, max_tokens: int = 48) -> tuple[list[str], GenerationResult]:
+    pieces: list[str] = []
+    request = Generate(1, (ChatMessage("user", text),), max_tokens, GREEDY)
+    result = engine.generate(request, pieces.append, lambda _done, _total: None)
+    return pieces, result
+
+
+def test_model_reports_its_metadata(engine: Engine) -> None:
+    info = engine.info()
+    assert info.n_ctx == 1024
+    assert info.n_ctx_train == 8192
+    assert info.chat_template.startswith("gguf")
+    assert info.name == "SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_tokens_do_split_characters_and_pieces_put_them_back(engine: Engine) -> None:
+    llm = engine._llm
+    text = "🙂 日本語 Привет 👍🏽"
+    token_bytes = [llm.detokenize([t]) for t in llm.tokenize(text.encode(), add_bos=False)]
+    assert any(_broken(b) for b in token_bytes), "expected a token that splits a character"
+    pieces = Utf8Pieces()
+    out = [pieces.feed(b) for b in token_bytes] + [pieces.flush()]
+    assert "".join(out) == text
+    assert not any("\ufffd" in piece for piece in out)
+
+
+def _broken(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def test_streamed_emoji_never_shows_a_replacement_character(engine: Engine) -> None:
+    pieces, result = run(engine, "Reply with only this emoji: 🙂")
+    text = "".join(pieces)
+    assert any(ord(c) > 0xFFFF for c in text), f"expected an emoji in {text!r}"
+    assert not any("\ufffd" in piece for piece in pieces)
+    assert result.usage.completion_tokens > 0
+
+
+def test_greedy_decoding_gives_the_same_reply_every_time(engine: Engine) -> None:
+    engine.clear()
+    first, _ = run(engine, "Name three colours.")
+    engine.clear()
+    second, _ = run(engine, "Name three colours.")
+    assert "".join(first) == "".join(second)
+    assert "".join(first).strip()
+
+
+def test_max_tokens_is_counted_by_the_engine(engine: Engine) -> None:
+    _, result = run(engine, "Write a long story about a lighthouse keeper.", max_tokens=5)
+    assert result.reason is DoneReason.LENGTH
+    assert result.usage.completion_tokens == 5
+
+
+def test_next_turn_reuses_the_prompt_and_clear_forgets_it(engine: Engine) -> None:
+    engine.clear()
+    run(engine, "Hello there.")
+    _, again = run(engine, "Hello there.")
+    assert again.usage.cached_tokens > 0
+    engine.clear()
+    _, fresh = run(engine, "Hello there.")
+    assert fresh.usage.cached_tokens == 0
+
+
+def test_a_prompt_longer_than_the_context_is_a_clear_error(engine: Engine) -> None:
+    with pytest.raises(RequestError) as info:
+        run(engine, "word " * 2000)
+    message = str(info.value)
+    assert "1024" in message
+    assert "Ctrl+L" in message
