@@ -1,0 +1,143 @@
+"""End to end: the installed ``tui-chat`` in a real terminal (tmux), driven by keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import pid_gone
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+TUI_CHAT = Path(sys.executable).with_name("tui-chat")
+
+
+class Terminal:
+    """A tmux server of our own with one 100x30 pane running a command."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    def start(self, command: str, env: dict[str, str]) -> None:
+        env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30",
+                  *env_args, f"exec {command}")  # fmt: skip
+        self.tmux("set-option", "-t", "e2e", "remain-on-exit", "on")
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "e2e")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "e2e", *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "e2e", "-l", text)
+
+    def paste(self, text: str) -> None:
+        """A bracketed paste, as a terminal delivers one."""
+        self.tmux("set-buffer", "-b", "e2e", text)
+        self.tmux("paste-buffer", "-p", "-d", "-b", "e2e", "-t", "e2e")
+
+    def pane(self, field: str) -> str:
+        return self.tmux("display-message", "-p", "-t", "e2e", f"#{{{field}}}").strip()
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}; the screen shows:\n{screen}")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    term = Terminal(f"tui-chat-test-{os.getpid()}")
+    yield term
+    subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def test_chat_in_a_real_terminal_then_quit_leaves_no_process(terminal: Terminal, home: Path) -> None:
+    assert TUI_CHAT.exists(), f"{TUI_CHAT} is not installed (make test installs it)"
+    terminal.start(
+        f"{TUI_CHAT} --temperature 0 --max-tokens 400",
+        {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color"},
+    )
+    terminal.wait_for(lambda s: " ready" in s, "the model to load")
+    app_pid = int(terminal.pane("pane_pid"))
+    processes = descendants(app_pid)
+    assert processes, "no worker process under the app"
+
+    # Type a question the way a person does, then Enter.
+    terminal.type("What is the capital of France?")
+    terminal.keys("Enter")
+    screen = terminal.wait_for(lambda s: "tok/s" in s, "the reply to finish")
+    assert "What is the capital of France?" in screen
+    assert "Paris" in screen.split("What is the capital of France?", 1)[1]
+
+    # A bracketed paste keeps its lines; Enter sends all of them.
+    terminal.paste("Line one of the paste\nLine two of the paste")
+    screen = terminal.wait_for(lambda s: "Line two of the paste" in s, "the paste")
+    terminal.keys("Enter")
+    terminal.wait_for(
+        lambda s: "Message (Enter sends" in s and " ready" in s, "the second reply to finish"
+    )
+    screen = terminal.screen()
+    assert "Line one of the paste" in screen
+    assert "Line two of the paste" in screen
+
+    # Esc stops a long reply: it is marked stopped and nothing more is added.
+    terminal.keys("C-l")
+    terminal.wait_for(lambda s: "Paris" not in s, "the chat to clear")
+    terminal.type("Write a long story about a dragon who learns to sail.")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "generating" in s, "generation")
+    terminal.keys("Escape")
+    stopped = terminal.wait_for(lambda s: "[stopped]" in s and "· stopped ·" in s, "the stop")
+    time.sleep(0.5)  # a moment in which a late token would show
+    assert terminal.screen() == stopped
+
+    terminal.keys("C-q")
+    deadline = time.monotonic() + 10
+    while terminal.pane("pane_dead") != "1" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert terminal.pane("pane_dead") == "1", "tui-chat did not quit"
+    assert terminal.pane("pane_dead_status") == "0"
+    deadline = time.monotonic() + 5
+    while not all(pid_gone(p) for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(pid_gone(p) for p in processes), "a process outlived tui-chat"
+    assert "Traceback" not in terminal.screen()
