@@ -90,7 +90,9 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def test_chat_in_a_real_terminal_then_quit_leaves_no_process(terminal: Terminal, home: Path) -> None:
+def test_chat_in_a_real_terminal_then_quit_leaves_no_process(
+    terminal: Terminal, home: Path
+) -> None:
     assert TUI_CHAT.exists(), f"{TUI_CHAT} is not installed (make test installs it)"
     terminal.start(
         f"{TUI_CHAT} --temperature 0 --max-tokens 400",

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import functools
+import time
+
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from tui_chat.core.protocol import DoneReason
 
 
+@functools.cache
 def chat_markdown_parser() -> MarkdownIt:
     """GitHub-flavoured Markdown in which a single line break stays a line break.
 
     Models write poems, addresses and lists of lines with single newlines; plain
-    Markdown would run them together into one paragraph.
+    Markdown would run them together into one paragraph. One parser serves every
+    reply: building one costs more than parsing a streamed fragment.
     """
     parser = MarkdownIt("gfm-like")
 
@@ -59,7 +65,13 @@ class Reply(Vertical):
     Tokens go into a ``MarkdownStream``, which appends to the document without
     re-rendering all of it; one full update when the reply ends makes sure blocks that
     streamed oddly (an unclosed code fence) end up rendered right.
+
+    Tokens are handed to the stream at most ``FLUSH_SECONDS`` apart: the first one at
+    once, later ones gathered. Every append costs a parse and a layout of the screen,
+    and on a CPU the UI's time is taken from the model's threads.
     """
+
+    FLUSH_SECONDS = 1 / 10
 
     DEFAULT_CSS = """
     Reply { height: auto; }
@@ -74,6 +86,9 @@ class Reply(Vertical):
         self._markdown = Markdown(parser_factory=chat_markdown_parser)
         self._ending = Static(Text("waiting for the model…"), classes="ending -waiting")
         self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []
+        self._flush_timer: Timer | None = None
+        self._last_flush = 0.0
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
@@ -92,10 +107,26 @@ class Reply(Vertical):
         """Add streamed text."""
         if self.finished or not fragment:
             return
+        self._pending.append(fragment)
+        if self._flush_timer is not None:
+            return
+        wait = self._last_flush + self.FLUSH_SECONDS - time.monotonic()
+        if wait <= 0:
+            await self._flush()
+        else:
+            self._flush_timer = self.set_timer(wait, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_timer = None
+        if self.finished or not self._pending:
+            return
+        self._last_flush = time.monotonic()
         if self._stream is None:
             self._started = True
             self._ending.display = False
             self._stream = Markdown.get_stream(self._markdown)
+        fragment = "".join(self._pending)
+        self._pending.clear()
         await self._stream.write(fragment)
 
     async def finish(self, text: str, reason: DoneReason, detail: str = "") -> None:
@@ -104,6 +135,10 @@ class Reply(Vertical):
             return
         self.finished = True
         self.reason = reason
+        self._pending.clear()
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
