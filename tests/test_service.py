@@ -268,9 +268,17 @@ async def test_crashes_while_loading_and_while_idle_count_too(
     assert done.reason in (DoneReason.FINISHED, DoneReason.LENGTH)
 
 
-@pytest.mark.parametrize("damage", ["garbage after the header", "truncated"])
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [("garbage after the header", "only supports"), ("truncated", "corrupted or incomplete")],
+)
 async def test_a_model_that_cannot_load_is_a_load_error_not_a_crash_loop(
-    settings: Settings, paths: UserPaths, model_path: Path, tmp_path: Path, damage: str
+    settings: Settings,
+    paths: UserPaths,
+    model_path: Path,
+    tmp_path: Path,
+    damage: str,
+    reason: str,
 ) -> None:
     bad = tmp_path / "bad.gguf"
     if damage == "truncated":
@@ -285,6 +293,7 @@ async def test_a_model_that_cannot_load_is_a_load_error_not_a_crash_loop(
         (error,) = recorder.of(Error)
         assert error.kind is ErrorKind.LOAD
         assert str(bad) in error.message
+        assert reason in error.message, "llama.cpp's own reason is passed on"
         assert not recorder.of(WorkerCrashed)
         with pytest.raises(ServiceUnavailableError):
             service.generate(LONG_STORY)

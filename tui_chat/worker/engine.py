@@ -142,10 +142,10 @@ class Engine:
                     n_threads=command.n_threads,
                     n_threads_batch=command.n_threads,
                     seed=command.seed,
-                    verbose=False,
+                    verbose=True,
                 )
         except (ValueError, RuntimeError) as e:
-            raise LoadError(f"llama.cpp could not load {path}: {e}") from None
+            raise LoadError(f"llama.cpp could not load {path}") from e
         return cls(llm, command, time.perf_counter() - started)
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import sys
 import threading
@@ -63,6 +64,33 @@ def _too_big(path: str) -> bool:
         return os.path.getsize(path) > LOG_LIMIT_BYTES
     except OSError:
         return False
+
+
+_FAILURE = re.compile(r"error|failed|only supports|invalid|corrupt", re.IGNORECASE)
+
+
+def _log_size(log_path: str) -> int:
+    try:
+        return os.path.getsize(log_path)
+    except OSError:
+        return 0
+
+
+def _first_llama_error(log_path: str, since: int) -> str:
+    """The first failure llama.cpp logged after offset ``since``, without its prefixes."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(since)
+            lines = log.read(65_536).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        if _FAILURE.search(line):
+            reason = line.split("error loading model: ", 1)[-1]
+            # Drop the C function name llama.cpp puts first ("gguf_init_from_reader: ...").
+            head, sep, rest = reason.partition(": ")
+            return rest.strip() if sep and " " not in head else reason.strip()
+    return ""
 
 
 class StopSwitch:
@@ -124,8 +152,9 @@ def _read_commands(conn: Connection, inbox: queue.Queue[Command], switch: StopSw
 class Worker:
     """Runs commands on the main thread and answers over the pipe."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, log_path: str) -> None:
         self._conn = conn
+        self._log_path = log_path
         self._engine: Engine | None = None
         self.switch = StopSwitch()
 
@@ -158,10 +187,13 @@ class Worker:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        log_offset = _log_size(self._log_path)
         try:
             engine = Engine.load(command, lambda f: self.send(LoadProgress(f)))
         except LoadError as e:
-            self.send(Error(ErrorKind.LOAD, str(e)))
+            sys.stderr.flush()
+            reason = _first_llama_error(self._log_path, log_offset)
+            self.send(Error(ErrorKind.LOAD, f"{e}: {reason}." if reason else f"{e}."))
             return
         self._engine = engine
         self.switch.attach(engine.stop_event)
@@ -209,7 +241,7 @@ def run(conn: Connection, log_path: str) -> None:
     _redirect_output(log_path)
     # Ctrl+C in the terminal is the UI's business; the UI shuts the worker down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    worker = Worker(conn)
+    worker = Worker(conn, log_path)
     worker.send(WorkerReady(os.getpid()))
     inbox: queue.Queue[Command] = queue.Queue()
     threading.Thread(
