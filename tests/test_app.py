@@ -10,6 +10,8 @@ from dataclasses import replace
 
 import pytest
 from textual import events
+from textual.message import Message
+from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Markdown
 
@@ -218,3 +220,19 @@ async def test_ctrl_q_shuts_the_worker_down(app: ChatApp) -> None:
         await pilot.press("ctrl+q")
         await wait_until(lambda: pid_gone(pid), message="worker gone")
         assert app.service.state is ServiceState.CLOSED
+
+
+async def test_ctrl_c_copies_a_selection_and_otherwise_says_how_to_quit(app: ChatApp) -> None:
+    notices: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Notify):
+            notices.append(message.notification.message)
+
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await pilot.press(*"hello", "ctrl+c")
+        await wait_until(lambda: notices, message="a notification")
+        assert app.is_running
+        assert "ctrl+q" in notices[0]
+        await pilot.press("shift+home", "ctrl+c")
+        assert app.clipboard == "hello"

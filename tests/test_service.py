@@ -91,6 +91,17 @@ async def test_load_reports_the_model(started: tuple[LlmService, Recorder]) -> N
     assert service.worker_pid is not None
 
 
+async def test_llama_cpp_output_goes_to_the_worker_log(
+    started: tuple[LlmService, Recorder], paths: UserPaths, capfd: pytest.CaptureFixture[str]
+) -> None:
+    service, _ = started
+    await ready(service)
+    log = paths.worker_log.read_text()
+    assert "llama_model_load" in log or "print_info" in log
+    out, err = capfd.readouterr()
+    assert "llama" not in out + err, "llama.cpp wrote to the terminal"
+
+
 async def test_a_request_sent_while_loading_waits_for_the_model(
     started: tuple[LlmService, Recorder],
 ) -> None:

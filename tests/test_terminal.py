@@ -143,3 +143,4 @@ def test_chat_in_a_real_terminal_then_quit_leaves_no_process(
         time.sleep(0.05)
     assert all(pid_gone(p) for p in processes), "a process outlived tui-chat"
     assert "Traceback" not in terminal.screen()
+    assert "llama" not in terminal.screen(), "llama.cpp wrote to the terminal"

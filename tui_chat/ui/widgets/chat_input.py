@@ -24,6 +24,7 @@ class ChatInput(TextArea):
         Binding("enter", "submit", "Send"),
         Binding("shift+enter", "newline", "New line"),
         Binding("ctrl+j", "newline", "New line", show=False),
+        Binding("ctrl+c", "copy", "Copy"),
     ]
     NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
 
@@ -61,6 +62,13 @@ class ChatInput(TextArea):
     def action_submit(self) -> None:
         """Post the text; the screen decides whether it is sent and clears the input."""
         self.post_message(self.Submitted(self, self.text))
+
+    def action_copy(self) -> None:
+        """Copy the selection; with nothing selected, say how to quit (people try Ctrl+C)."""
+        if self.selected_text:
+            super().action_copy()
+        else:
+            self.app.action_help_quit()
 
     def action_newline(self) -> None:
         """Insert a line break at the cursor."""

