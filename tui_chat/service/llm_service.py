@@ -109,6 +109,7 @@ class LlmService:
         self._active_tokens = 0
         self._stopping: set[int] = set()
         self._closing = False
+        self._retiring: _Worker | None = None
 
     # Properties -----------------------------------------------------------------------
 
@@ -211,29 +212,36 @@ class LlmService:
 
     async def close(self) -> None:
         """Shut the worker down: ask, wait, then kill. Never leaves a process behind."""
-        if self._closing:
-            return
-        self._closing = True
-        worker = self._detach()
+        worker = self._begin_shutdown()
         if worker is not None:
-            with contextlib.suppress(OSError, ValueError):
-                worker.conn.send(Shutdown())
             await self._wait_for_exit(worker, SHUTDOWN_GRACE_SECONDS)
-            _reap(worker)
-        self._set_state(ServiceState.CLOSED)
+            self._end_shutdown(worker)
 
     def close_now(self) -> None:
         """Blocking variant of ``close`` for paths that have no event loop any more."""
-        if self._closing and self._worker is None:
-            return
+        worker = self._begin_shutdown()
+        if worker is not None:
+            worker.process.join(SHUTDOWN_GRACE_SECONDS)
+            self._end_shutdown(worker)
+
+    def _begin_shutdown(self) -> _Worker | None:
+        """Stop watching the worker and ask it to exit; the worker still to be reaped."""
         self._closing = True
         worker = self._detach()
         if worker is not None:
+            # Kept until reaped, so that a close interrupted half-way can be finished.
+            self._retiring = worker
             with contextlib.suppress(OSError, ValueError):
                 worker.conn.send(Shutdown())
-            worker.process.join(SHUTDOWN_GRACE_SECONDS)
+        elif self._retiring is None:
+            self._set_state(ServiceState.CLOSED)
+        return self._retiring
+
+    def _end_shutdown(self, worker: _Worker) -> None:
+        if self._retiring is worker:
+            self._retiring = None
             _reap(worker)
-        self._state = ServiceState.CLOSED
+        self._set_state(ServiceState.CLOSED)
 
     # Worker life ----------------------------------------------------------------------
 
