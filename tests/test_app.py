@@ -44,7 +44,7 @@ async def type_and_send(pilot: Pilot[None], text: str) -> None:
 
 
 def last_reply_turn(app: ChatApp) -> Turn:
-    return next(t for t in reversed(app.chat.conversation.turns) if t.role == "assistant")
+    return next(t for t in reversed(app.main.chat.conversation.turns) if t.role == "assistant")
 
 
 async def reply_finished(app: ChatApp) -> Turn:
@@ -55,16 +55,16 @@ async def reply_finished(app: ChatApp) -> Turn:
 
 
 def status_text(app: ChatApp) -> str:
-    return str(app.chat.status.render())
+    return str(app.main.status.render())
 
 
 async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         await type_and_send(pilot, "What is the capital of France?")
-        await wait_until(lambda: app.chat.conversation.turns, message="message sent")
-        assert app.chat.query_one(ChatInput).text == ""
-        (user,) = app.chat.query(UserMessage)
+        await wait_until(lambda: app.main.chat.conversation.turns, message="message sent")
+        assert app.main.query_one(ChatInput).text == ""
+        (user,) = app.main.query(UserMessage)
         assert str(user.render()) == "What is the capital of France?"
         # Streaming: the reply is on screen before it has ended.
         await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
@@ -72,7 +72,7 @@ async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> No
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
         assert "Paris" in turn.text
-        markdown = app.chat.query_one(Reply).query_one(Markdown)
+        markdown = app.main.query_one(Reply).query_one(Markdown)
         assert markdown.source == turn.text
         await pilot.pause()
         status = status_text(app)
@@ -108,7 +108,7 @@ async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.STOPPED
         assert turn.text == shown, "a token appeared after Esc"
-        reply = app.chat.query_one(Reply)
+        reply = app.main.query_one(Reply)
         await pilot.pause()
         assert "[stopped]" in str(reply.query(".ending").first().render())
         assert "stopped" in status_text(app)
@@ -116,7 +116,7 @@ async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
         await type_and_send(pilot, "Thanks.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
-        messages = app.chat.conversation.messages_for(turn)
+        messages = app.main.chat.conversation.messages_for(turn)
         assert [m.content for m in messages[:2]] == [
             "Write a long story about a dragon who learns to sail.",
             shown,
@@ -129,13 +129,13 @@ async def test_ctrl_l_clears_the_log_and_the_model_context(app: ChatApp) -> None
         await type_and_send(pilot, "My name is Zorblax.")
         await reply_finished(app)
         await pilot.press("ctrl+l")
-        await wait_until(lambda: not app.chat.query(UserMessage), message="log cleared")
-        assert not app.chat.query(Reply)
-        assert app.chat.conversation.turns == []
+        await wait_until(lambda: not app.main.query(UserMessage), message="log cleared")
+        assert not app.main.query(Reply)
+        assert app.main.chat.conversation.turns == []
         await type_and_send(pilot, "What is my name?")
         await reply_finished(app)
         await pilot.pause()
-        usage = app.chat.status.usage
+        usage = app.main.status.usage
         assert usage is not None
         assert usage.cached_tokens == 0
         assert "Zorblax" not in last_reply_turn(app).text
@@ -156,20 +156,20 @@ async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(app: ChatA
             assert turn.text, "the partial reply is kept"
             await wait_until(lambda pid=pid: pid_gone(pid))
             if n < 3:
-                assert not app.chat.banner.shown
-        await wait_until(lambda: app.chat.banner.shown, message="banner")
-        banner = str(app.chat.banner.render())
+                assert not app.main.banner.shown
+        await wait_until(lambda: app.main.banner.shown, message="banner")
+        banner = str(app.main.banner.render())
         assert "crashed 3 times in a row" in banner
         assert "Ctrl+R" in banner
-        notices = [str(n.render()) for n in app.chat.query(Notice)]
+        notices = [str(n.render()) for n in app.main.query(Notice)]
         assert any("restart 1 of 2" in n for n in notices)
         assert "crashed" in status_text(app)
         # Sending now is refused and the text stays in the input.
         await type_and_send(pilot, "hello")
-        assert app.chat.query_one(ChatInput).text == "hello"
+        assert app.main.query_one(ChatInput).text == "hello"
         await pilot.press("ctrl+r")
         await loaded(app)
-        assert not app.chat.banner.shown
+        assert not app.main.banner.shown
         await pilot.press("enter")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
@@ -179,15 +179,15 @@ async def test_a_multi_line_paste_keeps_every_line(app: ChatApp) -> None:
     pasted = "first line\nsecond line\n\n  indented fourth line"
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        chat_input = app.chat.query_one(ChatInput)
+        chat_input = app.main.query_one(ChatInput)
         # As the terminal driver does: the app forwards a paste to the focused widget.
         app.post_message(events.Paste(pasted))
         await wait_until(lambda: chat_input.text == pasted, message="paste")
         await pilot.press("shift+enter", *"x")
         assert chat_input.text == pasted + "\nx"
         await pilot.press("enter")
-        await wait_until(lambda: app.chat.conversation.turns, message="sent")
-        assert app.chat.conversation.turns[0].text == pasted + "\nx"
+        await wait_until(lambda: app.main.chat.conversation.turns, message="sent")
+        assert app.main.chat.conversation.turns[0].text == pasted + "\nx"
         await reply_finished(app)
 
 
@@ -196,8 +196,8 @@ async def test_empty_and_blank_messages_are_not_sent(app: ChatApp) -> None:
         await loaded(app)
         await pilot.press("enter", "space", "space", "enter", "ctrl+j", "enter")
         await pilot.pause()
-        assert app.chat.conversation.turns == []
-        assert not app.chat.query(UserMessage)
+        assert app.main.chat.conversation.turns == []
+        assert not app.main.query(UserMessage)
 
 
 async def test_markup_in_messages_is_shown_literally(app: ChatApp) -> None:
@@ -205,8 +205,8 @@ async def test_markup_in_messages_is_shown_literally(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         await type_and_send(pilot, text)
-        await wait_until(lambda: app.chat.query(UserMessage), message="sent")
-        (user,) = app.chat.query(UserMessage)
+        await wait_until(lambda: app.main.query(UserMessage), message="sent")
+        (user,) = app.main.query(UserMessage)
         assert str(user.render()) == text
         await reply_finished(app)
         assert app.is_running

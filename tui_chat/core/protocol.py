@@ -79,6 +79,18 @@ class Stop:
 
 
 @dataclass(frozen=True, slots=True)
+class CountTokens:
+    """Count tokens with the model's own tokenizer; the worker answers ``TokenCounts``."""
+
+    request_id: int
+    """Chosen by the service; the answer names it."""
+    texts: tuple[str, ...] = ()
+    """Plain texts, counted without special tokens."""
+    prompts: tuple[tuple[ChatMessage, ...], ...] = ()
+    """Conversations, counted as whole prompts: chat template and generation prompt included."""
+
+
+@dataclass(frozen=True, slots=True)
 class ClearContext:
     """Forget the model context (the KV cache); the next prompt is evaluated afresh."""
 
@@ -88,7 +100,7 @@ class Shutdown:
     """Free the model and exit."""
 
 
-Command = LoadModel | Generate | Stop | ClearContext | Shutdown
+Command = LoadModel | Generate | CountTokens | Stop | ClearContext | Shutdown
 
 
 # Responses: worker -> service.
@@ -150,6 +162,18 @@ class PromptProgress:
     """Prompt tokens evaluated so far (not counting those reused from the last turn)."""
     total: int
     """Prompt tokens to evaluate in all."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """The answer to ``CountTokens``, in the same order."""
+
+    request_id: int
+    """The request this answers."""
+    texts: tuple[int, ...]
+    """Token count of each text."""
+    prompts: tuple[int, ...]
+    """Token count of each whole prompt."""
 
 
 class DoneReason(StrEnum):
@@ -225,4 +249,6 @@ class Error:
     """The request that failed, if any; a ``Done`` for it follows."""
 
 
-Response = WorkerReady | LoadProgress | ModelLoaded | PromptProgress | Token | Done | Error
+Response = (
+    WorkerReady | LoadProgress | ModelLoaded | PromptProgress | Token | TokenCounts | Done | Error
+)

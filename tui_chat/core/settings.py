@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_chat.core.protocol import Sampling
+from tui_chat.core.translation import DEFAULT_TEMPLATE
 
 DEFAULT_CTX = 4096
 DEFAULT_MAX_TOKENS = 1024
@@ -39,3 +40,5 @@ class Settings:
     """Sampling seed."""
     crash_limit: int = DEFAULT_CRASH_LIMIT
     """Consecutive worker crashes after which no restart is tried."""
+    translation_template: str = DEFAULT_TEMPLATE
+    """The translation instruction, with ``{target}``, ``{source}`` and ``{text}``."""

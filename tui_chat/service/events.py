@@ -78,3 +78,6 @@ ServiceEvent = (
     | Done
     | Error
 )
+
+RequestEvent = Token | PromptProgress | Done | Error
+"""Events that belong to one generate request."""

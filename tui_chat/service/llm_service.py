@@ -25,6 +25,7 @@ from tui_chat.core.protocol import (
     ChatMessage,
     ClearContext,
     Command,
+    CountTokens,
     Done,
     DoneReason,
     Error,
@@ -39,11 +40,18 @@ from tui_chat.core.protocol import (
     Shutdown,
     Stop,
     Token,
+    TokenCounts,
     Usage,
     WorkerReady,
 )
 from tui_chat.core.settings import Settings
-from tui_chat.service.events import ServiceEvent, ServiceState, StateChanged, WorkerCrashed
+from tui_chat.service.events import (
+    RequestEvent,
+    ServiceEvent,
+    ServiceState,
+    StateChanged,
+    WorkerCrashed,
+)
 from tui_chat.worker import main as worker_main
 
 SHUTDOWN_GRACE_SECONDS = 2.0
@@ -52,6 +60,10 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 
 class ServiceUnavailableError(Exception):
     """The service cannot take a request now (breaker open, load failed, or closed)."""
+
+
+class RequestFailedError(Exception):
+    """The worker answered a request with an error."""
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -109,6 +121,9 @@ class LlmService:
         self._active_tokens = 0
         self._stopping: set[int] = set()
         self._closing = False
+        self._listeners: dict[int, Callable[[RequestEvent], None]] = {}
+        self._counts: dict[int, asyncio.Future[TokenCounts]] = {}
+        self._state_waiters: list[asyncio.Future[None]] = []
         self._retiring: _Worker | None = None
 
     # Properties -----------------------------------------------------------------------
@@ -160,10 +175,13 @@ class LlmService:
         *,
         max_tokens: int | None = None,
         sampling: Sampling | None = None,
+        listener: Callable[[RequestEvent], None] | None = None,
     ) -> int:
         """Ask for a reply to ``messages``; returns the request id.
 
         While the model loads, the request waits and is sent when the model is ready.
+        The request's tokens, progress, error and done go to ``listener`` when one is
+        given, else to the sink like every other event.
 
         Raises:
             ServiceUnavailableError: The breaker is open, the load failed, or closed.
@@ -177,6 +195,8 @@ class LlmService:
             sampling=sampling or self.settings.sampling,
         )
         self._next_id += 1
+        if listener is not None:
+            self._listeners[request.request_id] = listener
         self._pending.append(request)
         self._dispatch()
         return request.request_id
@@ -189,13 +209,49 @@ class LlmService:
         stopped = False
         while self._pending:
             request = self._pending.popleft()
-            self._emit(Done(request.request_id, DoneReason.STOPPED))
+            self._emit_for(request.request_id, Done(request.request_id, DoneReason.STOPPED))
             stopped = True
         if self._active is not None and self._active.request_id not in self._stopping:
             self._stopping.add(self._active.request_id)
             self._send(Stop(self._active.request_id))
             stopped = True
         return stopped
+
+    async def count_tokens(
+        self, texts: Sequence[str] = (), prompts: Sequence[Sequence[ChatMessage]] = ()
+    ) -> TokenCounts:
+        """Count tokens with the model's own tokenizer, in one round trip to the worker.
+
+        Raises:
+            ServiceUnavailableError: No worker can answer (breaker open, load failed,
+                closed), or it crashed before answering.
+            RequestFailedError: The worker could not count (no model loaded).
+        """
+        if not self.accepts_requests or self._loop is None:
+            raise ServiceUnavailableError(f"the model worker is {self._state.value}")
+        request_id = self._next_id
+        self._next_id += 1
+        answer: asyncio.Future[TokenCounts] = self._loop.create_future()
+        self._counts[request_id] = answer
+        self._send(CountTokens(request_id, tuple(texts), tuple(tuple(p) for p in prompts)))
+        try:
+            return await answer
+        finally:
+            self._counts.pop(request_id, None)
+
+    async def wait_ready(self) -> ModelLoaded:
+        """Wait until a model is loaded.
+
+        Raises:
+            ServiceUnavailableError: The load failed, the breaker opened, or closed.
+        """
+        while self._model is None:
+            if not self.accepts_requests or self._loop is None:
+                raise ServiceUnavailableError(f"the model worker is {self._state.value}")
+            changed = self._loop.create_future()
+            self._state_waiters.append(changed)
+            await changed
+        return self._model
 
     def clear_context(self) -> None:
         """Stop any reply and make the model forget the conversation."""
@@ -238,6 +294,7 @@ class LlmService:
         return self._retiring
 
     def _end_shutdown(self, worker: _Worker) -> None:
+        self._fail_counts(ServiceUnavailableError("tui-chat is shutting down"))
         if self._retiring is worker:
             self._retiring = None
             _reap(worker)
@@ -314,6 +371,7 @@ class LlmService:
         _reap(worker)
         self._model = None
         self._interrupt_active()
+        self._fail_counts(ServiceUnavailableError(f"the model worker {description}"))
         restarting = self._breaker.record_crash()
         self._emit(WorkerCrashed(description, self._breaker.count, self._breaker.limit, restarting))
         if restarting:
@@ -330,17 +388,24 @@ class LlmService:
         # A reply the person had already stopped ends as stopped, crash or not.
         stopped = request.request_id in self._stopping
         self._stopping.discard(request.request_id)
-        self._emit(
+        self._emit_for(
+            request.request_id,
             Done(
                 request.request_id,
                 DoneReason.STOPPED if stopped else DoneReason.INTERRUPTED,
                 Usage(completion_tokens=self._active_tokens),
-            )
+            ),
         )
 
     def _fail_pending(self, reason: DoneReason) -> None:
         while self._pending:
-            self._emit(Done(self._pending.popleft().request_id, reason))
+            request_id = self._pending.popleft().request_id
+            self._emit_for(request_id, Done(request_id, reason))
+
+    def _fail_counts(self, error: Exception) -> None:
+        for answer in self._counts.values():
+            if not answer.done():
+                answer.set_exception(error)
 
     # Responses ------------------------------------------------------------------------
 
@@ -349,10 +414,14 @@ class LlmService:
             case Token(request_id=rid):
                 if self._is_live(rid):
                     self._active_tokens += 1
-                    self._emit(response)
+                    self._emit_for(rid, response)
             case PromptProgress(request_id=rid):
                 if self._is_live(rid):
-                    self._emit(response)
+                    self._emit_for(rid, response)
+            case TokenCounts(request_id=rid):
+                answer = self._counts.get(rid)
+                if answer is not None and not answer.done():
+                    answer.set_result(response)
             case Done(request_id=rid, reason=reason):
                 if self._active is None or rid != self._active.request_id:
                     return
@@ -360,7 +429,7 @@ class LlmService:
                 self._stopping.discard(rid)
                 if reason is not DoneReason.ERROR:
                     self._breaker.record_success()
-                self._emit(response)
+                self._emit_for(rid, response)
                 self._set_state(ServiceState.READY)
                 self._dispatch()
             case ModelLoaded():
@@ -371,7 +440,14 @@ class LlmService:
             case Error(kind=ErrorKind.LOAD):
                 self._emit(response)
                 self._fail_pending(DoneReason.ERROR)
+                self._fail_counts(ServiceUnavailableError(response.message))
                 self._set_state(ServiceState.LOAD_FAILED)
+            case Error(request_id=int(rid)) if rid in self._counts:
+                answer = self._counts[rid]
+                if not answer.done():
+                    answer.set_exception(RequestFailedError(response.message))
+            case Error(request_id=int(rid)):
+                self._emit_for(rid, response)
             case LoadProgress() | Error():
                 self._emit(response)
             case WorkerReady(pid=pid):
@@ -405,10 +481,24 @@ class LlmService:
     def _set_state(self, state: ServiceState) -> None:
         if state is not self._state:
             self._state = state
+            waiters, self._state_waiters = self._state_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
             self._emit(StateChanged(state))
 
     def _emit(self, event: ServiceEvent) -> None:
         self._sink(event)
+
+    def _emit_for(self, request_id: int, event: RequestEvent) -> None:
+        """Deliver an event of one request to its listener, or to the sink."""
+        listener = self._listeners.get(request_id)
+        if isinstance(event, Done):
+            self._listeners.pop(request_id, None)
+        if listener is not None:
+            listener(event)
+        else:
+            self._emit(event)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The Textual application: wires the chat screen to the model service."""
+"""The Textual application: wires the main screen to the model service."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceEvent
 from tui_chat.service.llm_service import LlmService
-from tui_chat.ui.chat_screen import ChatScreen
+from tui_chat.ui.main_screen import MainScreen
 from tui_chat.ui.messages import ServiceMessage
 
 
@@ -31,17 +31,17 @@ class ChatApp(App[None]):
         self.settings = settings
         self.paths = paths
         self.service = LlmService(settings, paths.worker_log, self._deliver)
-        self.chat = ChatScreen(self.service)
+        self.main = MainScreen(self.service, settings)
 
     def get_default_screen(self) -> Screen[None]:
-        return self.chat
+        return self.main
 
     def on_ready(self) -> None:
         # After the first frame: the screen paints and takes typing while the model loads.
         self.service.start()
 
     def _deliver(self, event: ServiceEvent) -> None:
-        self.chat.post_message(ServiceMessage(event))
+        self.main.post_message(ServiceMessage(event))
 
     async def action_quit(self) -> None:
         """Shut the worker down, then leave."""
@@ -60,12 +60,16 @@ class ChatApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Stop reply", "Stop the reply being written (Esc)", self.chat.action_stop
-        )
-        yield SystemCommand(
-            "Clear chat", "Forget the conversation (Ctrl+L)", self.chat.action_clear
-        )
-        yield SystemCommand(
-            "Restart model", "Start a fresh model worker (Ctrl+R)", self.chat.action_retry
-        )
+        main, chat, translate = self.main, self.main.chat, self.main.translate
+        commands = [
+            ("Stop", "Stop the reply or the translation (Esc)", main.action_stop),
+            ("Chat / Translate", "Switch views (Ctrl+T)", main.action_switch_view),
+            ("Clear chat", "Forget the conversation (Ctrl+L)", chat.action_clear),
+            ("Translate", "Translate the text in the Translate view (Ctrl+G)",
+             translate.action_translate),
+            ("Copy translation", "To the clipboard (Ctrl+O)", translate.action_copy_translation),
+            ("Save translation", "To a file (Ctrl+S)", translate.action_save_translation),
+            ("Restart model", "Start a fresh model worker (Ctrl+R)", main.action_retry),
+        ]  # fmt: skip
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)

@@ -192,6 +192,12 @@ class Engine:
         prompt: str = rendered.prompt  # type: ignore[attr-defined]
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
 
+    def count_text(self, text: str) -> int:
+        """Tokens in ``text`` on its own (no start-of-text token, special tokens as text)."""
+        if not text:
+            return 0
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def clear(self) -> None:
         """Forget the context: the next prompt is evaluated from the start."""
         self._llm.reset()

@@ -18,12 +18,14 @@ import re
 import signal
 import sys
 import threading
+import traceback
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 from tui_chat.core.protocol import (
     ClearContext,
     Command,
+    CountTokens,
     Done,
     DoneReason,
     Error,
@@ -36,6 +38,7 @@ from tui_chat.core.protocol import (
     Shutdown,
     Stop,
     Token,
+    TokenCounts,
     WorkerReady,
 )
 
@@ -167,18 +170,28 @@ class Worker:
 
     def handle(self, command: Command) -> bool:
         """Run one command; False when the worker should exit."""
-        match command:
-            case LoadModel():
-                self._load(command)
-            case Generate():
-                self._generate(command)
-            case ClearContext():
-                if self._engine is not None:
-                    self._engine.clear()
-            case Shutdown():
-                return False
-            case _:
-                self.send(Error(ErrorKind.PROTOCOL, f"Unknown command: {command!r}"))
+        try:
+            match command:
+                case LoadModel():
+                    self._load(command)
+                case Generate():
+                    self._generate(command)
+                case CountTokens():
+                    self._count(command)
+                case ClearContext():
+                    if self._engine is not None:
+                        self._engine.clear()
+                case Shutdown():
+                    return False
+                case _:
+                    self.send(Error(ErrorKind.PROTOCOL, f"Unknown command: {command!r}"))
+        except Exception as e:
+            # A bug, or a chat template that fails, ends this request, not the worker.
+            traceback.print_exc()
+            request_id = getattr(command, "request_id", None)
+            self.send(Error(ErrorKind.GENERATE, f"The model worker failed: {e}", request_id))
+            if isinstance(command, Generate):
+                self.send(Done(command.request_id, DoneReason.ERROR))
         return True
 
     def _load(self, command: LoadModel) -> None:
@@ -223,6 +236,19 @@ class Worker:
         finally:
             self.switch.end()
         self.send(Done(rid, result.reason, result.usage))
+
+    def _count(self, command: CountTokens) -> None:
+        engine = self._engine
+        if engine is None:
+            self.send(Error(ErrorKind.GENERATE, "No model is loaded.", command.request_id))
+            return
+        self.send(
+            TokenCounts(
+                command.request_id,
+                tuple(engine.count_text(text) for text in command.texts),
+                tuple(len(engine.prompt_tokens(prompt)) for prompt in command.prompts),
+            )
+        )
 
     def close(self) -> None:
         """Free the model."""

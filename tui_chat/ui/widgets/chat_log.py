@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import functools
-import time
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.timer import Timer
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from tui_chat.core.protocol import DoneReason
+from tui_chat.ui.batcher import TextBatcher
 
 
 @functools.cache
@@ -64,14 +63,9 @@ class Reply(Vertical):
 
     Tokens go into a ``MarkdownStream``, which appends to the document without
     re-rendering all of it; one full update when the reply ends makes sure blocks that
-    streamed oddly (an unclosed code fence) end up rendered right.
-
-    Tokens are handed to the stream at most ``FLUSH_SECONDS`` apart: the first one at
-    once, later ones gathered. Every append costs a parse and a layout of the screen,
-    and on a CPU the UI's time is taken from the model's threads.
+    streamed oddly (an unclosed code fence) end up rendered right. A ``TextBatcher``
+    gathers tokens so that the stream gets at most ten appends a second.
     """
-
-    FLUSH_SECONDS = 1 / 10
 
     DEFAULT_CSS = """
     Reply { height: auto; }
@@ -82,13 +76,10 @@ class Reply(Vertical):
 
     def __init__(self) -> None:
         super().__init__(classes="assistant")
-        self._started = False
         self._markdown = Markdown(parser_factory=chat_markdown_parser)
         self._ending = Static(Text("waiting for the model…"), classes="ending -waiting")
         self._stream: MarkdownStream | None = None
-        self._pending: list[str] = []
-        self._flush_timer: Timer | None = None
-        self._last_flush = 0.0
+        self._batcher = TextBatcher(self, self._write)
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
@@ -100,33 +91,20 @@ class Reply(Vertical):
 
     def show_progress(self, message: str) -> None:
         """Say what the model is doing before the first token (loading, reading)."""
-        if not self._started and not self.finished:
+        if self._stream is None and not self.finished:
             self._ending.update(Text(message))
 
     async def append(self, fragment: str) -> None:
         """Add streamed text."""
-        if self.finished or not fragment:
-            return
-        self._pending.append(fragment)
-        if self._flush_timer is not None:
-            return
-        wait = self._last_flush + self.FLUSH_SECONDS - time.monotonic()
-        if wait <= 0:
-            await self._flush()
-        else:
-            self._flush_timer = self.set_timer(wait, self._flush)
+        if not self.finished:
+            await self._batcher.add(fragment)
 
-    async def _flush(self) -> None:
-        self._flush_timer = None
-        if self.finished or not self._pending:
+    async def _write(self, fragment: str) -> None:
+        if self.finished:
             return
-        self._last_flush = time.monotonic()
         if self._stream is None:
-            self._started = True
             self._ending.display = False
             self._stream = Markdown.get_stream(self._markdown)
-        fragment = "".join(self._pending)
-        self._pending.clear()
         await self._stream.write(fragment)
 
     async def finish(self, text: str, reason: DoneReason, detail: str = "") -> None:
@@ -135,13 +113,9 @@ class Reply(Vertical):
             return
         self.finished = True
         self.reason = reason
-        self._pending.clear()
-        if self._flush_timer is not None:
-            self._flush_timer.stop()
-            self._flush_timer = None
+        self._batcher.discard()
         if self._stream is not None:
             await self._stream.stop()
-            self._stream = None
         await self._markdown.update(text)
         ending = REPLY_ENDINGS.get(reason)
         if detail:

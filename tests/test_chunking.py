@@ -1,0 +1,151 @@
+"""Chunking long texts for translation: boundaries, budgets and exact round trips.
+
+Budgets are checked with the real bundled model's tokenizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tui_chat.core.chunking import Chunk, plan_chunks, split_paragraphs
+from tui_chat.core.protocol import LoadModel
+from tui_chat.core.translation import (
+    TemplateError,
+    TranslationRequest,
+    check_template,
+    chunk_budget,
+)
+from tui_chat.worker.engine import Engine
+
+PROSE = (
+    "The harbour was quiet that morning. Boats rocked gently! Did anyone notice the "
+    "fog? Nobody did.\n\nA second paragraph follows, with a link to "
+    "https://example.com/a.b/c?d=e.f and the number 3.14159 in it. It ends here.\n\n"
+)
+LIST = "Shopping:\n- bread and butter\n- twelve eggs\n- milk, 2 litres\n\n"
+CODE = (
+    "```python\ndef greet(name):\n\n    # A blank line above, inside the fence.\n"
+    "    return f'Hello, {name}. Welcome!'\n```\n\n"
+)
+CJK = "今日は良い天気です。散歩に行きましょう！どこへ行きますか？\n\n"
+LONG_WORD = "Before. " + "x" * 900 + " after.\n"
+
+TEXTS = {
+    "prose": PROSE * 6,
+    "mixed": (PROSE + LIST + CODE + CJK) * 4,
+    "unclosed fence": PROSE + "```\nstill code\n\nand more code. Really.\n",
+    "one long paragraph": ("Every sentence here is short. " * 120).strip(),
+    "long word": LONG_WORD,
+    "no trailing newline": "Just one line",
+    "windows newlines": "One.\r\n\r\nTwo. Three.\r\n",
+}
+
+
+@pytest.fixture(scope="module")
+def engine(model_path: Path) -> Iterator[Engine]:
+    engine = Engine.load(LoadModel(str(model_path), 512, 2), lambda _f: None)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def count(engine: Engine) -> object:
+    def count(texts: Sequence[str]) -> list[int]:
+        return [engine.count_text(t) for t in texts]
+
+    return count
+
+
+@pytest.mark.parametrize("name", TEXTS)
+@pytest.mark.parametrize("budget", [12, 40, 200])
+def test_chunks_join_back_exactly_and_fit_the_budget(
+    name: str, budget: int, count: object, engine: Engine
+) -> None:
+    text = TEXTS[name]
+    chunks = plan_chunks(text, budget, count)  # type: ignore[arg-type]
+    assert "".join(c.source for c in chunks) == text
+    for chunk in chunks:
+        if not chunk.verbatim:
+            assert engine.count_text(chunk.body) <= budget
+            assert chunk.tokens == engine.count_text(chunk.body)
+        assert chunk.body == chunk.body.strip()
+
+
+@pytest.mark.parametrize("name", TEXTS)
+def test_chunks_never_cut_a_word_a_url_or_a_code_block(name: str, count: object) -> None:
+    text = TEXTS[name]
+    chunks = plan_chunks(text, 12, count)  # type: ignore[arg-type]
+    offset = 0
+    for chunk in chunks[:-1]:
+        offset += len(chunk.source)
+        before, after = text[offset - 1], text[offset]
+        # Every cut is at white space, or right after a CJK full stop, ! or ?.
+        assert before.isspace() or after.isspace() or before in "。！？", (
+            f"cut inside {text[offset - 10 : offset + 10]!r}"
+        )
+    fences = [c for c in chunks if "```" in c.body]
+    for chunk in fences:
+        assert chunk.body.count("```") in (1, 2)
+        if name == "mixed":
+            assert chunk.body.count("```") == 2, "a code block was split"
+
+
+def test_paragraph_boundaries_come_before_sentence_boundaries(count: object) -> None:
+    text = "One two three. Four five six.\n\nSeven eight nine. Ten eleven twelve.\n\n" * 3
+    chunks = plan_chunks(text, 20, count)  # type: ignore[arg-type]
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert chunk.trail.endswith("\n\n") or chunk is chunks[-1]
+
+
+def test_a_paragraph_too_long_is_split_at_sentences(count: object) -> None:
+    text = "This sentence has exactly eight words in it. " * 10
+    chunks = plan_chunks(text, 25, count)  # type: ignore[arg-type]
+    assert len(chunks) > 1
+    assert all(c.body.endswith(".") for c in chunks)
+
+
+def test_an_unbreakable_piece_longer_than_the_budget_passes_through(count: object) -> None:
+    chunks = plan_chunks(LONG_WORD, 40, count)  # type: ignore[arg-type]
+    giant = [c for c in chunks if "xxxx" in c.body]
+    assert len(giant) == 1
+    assert giant[0].verbatim
+    assert giant[0].body == "x" * 900
+
+
+def test_code_fences_are_whole_paragraphs() -> None:
+    paragraphs = split_paragraphs("Intro.\n" + CODE + "Outro.\n")
+    assert paragraphs == [("Intro.\n", False), (CODE, True), ("Outro.\n", False)]
+    tilde = split_paragraphs("~~~~\n```\nnot a close\n~~~~\nafter\n")
+    assert tilde == [("~~~~\n```\nnot a close\n~~~~\n", True), ("after\n", False)]
+
+
+def test_white_space_only_text_is_one_verbatim_chunk(count: object) -> None:
+    assert plan_chunks("\n\n  \n", 10, count) == [Chunk("\n\n  \n", "", "", verbatim=True)]  # type: ignore[arg-type]
+    assert plan_chunks("", 10, count) == []  # type: ignore[arg-type]
+
+
+def test_budget_leaves_room_for_instruction_and_a_longer_translation() -> None:
+    assert chunk_budget(4096, 100) == 1024  # capped
+    budget = chunk_budget(512, 100)
+    assert 100 + budget + 2 * budget <= 512
+    assert chunk_budget(100, 100) == 0
+
+
+def test_template_fills_languages_and_keeps_braces_in_the_text() -> None:
+    request = TranslationRequest(target="German", source="")
+    (message,) = request.messages("Use {curly} braces and {text} literally.")
+    assert "into German" in message.content
+    assert "the language it is written in" in message.content
+    assert message.content.endswith("Use {curly} braces and {text} literally.")
+    named = TranslationRequest(target="German", source="French").messages("x")[0].content
+    assert "from French into German" in named
+
+
+def test_a_custom_template_must_name_the_target_and_the_text() -> None:
+    check_template("Into {target}: {text}")
+    with pytest.raises(TemplateError, match=r"\{text\}"):
+        check_template("Translate into {target}.")

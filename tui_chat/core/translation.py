@@ -1,0 +1,117 @@
+"""The translation instruction: the one place the prompt is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui_chat.core.protocol import ChatMessage, Sampling
+
+TARGET = "{target}"
+SOURCE = "{source}"
+TEXT = "{text}"
+
+DEFAULT_TEMPLATE = f"""\
+Translate the text below from {SOURCE} into {TARGET}.
+Answer with the translation only: no introduction, no notes, no explanations, and no \
+quotation marks around it.
+Keep the line breaks, the paragraphs, the Markdown formatting, code blocks, URLs and \
+numbers exactly as they are.
+
+{TEXT}"""
+"""The instruction; ``{source}``, ``{target}`` and ``{text}`` are filled in."""
+
+AUTO_SOURCE = "the language it is written in"
+"""What ``{source}`` becomes when the person did not name the source language."""
+
+TRANSLATION_SAMPLING = Sampling(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
+"""Greedy and without a repeat penalty: a translation must repeat words when the source does."""
+
+EXPANSION = 2.0
+"""Room for a translation, in tokens per source token: translations can be longer."""
+
+MAX_CHUNK_TOKENS = 1024
+"""Largest chunk even when the context holds more: small models translate shorter
+passages better, and the first words of a translation show sooner."""
+
+PROMPT_MARGIN = 16
+"""Tokens kept free beyond the instruction, the chunk and its translation."""
+
+
+def chunk_budget(n_ctx: int, instruction_tokens: int, limit: int = MAX_CHUNK_TOKENS) -> int:
+    """Most source tokens in one chunk so that the instruction, the chunk and room for
+    its translation (``EXPANSION`` times as long) fit a context of ``n_ctx`` tokens."""
+    room = n_ctx - instruction_tokens - PROMPT_MARGIN
+    return max(0, min(limit, int(room / (1 + EXPANSION))))
+
+
+def reply_budget(chunk_tokens: int) -> int:
+    """Most tokens the translation of a chunk may take."""
+    return int(chunk_tokens * EXPANSION) + PROMPT_MARGIN
+
+
+COMMON_LANGUAGES = (
+    "English",
+    "Spanish",
+    "French",
+    "German",
+    "Italian",
+    "Portuguese",
+    "Dutch",
+    "Polish",
+    "Russian",
+    "Ukrainian",
+    "Turkish",
+    "Arabic",
+    "Hebrew",
+    "Hindi",
+    "Chinese (Simplified)",
+    "Chinese (Traditional)",
+    "Japanese",
+    "Korean",
+    "Vietnamese",
+    "Indonesian",
+    "Swedish",
+    "Greek",
+)
+
+
+class TemplateError(ValueError):
+    """A translation template lacks a placeholder it needs."""
+
+
+def check_template(template: str) -> None:
+    """Make sure a (custom) template has the placeholders it needs.
+
+    Raises:
+        TemplateError: Naming the missing placeholders.
+    """
+    missing = [p for p in (TARGET, TEXT) if p not in template]
+    if missing:
+        raise TemplateError(
+            f"the translation template must contain {' and '.join(missing)} "
+            f"(and may contain {SOURCE})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationRequest:
+    """What to translate into what."""
+
+    target: str
+    """The language to translate into, as a person names it."""
+    source: str = ""
+    """The source language; empty means the model works it out."""
+    template: str = DEFAULT_TEMPLATE
+    """The instruction, with its placeholders."""
+
+    def messages(self, text: str) -> list[ChatMessage]:
+        """The conversation that asks the model to translate ``text``.
+
+        The text goes in last and is never formatted, so braces in it stay as they are.
+        """
+        before, _, after = self.template.partition(TEXT)
+        before, after = (self._fill(part) for part in (before, after))
+        return [ChatMessage("user", before + text + after)]
+
+    def _fill(self, part: str) -> str:
+        return part.replace(SOURCE, self.source or AUTO_SOURCE).replace(TARGET, self.target)

@@ -1,0 +1,183 @@
+"""``tui-chat translate``: translate a file or standard input to standard output.
+
+Standard output gets the translation and nothing else, as it streams; progress and
+errors go to standard error. Exit status: 0 done, 1 the model failed, 2 bad usage,
+130 stopped with Ctrl+C. No worker process outlives the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from tui_chat.cli import EXIT_USAGE, add_model_options, model_settings, prepare_user_files
+from tui_chat.core.protocol import DoneReason, Error, ErrorKind
+from tui_chat.core.translation import (
+    DEFAULT_TEMPLATE,
+    TemplateError,
+    TranslationRequest,
+    check_template,
+)
+from tui_chat.service.events import ServiceEvent, WorkerCrashed
+from tui_chat.service.llm_service import LlmService
+from tui_chat.service.translation import TranslationJob
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tui-chat translate`` command line."""
+    parser = argparse.ArgumentParser(
+        prog="tui-chat translate",
+        description=(
+            "Translate a text with the local model, from FILE (or standard input) to "
+            "standard output. Long texts are split at paragraph and sentence boundaries "
+            "and translated piece by piece, in order."
+        ),
+        epilog=(
+            "Example: cat notes.txt | tui-chat translate --to German > notes.de.txt. "
+            "The input is read as UTF-8; bytes that are not valid UTF-8 are replaced "
+            "with U+FFFD and a warning goes to standard error. Exit status: 0 done, "
+            "1 the model failed, 2 bad usage or empty input, 130 stopped with Ctrl+C."
+        ),
+    )
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="text to translate; - or none: stdin"
+    )
+    parser.add_argument("--to", required=True, metavar="LANG", help="language to translate into")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        default="",
+        metavar="LANG",
+        help="language of the text (default: the model works it out)",
+    )
+    parser.add_argument(
+        "--prompt-file",
+        metavar="FILE",
+        help="your own translation instruction, with {target}, {source} and {text} in it",
+    )
+    add_model_options(parser)
+    return parser
+
+
+def _fail(message: str, status: int = EXIT_USAGE) -> int:
+    print(f"tui-chat translate: {message}", file=sys.stderr)
+    return status
+
+
+def read_text(name: str) -> tuple[str, int]:
+    """Read the input as UTF-8; returns the text and how many bytes were invalid.
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    if name == "-":
+        if sys.stdin.isatty():
+            print("Type or paste the text, then press Ctrl+D.", file=sys.stderr)
+        data = sys.stdin.buffer.read()
+    else:
+        data = Path(name).read_bytes()
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    return text, invalid
+
+
+def run_translate(argv: Sequence[str]) -> int:
+    """Entry point of ``tui-chat translate``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    template = DEFAULT_TEMPLATE
+    if args.prompt_file:
+        try:
+            template = Path(args.prompt_file).read_text(encoding="utf-8")
+            check_template(template)
+        except (OSError, UnicodeDecodeError) as e:
+            return _fail(f"cannot read the prompt file {args.prompt_file}: {e}")
+        except TemplateError as e:
+            return _fail(f"{args.prompt_file}: {e}")
+    try:
+        text, invalid = read_text(args.file)
+    except OSError as e:
+        return _fail(f"cannot read {args.file}: {e.strerror or e}")
+    if invalid:
+        print(
+            f"tui-chat translate: {invalid} bytes of the input were not valid UTF-8 "
+            "and were replaced with U+FFFD",
+            file=sys.stderr,
+        )
+    if not text.strip():
+        return _fail("nothing to translate: the input is empty")
+    settings = model_settings(args)
+    if settings is None:
+        return EXIT_USAGE
+    settings = replace(settings, translation_template=template)
+    paths = prepare_user_files()
+    request = TranslationRequest(args.to.strip(), args.source.strip(), template)
+    service = LlmService(settings, paths.worker_log, _report)
+    try:
+        return asyncio.run(_translate(service, text, request, sys.stdout))
+    except KeyboardInterrupt:
+        print("\ntui-chat translate: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        service.close_now()
+
+
+def _report(event: ServiceEvent) -> None:
+    """Say on standard error what a person running the command must know."""
+    match event:
+        case Error(kind=ErrorKind.LOAD, message=message):
+            print(f"tui-chat translate: {message}", file=sys.stderr)
+        case WorkerCrashed():
+            print(f"tui-chat translate: {event.notice}", file=sys.stderr)
+
+
+async def _translate(
+    service: LlmService, text: str, request: TranslationRequest, out: TextIO
+) -> int:
+    show_progress = sys.stderr.isatty() and not out.isatty()
+    reader_gone = False
+
+    def write(piece: str) -> None:
+        nonlocal reader_gone
+        if reader_gone:
+            return
+        try:
+            out.write(piece)
+            out.flush()
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as other tools do.
+            reader_gone = True
+            job.stop()
+
+    def progress(number: int, total: int) -> None:
+        if show_progress and total > 1:
+            print(f"tui-chat translate: chunk {number} of {total}", file=sys.stderr)
+
+    service.start()
+    job = TranslationJob(service, text, request, write, progress)
+    try:
+        result = await job.run()
+    finally:
+        await service.close()
+    if reader_gone:
+        # Python would complain about the closed pipe again when it flushes at exit.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_FAILED
+    if result.cut_off:
+        print(
+            f"tui-chat translate: {result.cut_off} of {len(result.chunks)} chunks reached "
+            "the token limit and may be cut short",
+            file=sys.stderr,
+        )
+    if result.reason is DoneReason.FINISHED:
+        return EXIT_OK
+    return _fail(result.error or f"the translation {result.reason.value}", EXIT_FAILED)

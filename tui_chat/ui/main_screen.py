@@ -1,0 +1,172 @@
+"""The main screen: banner, the Chat and Translate views, status line and footer."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tui_chat.core.protocol import (
+    Done,
+    DoneReason,
+    Error,
+    ErrorKind,
+    LoadProgress,
+    ModelLoaded,
+    PromptProgress,
+    Token,
+)
+from tui_chat.core.settings import Settings
+from tui_chat.service.events import ServiceState, StateChanged, WorkerCrashed
+from tui_chat.service.llm_service import LlmService
+from tui_chat.ui.chat_view import ChatView
+from tui_chat.ui.messages import ServiceMessage
+from tui_chat.ui.translate_view import TranslateView
+from tui_chat.ui.widgets.banner import Banner
+from tui_chat.ui.widgets.status_line import StatusLine
+
+STATE_LABELS: dict[ServiceState, str] = {
+    ServiceState.LOADING: "loading model…",
+    ServiceState.READY: "ready",
+    ServiceState.GENERATING: "generating",
+    ServiceState.BROKEN: "crashed",
+    ServiceState.LOAD_FAILED: "load failed",
+    ServiceState.CLOSED: "closed",
+}
+
+
+class MainScreen(Screen[None]):
+    """Chat and Translate side by side in tabs, over one model service."""
+
+    BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
+        Binding("escape", "stop", "Stop", priority=True),
+        Binding("ctrl+t", "switch_view", "Chat/Translate", priority=True),
+        Binding("ctrl+r", "retry", "Restart model", priority=True),
+    ]
+
+    def __init__(self, service: LlmService, settings: Settings) -> None:
+        super().__init__()
+        self.service = service
+        self.chat = ChatView(service, self._translation_running, id="chat-view")
+        self.translate = TranslateView(
+            service, settings.translation_template, self._chat_replying, id="translate-view"
+        )
+
+    def compose(self) -> ComposeResult:
+        yield Banner(id="banner")
+        with TabbedContent(initial="chat", id="views"):
+            with TabPane("Chat", id="chat"):
+                yield self.chat
+            with TabPane("Translate", id="translate"):
+                yield self.translate
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.chat.query_one("#input").focus()
+
+    @property
+    def status(self) -> StatusLine:
+        """The status line."""
+        return self.query_one(StatusLine)
+
+    @property
+    def banner(self) -> Banner:
+        """The banner for the crash breaker and load errors."""
+        return self.query_one(Banner)
+
+    def _translation_running(self) -> str:
+        if self.translate.running:
+            return "A translation is running. Press Esc to stop it, or wait for it to finish."
+        return ""
+
+    def _chat_replying(self) -> str:
+        if self.chat.replying:
+            return "A chat reply is being written. Press Esc to stop it first."
+        return ""
+
+    # Keys -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show "Restart model" only when there is something to restart."""
+        if action == "retry":
+            return self.service.state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED)
+        return True
+
+    def action_stop(self) -> None:
+        """Stop whatever the model is writing (Esc): a chat reply or a translation."""
+        self.translate.stop()
+        self.chat.stop()
+
+    def action_switch_view(self) -> None:
+        """Go from Chat to Translate and back (Ctrl+T)."""
+        views = self.query_one(TabbedContent)
+        views.active = "translate" if views.active == "chat" else "chat"
+        if views.active == "translate":
+            self.translate.source.focus()
+        else:
+            self.chat.input.focus()
+
+    def action_retry(self) -> None:
+        """Close the crash breaker and start a fresh worker (Ctrl+R)."""
+        if self.service.state not in (ServiceState.BROKEN, ServiceState.LOAD_FAILED):
+            return
+        self.banner.hide()
+        self.service.retry()
+        self.refresh_bindings()
+
+    def on_chat_view_cleared(self) -> None:
+        self.status.usage = None
+        self._show_state(self.service.state)
+
+    # Service events -------------------------------------------------------------------
+
+    async def on_service_message(self, message: ServiceMessage) -> None:
+        event = message.event
+        match event:
+            case Token() | PromptProgress() | Done() | Error(request_id=int()):
+                await self._chat_event(event)
+            case Error(kind=ErrorKind.LOAD):
+                self.banner.show(
+                    f"Could not load the model. {event.message} "
+                    "Press Ctrl+R to try again, or Ctrl+Q to quit."
+                )
+            case Error():
+                await self.chat.add_notice(event.message, kind="error")
+            case LoadProgress(fraction=fraction):
+                self.status.state = f"loading model {fraction:.0%}"
+            case ModelLoaded(name=name):
+                self.status.model_name = name
+                self.banner.hide()
+                self.refresh_bindings()
+            case StateChanged(state=state):
+                self._show_state(state)
+                self.refresh_bindings()
+            case WorkerCrashed():
+                await self.chat.add_notice(event.notice, kind="error")
+                if not event.restarting:
+                    self.banner.show(
+                        f"{event.notice} Press Ctrl+R to restart it, or Ctrl+Q to quit."
+                    )
+
+    async def _chat_event(self, event: Token | PromptProgress | Done | Error) -> None:
+        if not self.chat.owns(event.request_id or -1):
+            return
+        await self.chat.handle(event)
+        match event:
+            case Token():
+                if self.status.state != "generating":
+                    self.status.state = "generating"
+            case PromptProgress(done=done, total=total) if done < total:
+                self.status.state = f"reading prompt: {done} of {total} tokens"
+            case Done(reason=reason, usage=usage):
+                if reason is not DoneReason.ERROR:
+                    self.status.usage = usage
+                self._show_state(self.service.state)
+
+    def _show_state(self, state: ServiceState) -> None:
+        label = STATE_LABELS[state]
+        if state is ServiceState.READY and self.chat.last_reason is DoneReason.STOPPED:
+            label = "stopped"
+        self.status.state = label
