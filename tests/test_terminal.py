@@ -144,3 +144,33 @@ def test_chat_in_a_real_terminal_then_quit_leaves_no_process(
     assert all(pid_gone(p) for p in processes), "a process outlived tui-chat"
     assert "Traceback" not in terminal.screen()
     assert "llama" not in terminal.screen(), "llama.cpp wrote to the terminal"
+
+
+def test_translate_a_bracketed_paste_in_a_real_terminal(terminal: Terminal, home: Path) -> None:
+    terminal.start(f"{TUI_CHAT}", {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color"})
+    terminal.wait_for(lambda s: " ready" in s, "the model to load")
+    processes = descendants(int(terminal.pane("pane_pid")))
+    terminal.keys("C-t")
+    terminal.wait_for(lambda s: "Detect (auto)" in s, "the Translate view")
+    terminal.keys("BTab")  # from the source pane back to the "other language" field
+    terminal.type("French")
+    terminal.keys("Tab")
+    terminal.paste("The first line of the pasted text.\nThe second line of it.")
+    screen = terminal.wait_for(lambda s: "The second line of it." in s, "the paste")
+    source_rows = [row for row in screen.splitlines() if "line of" in row]
+    assert any("The first line" in row for row in source_rows)
+    terminal.keys("C-g")
+    screen = terminal.wait_for(lambda s: "Done (1 chunk)" in s, "the translation", timeout=60)
+    width = len(max(screen.splitlines(), key=len))
+    right = "\n".join(row[width // 2 :] for row in screen.splitlines()[5:-4])
+    assert "The translation appears here." not in right
+    assert any(ch.isalpha() for ch in right), f"nothing in the output pane:\n{screen}"
+    terminal.keys("C-q")
+    deadline = time.monotonic() + 10
+    while terminal.pane("pane_dead") != "1" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert terminal.pane("pane_dead_status") == "0"
+    deadline = time.monotonic() + 5
+    while not all(pid_gone(p) for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(pid_gone(p) for p in processes), "a process outlived tui-chat"

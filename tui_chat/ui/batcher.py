@@ -58,7 +58,8 @@ class TextBatcher:
             return
         self._pending.append(text)
         if self._timer is None:
-            wait = max(0.0, self._last + self._interval - time.monotonic())
+            # Textual's timers divide by their delay: never ask for zero.
+            wait = max(0.001, self._last + self._interval - time.monotonic())
             self._timer = self._widget.set_timer(wait, self.flush)
 
     async def flush(self) -> None:

@@ -1,0 +1,123 @@
+"""``tui-chat translate``, run as people run it: a real process with pipes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import pid_gone
+from tests.test_terminal import descendants
+
+TUI_CHAT = str(Path(sys.executable).with_name("tui-chat"))
+TEXT = "Good morning.\n\nThe train leaves at nine.\n"
+
+
+def translate(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [TUI_CHAT, "translate", *args], input=stdin, capture_output=True, timeout=120
+    )
+
+
+def test_stdin_to_stdout_and_a_file_argument_give_the_same_translation(tmp_path: Path) -> None:
+    piped = translate("--to", "French", stdin=TEXT.encode())
+    assert piped.returncode == 0, piped.stderr.decode()
+    assert piped.stdout.strip()
+    source = tmp_path / "notes.txt"
+    source.write_text(TEXT)
+    from_file = translate("--to", "French", str(source))
+    assert from_file.returncode == 0
+    assert from_file.stdout == piped.stdout  # greedy decoding: the same text, the same output
+    dash = translate("--to", "French", "-", stdin=TEXT.encode())
+    assert dash.stdout == piped.stdout
+
+
+def test_stdout_holds_the_translation_and_nothing_else(tmp_path: Path) -> None:
+    # Long enough for several chunks and a token-limit warning: all of that is stderr's.
+    text = "\n\n".join(f"Line {n} of the notes is about the weather." for n in range(12))
+    result = translate("--to", "German", "--ctx", "256", stdin=text.encode())
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert out.strip()
+    assert "tui-chat" not in out
+    assert "chunk" not in out
+    assert out.count("\n\n") >= 3, "the paragraph structure of the source is gone"
+    assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--to", "French", "/no/such/file.txt"], None, b"cannot read /no/such/file.txt"),
+        (["--to", "French"], b"", b"nothing to translate"),
+        (["--to", "French"], b"  \n\t\n", b"nothing to translate"),
+        (["--to", "French", "--bogus"], b"x", b"unrecognized arguments: --bogus"),
+        ([], b"x", b"the following arguments are required: --to"),
+    ],
+)
+def test_bad_usage_exits_2_with_a_message(
+    args: list[str], stdin: bytes | None, message: bytes
+) -> None:
+    result = translate(*args, stdin=stdin)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == b""
+    assert b"Traceback" not in result.stderr
+
+
+def test_a_prompt_file_without_the_text_placeholder_is_bad_usage(tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Translate into {target}.")
+    result = translate("--to", "French", "--prompt-file", str(prompt), stdin=b"Hello.")
+    assert result.returncode == 2
+    assert b"{text}" in result.stderr
+
+
+def test_invalid_utf8_is_replaced_and_reported(tmp_path: Path) -> None:
+    result = translate("--to", "French", stdin=b"Good \xff\xfe morning.\n")
+    assert result.returncode == 0
+    assert b"2 bytes of the input were not valid UTF-8" in result.stderr
+
+
+def test_a_model_that_fails_to_load_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + os.urandom(2048))
+    result = translate("--to", "French", "--model", str(bad), stdin=b"Hello.")
+    assert result.returncode == 1
+    assert str(bad).encode() in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_cleanly_with_status_130_and_no_worker_left() -> None:
+    text = "\n\n".join(f"Paragraph {n} tells a long story about the sea." for n in range(60))
+    process = subprocess.Popen(
+        [TUI_CHAT, "translate", "--to", "French", "--ctx", "256"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(text.encode())
+    process.stdin.close()
+    try:
+        assert process.stdout.read(1), "no translation came out"
+        workers = descendants(process.pid)
+        assert workers
+        process.send_signal(signal.SIGINT)
+        status = process.wait(timeout=30)
+        assert status == 130
+        assert process.stderr is not None
+        assert b"Traceback" not in process.stderr.read()
+        deadline = time.monotonic() + 5
+        while not all(pid_gone(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert all(pid_gone(p) for p in workers), "a worker outlived the command"
+    finally:
+        process.kill()
+        process.wait()

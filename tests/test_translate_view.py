@@ -1,0 +1,157 @@
+"""The Translate view, headless (Pilot), with the real worker and model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Input, TabbedContent
+
+from tests.conftest import wait_until
+from tests.test_app import SIZE, loaded, reply_finished, type_and_send
+from tui_chat.core.conversation import TurnStatus
+from tui_chat.core.paths import UserPaths
+from tui_chat.core.protocol import DoneReason
+from tui_chat.core.settings import Settings
+from tui_chat.ui.app import ChatApp
+from tui_chat.ui.translate_view import SaveDialog, TranslateView
+
+PASTE = "Good morning, my friend.\n\nThe train leaves at 9:30 from platform 4.\nSee you there."
+
+
+@pytest.fixture
+async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
+    app = ChatApp(replace(settings, max_tokens=40), paths)
+    yield app
+    await app.service.close()
+
+
+async def open_translate(app: ChatApp, pilot: Pilot[None]) -> TranslateView:
+    await pilot.press("ctrl+t")
+    await wait_until(lambda: app.main.query_one(TabbedContent).active == "translate")
+    view = app.main.translate
+    await wait_until(lambda: view.source.has_focus, message="source pane focused")
+    return view
+
+
+async def paste(app: ChatApp, text: str) -> None:
+    # As the terminal driver does: the app forwards a paste to the focused widget.
+    app.post_message(events.Paste(text))
+
+
+async def test_paste_translate_and_the_output_streams(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        view = await open_translate(app, pilot)
+        await paste(app, PASTE)
+        await wait_until(lambda: view.source.text == PASTE, message="paste")
+        app.main.query_one("#target-other", Input).value = "French"
+        seen: set[str] = set()
+        await pilot.press("ctrl+g")
+        await wait_until(lambda: view.running, message="translation started")
+        while view.running:
+            seen.add(view.output.text)
+            await pilot.pause(0.02)
+        result = view.last_result
+        assert result is not None
+        assert result.reason is DoneReason.FINISHED
+        assert view.output.text == result.text
+        assert view.output.text.strip()
+        assert len({s for s in seen if s}) > 1, "the output did not stream"
+        status = str(app.main.query_one("#translate-status").render())
+        assert status.startswith("Done")
+        # The choice of language is remembered when coming back to the view.
+        await pilot.press("ctrl+t", "ctrl+t")
+        assert view.target_language == "French"
+
+
+async def test_escape_stops_the_translation_and_keeps_the_output(app: ChatApp) -> None:
+    text = "\n\n".join(f"Paragraph {n} is about boats and the sea." for n in range(30))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        view = await open_translate(app, pilot)
+        await paste(app, text)
+        await wait_until(lambda: view.source.text == text, message="paste")
+        await pilot.press("ctrl+g")
+        await wait_until(lambda: view.output.text.strip(), message="first output")
+        await pilot.press("escape")
+        await wait_until(lambda: not view.running, message="stopped")
+        result = view.last_result
+        assert result is not None
+        assert result.reason is DoneReason.STOPPED
+        assert view.output.text == result.text
+        assert view.output.text.strip(), "the output so far was lost"
+        assert not app.service.busy
+
+
+async def test_the_chat_is_untouched_by_a_translation(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "My name is Zorblax.")
+        await reply_finished(app)
+        turns_before = [(t.role, t.text, t.status) for t in app.main.chat.conversation.turns]
+        view = await open_translate(app, pilot)
+        await paste(app, PASTE)
+        await wait_until(lambda: view.source.text == PASTE)
+        await pilot.press("ctrl+g")
+        await wait_until(lambda: view.last_result is not None, message="translation")
+        await pilot.press("ctrl+t")
+        await wait_until(lambda: app.main.chat.input.has_focus, message="back in the chat")
+        turns_after = [(t.role, t.text, t.status) for t in app.main.chat.conversation.turns]
+        assert turns_after == turns_before
+        await type_and_send(pilot, "What is my name?")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+        history = app.main.chat.conversation.messages_for(turn)
+        assert history[0].content == "My name is Zorblax."
+        usage = app.main.status.usage
+        assert usage is not None
+        # The translation cleared the context, so the whole chat was read again.
+        assert usage.cached_tokens == 0
+        assert usage.prompt_tokens > 30
+
+
+async def test_copy_and_save_the_translation(app: ChatApp, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        view = await open_translate(app, pilot)
+        await paste(app, "Hello.")
+        await pilot.press("ctrl+g")
+        await wait_until(lambda: view.last_result is not None, message="translation")
+        await pilot.press("ctrl+o")
+        assert app.clipboard == view.output.text
+        target = tmp_path / "out.txt"
+        for attempt in range(2):
+            await pilot.press("ctrl+s")
+            await wait_until(lambda: isinstance(app.screen, SaveDialog), message="dialog")
+            app.screen.query_one(Input).value = str(target)
+            await pilot.press("enter")
+            await wait_until(lambda: not isinstance(app.screen, SaveDialog), message="saved")
+            await pilot.pause()
+            if attempt == 0:
+                assert target.read_text() == view.output.text
+                target.write_text("my own edits")
+        assert target.read_text() == "my own edits", "an existing file was overwritten"
+
+
+async def test_translate_waits_for_a_chat_reply_and_empty_text_is_not_sent(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        view = await open_translate(app, pilot)
+        await pilot.press("ctrl+g")
+        assert not view.running
+        assert view.last_result is None
+        await pilot.press("ctrl+t")
+        await type_and_send(pilot, "Write a long story about a dragon.")
+        await wait_until(lambda: app.main.chat.replying)
+        await pilot.press("ctrl+t")
+        await paste(app, "Hello.")
+        await wait_until(lambda: view.source.text == "Hello.")
+        await pilot.press("ctrl+g")
+        assert not view.running, "a translation started during a chat reply"
+        await pilot.press("escape")
+        await reply_finished(app)
