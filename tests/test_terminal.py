@@ -26,8 +26,11 @@ class Terminal:
         self.socket = socket
 
     def tmux(self, *args: str) -> str:
+        # The terminal's size is tmux's to say: a COLUMNS or LINES in the environment
+        # (some tools export them) would override it for the app inside.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True, env=env
         ).stdout
 
     def start(self, command: str, env: dict[str, str]) -> None:
@@ -151,14 +154,14 @@ def test_translate_a_bracketed_paste_in_a_real_terminal(terminal: Terminal, home
     terminal.wait_for(lambda s: " ready" in s, "the model to load")
     processes = descendants(int(terminal.pane("pane_pid")))
     terminal.keys("C-t")
-    terminal.wait_for(lambda s: "Detect (auto)" in s, "the Translate view")
-    terminal.keys("BTab")  # from the source pane back to the "other language" field
-    terminal.type("French")
-    terminal.keys("Tab")
+    terminal.wait_for(lambda s: "Auto-detect" in s, "the Translate view")
     terminal.paste("The first line of the pasted text.\nThe second line of it.")
     screen = terminal.wait_for(lambda s: "The second line of it." in s, "the paste")
     source_rows = [row for row in screen.splitlines() if "line of" in row]
     assert any("The first line" in row for row in source_rows)
+    terminal.keys("BTab")  # from the source pane back to the "other language" field
+    terminal.type("French")
+    terminal.wait_for(lambda s: "French" in s, "the language")
     terminal.keys("C-g")
     screen = terminal.wait_for(lambda s: "Done (1 chunk)" in s, "the translation", timeout=60)
     width = len(max(screen.splitlines(), key=len))

@@ -89,7 +89,7 @@ class TranslateView(Vertical):
         with Horizontal(id="languages"):
             yield Label("From", classes="language-label")
             yield Select(
-                _language_choices(("Detect (auto)", DETECT)),
+                _language_choices(("Auto-detect", DETECT)),
                 value=DETECT,
                 allow_blank=False,
                 id="source-language",
