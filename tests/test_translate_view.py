@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -138,7 +139,11 @@ async def test_copy_and_save_the_translation(app: ChatApp, tmp_path: Path) -> No
         assert target.read_text() == "my own edits", "an existing file was overwritten"
 
 
-async def test_translate_waits_for_a_chat_reply_and_empty_text_is_not_sent(app: ChatApp) -> None:
+async def test_translate_waits_for_a_chat_reply_and_empty_text_is_not_sent(
+    settings: Settings, paths: UserPaths
+) -> None:
+    # Replies long enough to still be running when Ctrl+G comes.
+    app = ChatApp(replace(settings, max_tokens=2000), paths)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         view = await open_translate(app, pilot)
@@ -152,6 +157,38 @@ async def test_translate_waits_for_a_chat_reply_and_empty_text_is_not_sent(app: 
         await paste(app, "Hello.")
         await wait_until(lambda: view.source.text == "Hello.")
         await pilot.press("ctrl+g")
+        assert app.main.chat.replying
         assert not view.running, "a translation started during a chat reply"
         await pilot.press("escape")
         await reply_finished(app)
+    await app.service.close()
+
+
+async def test_a_200_kb_paste_keeps_typing_and_esc_working(app: ChatApp) -> None:
+    paragraph = "The quick brown fox jumps over the lazy dog by the river, then rests. " * 6
+    text = ((paragraph + "\n\n") * 500)[:200_000]
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        view = await open_translate(app, pilot)
+        started = time.perf_counter()
+        await paste(app, text)
+        await wait_until(lambda: len(view.source.text) == len(text), message="paste")
+        pasted = time.perf_counter() - started
+        await pilot.press("ctrl+g")
+        await wait_until(lambda: view.running, message="job started")
+        # While the 200 KB are being split and counted, keys still reach the widgets.
+        started = time.perf_counter()
+        # As the terminal driver delivers a key (Pilot.press would also wait for idle).
+        app.post_message(events.Key("exclamation_mark", "!"))
+        await wait_until(lambda: view.source.text.endswith("!"), message="typing")
+        typed = time.perf_counter() - started
+        started = time.perf_counter()
+        await pilot.press("escape")
+        await wait_until(lambda: not view.running, message="stopped")
+        stopped = time.perf_counter() - started
+        assert view.last_result is not None
+        assert view.last_result.reason is DoneReason.STOPPED
+        print(
+            f"\n200 KB paste: applied in {pasted * 1000:.0f} ms, a key press during the job "
+            f"{typed * 1000:.0f} ms, Esc to stopped {stopped * 1000:.0f} ms"
+        )
