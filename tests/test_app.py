@@ -73,7 +73,8 @@ async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> No
         assert turn.status is TurnStatus.COMPLETE
         assert "Paris" in turn.text
         markdown = app.main.query_one(Reply).query_one(Markdown)
-        assert markdown.source == turn.text
+        # One full update renders the whole reply when it ends.
+        await wait_until(lambda: markdown.source == turn.text, message="final render")
         await pilot.pause()
         status = status_text(app)
         assert "SmolLM2-135M-Instruct.Q4_1" in status
