@@ -109,9 +109,8 @@ async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.STOPPED
         assert turn.text == shown, "a token appeared after Esc"
-        reply = app.main.query_one(Reply)
-        await pilot.pause()
-        assert "[stopped]" in str(reply.query(".ending").first().render())
+        ending = app.main.query_one(Reply).query(".ending").first()
+        await wait_until(lambda: "[stopped]" in str(ending.render()), message="stopped mark")
         assert "stopped" in status_text(app)
         # The stopped reply stays part of the conversation, and the next turn works.
         await type_and_send(pilot, "Thanks.")
