@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,9 +87,59 @@ def test_next_turn_reuses_the_prompt_and_clear_forgets_it(engine: Engine) -> Non
     assert fresh.usage.cached_tokens == 0
 
 
-def test_a_prompt_longer_than_the_context_is_a_clear_error(engine: Engine) -> None:
+def test_a_single_message_longer_than_the_context_is_a_clear_error(engine: Engine) -> None:
     with pytest.raises(RequestError) as info:
         run(engine, "word " * 2000)
     message = str(info.value)
-    assert "1024" in message
-    assert "Ctrl+L" in message
+    assert "the context holds 1024" in message
+    assert re.search(r"it takes \d{4} tokens", message)
+    assert "--ctx" in message
+
+
+def _long_chat(turns: int) -> list[ChatMessage]:
+    messages = [ChatMessage("system", "You are terse.")]
+    for n in range(turns):
+        messages.append(ChatMessage("user", f"Question {n}: tell me about boats and rivers."))
+        messages.append(ChatMessage("assistant", f"Answer {n}: " + "boats float on rivers. " * 8))
+    messages.append(ChatMessage("user", "And the last question?"))
+    return messages
+
+
+def test_a_conversation_too_long_loses_its_oldest_turns_not_the_system_prompt(
+    engine: Engine,
+) -> None:
+    messages = _long_chat(30)
+    assert len(engine.prompt_tokens(messages)) > 1024
+    request = Generate(1, tuple(messages), 64, GREEDY, keep=1)
+    tokens, dropped = engine.fit(request)
+    kept = [messages[0], *messages[1 + dropped :]]
+    assert tokens == engine.prompt_tokens(kept)
+    assert dropped > 0
+    assert kept[1].role == "user", "the prompt must start with a person's message"
+    assert kept[-1].content == "And the last question?"
+    # Room for the reply, and a quarter of the context to spare for the next turns.
+    assert len(tokens) + 64 <= 1024 - 1024 // 4
+    trimmed: list[int] = []
+    result = engine.generate(request, lambda _t: None, lambda _d, _n: None, trimmed.append)
+    assert trimmed == [dropped]
+    assert result.usage.completion_tokens > 0
+
+
+def test_a_conversation_that_fits_is_not_trimmed(engine: Engine) -> None:
+    messages = _long_chat(2)
+    tokens, dropped = engine.fit(Generate(1, tuple(messages), 64, GREEDY, keep=1))
+    assert dropped == 0
+    assert tokens == engine.prompt_tokens(messages)
+
+
+def test_the_next_turn_renders_the_history_with_the_same_prefix(engine: Engine) -> None:
+    engine.clear()
+    first = [ChatMessage("user", "Name a fruit.")]
+    pieces: list[str] = []
+    one = engine.generate(Generate(1, tuple(first), 32, GREEDY), pieces.append, lambda _d, _n: None)
+    second = [*first, ChatMessage("assistant", "".join(pieces)), ChatMessage("user", "Another?")]
+    two = engine.generate(
+        Generate(2, tuple(second), 8, GREEDY), lambda _t: None, lambda _d, _n: None
+    )
+    # Everything of the first turn (prompt and, re-tokenized, the reply) is reused.
+    assert two.usage.cached_tokens >= one.usage.prompt_tokens + one.usage.completion_tokens - 1

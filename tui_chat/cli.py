@@ -10,8 +10,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tui_chat import __version__
+from tui_chat.core import config
 from tui_chat.core.models import (
     MODEL_ENV,
     ModelFileError,
@@ -20,16 +22,22 @@ from tui_chat.core.models import (
     resolve_model,
 )
 from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
-from tui_chat.core.protocol import Sampling
 from tui_chat.core.settings import (
     DEFAULT_CRASH_LIMIT,
     DEFAULT_CTX,
     DEFAULT_MAX_TOKENS,
     Settings,
     default_threads,
+    settings_from,
 )
+from tui_chat.core.store import STORE_FILE
 
+EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+# Command-line options that override a setting of the same name in the settings file.
+OVERRIDES = ("ctx", "threads", "crash_limit", "max_tokens", "temperature")
 
 
 def _positive(text: str) -> int:
@@ -54,28 +62,28 @@ def _temperature(text: str) -> float:
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by the app and ``tui-chat translate``: which model, how it runs."""
+    """Options shared by the app and ``tui-chat translate``: which model, how it runs.
+
+    Their defaults are None so that the settings file fills what is not given.
+    """
     parser.add_argument(
         "--model", metavar="PATH", help="GGUF model file (default: the bundled SmolLM2-135M)"
     )
     parser.add_argument(
         "--ctx",
         type=_ctx,
-        default=DEFAULT_CTX,
         metavar="N",
         help=f"context size in tokens; 0 uses the model's own (default: {DEFAULT_CTX})",
     )
     parser.add_argument(
         "--threads",
         type=_positive,
-        default=None,
         metavar="N",
         help=f"CPU threads for the model (default: all cores, here {default_threads()})",
     )
     parser.add_argument(
         "--crash-limit",
         type=_positive,
-        default=DEFAULT_CRASH_LIMIT,
         metavar="N",
         help=(
             "consecutive model-worker crashes after which tui-chat stops restarting it "
@@ -91,50 +99,74 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat in the terminal with a language model that runs on this machine.",
         epilog=(
             "Keys: Enter sends, Shift+Enter or Ctrl+J adds a line, Esc stops a reply, "
-            "Ctrl+T switches between Chat and Translate, Ctrl+L clears the chat, "
-            "Ctrl+R restarts a crashed model, F1 lists keys, Ctrl+Q quits. "
-            f"The model is --model, else ${MODEL_ENV}, else the bundled SmolLM2-135M. "
-            f"${HOME_ENV} moves all of tui-chat's files (logs) under one folder. "
-            "To translate a file or a pipe: tui-chat translate --help"
+            "Ctrl+T switches between Chat and Translate, Ctrl+N starts a new conversation, "
+            "F2 lists conversations, Ctrl+L clears the chat, Ctrl+R restarts a crashed "
+            "model, F1 lists keys, Ctrl+Q quits. "
+            f"The model is --model, else ${MODEL_ENV}, else the settings file's model, "
+            "else the bundled SmolLM2-135M. "
+            f"${HOME_ENV} moves all of tui-chat's files under one folder. "
+            "Also: tui-chat translate --help, tui-chat export --help."
         ),
     )
     add_model_options(parser)
     parser.add_argument(
         "--max-tokens",
         type=_positive,
-        default=DEFAULT_MAX_TOKENS,
         metavar="N",
         help=f"most tokens in one reply (default: {DEFAULT_MAX_TOKENS})",
     )
     parser.add_argument(
         "--temperature",
         type=_temperature,
-        default=Sampling().temperature,
         metavar="T",
-        help=f"sampling temperature, 0 for greedy (default: {Sampling().temperature})",
+        help="sampling temperature, 0 for greedy (default: 0.2)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, metavar="N", help="sampling seed (default: 0)"
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help="reopen the most recent conversation",
+    )
+    which.add_argument("--open", type=int, metavar="ID", help="open conversation ID (see --list)")
+    which.add_argument("--list", action="store_true", help="print the saved conversations and exit")
+    which.add_argument(
+        "--config-path", action="store_true", help="print where the settings file is and exit"
     )
     parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
     return parser
 
 
-def model_settings(args: argparse.Namespace, **extra: object) -> Settings | None:
-    """Settings from the model options; None (after saying why) if there is no usable model."""
+def load_config(paths: UserPaths) -> dict[str, config.Value] | None:
+    """The settings file's values; None (after saying why) if the file is wrong."""
     try:
-        choice = resolve_model(args.model)
+        return config.load(config.config_path(paths.config))
+    except config.ConfigError as e:
+        print(f"tui-chat: {e}", file=sys.stderr)
+        return None
+
+
+def model_settings(
+    args: argparse.Namespace, values: dict[str, config.Value], seed: int = 0
+) -> Settings | None:
+    """Settings from the file's ``values`` and the options that override them; None
+    (after saying why) if there is no usable model."""
+    merged = dict(values)
+    for key in OVERRIDES:
+        given = getattr(args, key, None)
+        if given is not None:
+            merged[key] = given
+    try:
+        configured = values.get("model")
+        choice = resolve_model(args.model, configured=str(configured) if configured else None)
         check_model_file(choice.path)
     except (ModelNotFoundError, ModelFileError) as e:
         print(f"tui-chat: {e}", file=sys.stderr)
         return None
-    return Settings(
-        model=choice.path,
-        n_ctx=args.ctx,
-        n_threads=args.threads or default_threads(),
-        crash_limit=args.crash_limit,
-        **extra,  # type: ignore[arg-type]
-    )
+    return settings_from(choice.path, merged, seed=seed)
 
 
 def prepare_user_files() -> UserPaths:
@@ -149,6 +181,11 @@ def prepare_user_files() -> UserPaths:
     return paths
 
 
+def store_path(paths: UserPaths) -> Path:
+    """The conversation store's file."""
+    return paths.data / STORE_FILE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run tui-chat; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -156,22 +193,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui_chat.translate_command import run_translate
 
         return run_translate(arguments[1:])
+    if arguments[:1] == ["export"]:
+        from tui_chat.conversations_command import run_export
+
+        return run_export(arguments[1:])
     args = build_parser().parse_args(arguments)
-    settings = model_settings(
-        args,
-        max_tokens=args.max_tokens,
-        sampling=Sampling(temperature=args.temperature),
-        seed=args.seed,
-    )
+    paths = user_paths()
+    if args.config_path:
+        print(config.config_path(paths.config))
+        return EXIT_OK
+    values = load_config(paths)
+    if values is None:
+        return EXIT_USAGE
+    if args.list:
+        from tui_chat.conversations_command import print_list
+
+        return print_list(store_path(paths))
+    settings = model_settings(args, values, seed=args.seed)
     if settings is None:
         return EXIT_USAGE
     paths = prepare_user_files()
+    opening: int | None = None
+    if args.resume or args.open is not None:
+        from tui_chat.conversations_command import find_conversation
+
+        opening = find_conversation(store_path(paths), args.open)
+        if opening is None:
+            return EXIT_USAGE
 
     from tui_chat.ui.app import ChatApp
 
-    app = ChatApp(settings, paths)
+    app = ChatApp(settings, paths, open_conversation=opening)
     try:
         app.run()
     finally:
         app.service.close_now()
-    return 0
+        app.store.close_now()
+    return EXIT_OK

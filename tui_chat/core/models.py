@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,21 +48,29 @@ def bundled_model_path() -> Path | None:
     return None
 
 
-def resolve_model(cli_path: str | None, environ: dict[str, str] | None = None) -> ModelChoice:
-    """Pick the model file.
+def resolve_model(
+    cli_path: str | None,
+    environ: Mapping[str, str] | None = None,
+    configured: str | None = None,
+) -> ModelChoice:
+    """Pick the model file: ``--model``, else ``TUI_CHAT_MODEL``, else the settings
+    file's ``model``, else the bundled one.
 
     Args:
         cli_path: The ``--model`` option, if given.
         environ: The environment; ``os.environ`` when omitted.
+        configured: The ``model`` of the settings file, if any.
 
     Raises:
-        ModelNotFoundError: No option, no variable and no bundled model.
+        ModelNotFoundError: No option, no variable, no setting and no bundled model.
     """
     env = os.environ if environ is None else environ
     if cli_path:
         return ModelChoice(Path(cli_path).expanduser(), "--model")
     if env.get(MODEL_ENV):
         return ModelChoice(Path(env[MODEL_ENV]).expanduser(), MODEL_ENV)
+    if configured:
+        return ModelChoice(Path(configured).expanduser(), "settings file")
     bundled = bundled_model_path()
     if bundled is not None:
         return ModelChoice(bundled, "bundled")

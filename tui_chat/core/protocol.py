@@ -68,6 +68,8 @@ class Generate:
     """Most new tokens for this reply; the worker counts them."""
     sampling: Sampling = field(default_factory=Sampling)
     """How to choose tokens."""
+    keep: int = 0
+    """Leading messages that are never left out to fit the context (the system prompt)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,16 @@ class TokenCounts:
     """Token count of each whole prompt."""
 
 
+@dataclass(frozen=True, slots=True)
+class ContextTrimmed:
+    """The conversation did not fit: its oldest messages were left out of the prompt."""
+
+    request_id: int
+    """The request whose prompt was trimmed."""
+    dropped: int
+    """How many messages, counted after the kept ones, were left out."""
+
+
 class DoneReason(StrEnum):
     """Why a reply ended."""
 
@@ -250,5 +262,13 @@ class Error:
 
 
 Response = (
-    WorkerReady | LoadProgress | ModelLoaded | PromptProgress | Token | TokenCounts | Done | Error
+    WorkerReady
+    | LoadProgress
+    | ModelLoaded
+    | PromptProgress
+    | ContextTrimmed
+    | Token
+    | TokenCounts
+    | Done
+    | Error
 )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tui_chat.core.protocol import Sampling
 from tui_chat.core.translation import DEFAULT_TEMPLATE
@@ -12,6 +14,7 @@ from tui_chat.core.translation import DEFAULT_TEMPLATE
 DEFAULT_CTX = 4096
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_CRASH_LIMIT = 3
+DEFAULT_TRANSLATION_LANGUAGE = "English"
 
 
 def default_threads() -> int:
@@ -42,3 +45,46 @@ class Settings:
     """Consecutive worker crashes after which no restart is tried."""
     translation_template: str = DEFAULT_TEMPLATE
     """The translation instruction, with ``{target}``, ``{source}`` and ``{text}``."""
+    system_prompt: str = ""
+    """Instructions sent before every conversation; empty uses the chat template's own."""
+    translation_language: str = DEFAULT_TRANSLATION_LANGUAGE
+    """The language the Translate view starts with."""
+
+    def values(self) -> dict[str, str | int | float]:
+        """The settings as the settings file names them."""
+        return {
+            "model": str(self.model),
+            "ctx": self.n_ctx,
+            "threads": self.n_threads,
+            "system_prompt": self.system_prompt,
+            "temperature": self.sampling.temperature,
+            "top_p": self.sampling.top_p,
+            "max_tokens": self.max_tokens,
+            "crash_limit": self.crash_limit,
+            "translation_language": self.translation_language,
+            "translation_prompt": self.translation_template,
+        }
+
+
+def settings_from(model: Path, values: Mapping[str, str | int | float], seed: int = 0) -> Settings:
+    """Settings from values named as in the settings file (missing ones: defaults)."""
+    defaults = Settings(model=model)
+
+    def get(key: str, default: object) -> Any:
+        return values.get(key, default)
+
+    return Settings(
+        model=model,
+        n_ctx=get("ctx", defaults.n_ctx),
+        n_threads=get("threads", defaults.n_threads),
+        max_tokens=get("max_tokens", defaults.max_tokens),
+        sampling=Sampling(
+            temperature=get("temperature", defaults.sampling.temperature),
+            top_p=get("top_p", defaults.sampling.top_p),
+        ),
+        seed=seed,
+        crash_limit=get("crash_limit", defaults.crash_limit),
+        translation_template=get("translation_prompt", defaults.translation_template),
+        system_prompt=get("system_prompt", defaults.system_prompt),
+        translation_language=get("translation_language", defaults.translation_language),
+    )

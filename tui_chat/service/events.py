@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tui_chat.core.protocol import (
+    ContextTrimmed,
     Done,
     Error,
     LoadProgress,
@@ -74,10 +75,11 @@ ServiceEvent = (
     | LoadProgress
     | ModelLoaded
     | PromptProgress
+    | ContextTrimmed
     | Token
     | Done
     | Error
 )
 
-RequestEvent = Token | PromptProgress | Done | Error
+RequestEvent = Token | PromptProgress | ContextTrimmed | Done | Error
 """Events that belong to one generate request."""

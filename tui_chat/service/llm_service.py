@@ -25,6 +25,7 @@ from tui_chat.core.protocol import (
     ChatMessage,
     ClearContext,
     Command,
+    ContextTrimmed,
     CountTokens,
     Done,
     DoneReason,
@@ -175,6 +176,7 @@ class LlmService:
         *,
         max_tokens: int | None = None,
         sampling: Sampling | None = None,
+        keep: int = 0,
         listener: Callable[[RequestEvent], None] | None = None,
     ) -> int:
         """Ask for a reply to ``messages``; returns the request id.
@@ -193,6 +195,7 @@ class LlmService:
             messages=tuple(messages),
             max_tokens=max_tokens or self.settings.max_tokens,
             sampling=sampling or self.settings.sampling,
+            keep=keep,
         )
         self._next_id += 1
         if listener is not None:
@@ -415,7 +418,7 @@ class LlmService:
                 if self._is_live(rid):
                     self._active_tokens += 1
                     self._emit_for(rid, response)
-            case PromptProgress(request_id=rid):
+            case PromptProgress(request_id=rid) | ContextTrimmed(request_id=rid):
                 if self._is_live(rid):
                     self._emit_for(rid, response)
             case TokenCounts(request_id=rid):

@@ -214,30 +214,67 @@ class Engine:
             self._llm.ctx, self._abort_callback if enabled else self._no_abort_callback, None
         )
 
+    def fit(self, request: Generate) -> tuple[list[int], int]:
+        """The prompt tokens for ``request`` and how many of its oldest messages were left
+        out so that the prompt fits the context with room for the reply.
+
+        The first ``request.keep`` messages (the system prompt) and the newest message are
+        never left out. When some must go, enough go to leave a quarter of the context
+        free as well: the next turns then keep the same prompt prefix (and the prefix
+        cache) for a while instead of losing one old message, and the cache, every turn.
+
+        Raises:
+            RequestError: Even the newest message alone does not fit; with both numbers.
+        """
+        n_ctx = self._llm.n_ctx()
+        room = min(request.max_tokens, n_ctx // 4)
+        messages = list(request.messages)
+        tokens = self.prompt_tokens(messages)
+        if len(tokens) + room <= n_ctx:
+            return tokens, 0
+        target = n_ctx - room - n_ctx // 4
+        first = min(request.keep, len(messages) - 1)
+        dropped = 0
+        while len(tokens) > target and len(messages) - first > 1:
+            del messages[first]
+            dropped += 1
+            # Begin with a person's message, as chat templates expect.
+            while len(messages) - first > 1 and messages[first].role != "user":
+                del messages[first]
+                dropped += 1
+            tokens = self.prompt_tokens(messages)
+        if len(tokens) + room > n_ctx:
+            raise RequestError(
+                f"This message is too long for the model: with the chat template"
+                f"{' and the system prompt' if first else ''} it takes {len(tokens)} tokens, "
+                f"the context holds {n_ctx} and {room} of them are kept for the reply. "
+                "Shorten it, or start tui-chat with a larger --ctx."
+            )
+        return tokens, dropped
+
     def generate(
         self,
         request: Generate,
         emit: Callable[[str], None],
         on_prompt_progress: Callable[[int, int], None],
+        on_trimmed: Callable[[int], None] = lambda _dropped: None,
     ) -> GenerationResult:
         """Generate a reply, calling ``emit`` with each piece of text.
 
         The stop event (``stop_event``) is honoured between tokens and, through llama.cpp's
-        abort callback, inside prompt processing.
+        abort callback, inside prompt processing. ``on_trimmed`` hears how many of the
+        oldest messages were left out to make the prompt fit (before any token).
 
         Raises:
-            RequestError: The prompt does not fit the context.
+            RequestError: The newest message alone does not fit the context.
         """
         llm = self._llm
         started = time.perf_counter()
-        tokens = self.prompt_tokens(request.messages)
+        tokens, dropped = self.fit(request)
+        if dropped:
+            on_trimmed(dropped)
         n_prompt = len(tokens)
         n_ctx = llm.n_ctx()
-        if n_prompt >= n_ctx:
-            raise RequestError(
-                f"The conversation is {n_prompt} tokens long and the model's context holds "
-                f"{n_ctx}. Clear the chat (Ctrl+L) or start tui-chat with a larger --ctx."
-            )
         budget = min(request.max_tokens, n_ctx - n_prompt)
         cached = common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
         # At least the last prompt token is evaluated: its logits choose the first reply token.

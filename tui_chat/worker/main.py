@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from tui_chat.core.protocol import (
     ClearContext,
     Command,
+    ContextTrimmed,
     CountTokens,
     Done,
     DoneReason,
@@ -228,6 +229,7 @@ class Worker:
                 command,
                 emit=lambda text: self.send(Token(rid, text)),
                 on_prompt_progress=lambda done, total: self.send(PromptProgress(rid, done, total)),
+                on_trimmed=lambda dropped: self.send(ContextTrimmed(rid, dropped)),
             )
         except RequestError as e:
             self.send(Error(ErrorKind.GENERATE, str(e), rid))

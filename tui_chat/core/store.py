@@ -1,0 +1,381 @@
+"""The conversation store: SQLite through the standard library.
+
+One file in the user data directory, in WAL mode (readers never block the writer, and a
+second tui-chat on the same file works), created with mode 0600, its schema versioned
+with ``PRAGMA user_version`` and migrated forward on open. Transactions are short and a
+busy timeout absorbs the other instance's writes.
+
+A ``Store`` is used from one thread (the service runs it on a thread of its own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STORE_FILE = "conversations.db"
+BUSY_TIMEOUT_MS = 5_000
+TITLE_LENGTH = 60
+
+# Each entry brings the schema from version N to N + 1. Never edit one that has shipped:
+# add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: conversations and their messages.
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        system_prompt TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        text TEXT NOT NULL,
+        status TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX messages_of_conversation ON messages (conversation_id, id);
+    """,
+    # 2: where the model's memory of a long conversation begins, and a faster "latest".
+    """
+    ALTER TABLE conversations ADD COLUMN context_start INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX conversations_by_update ON conversations (updated);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message names the file and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    """One line of the conversation list."""
+
+    id: int
+    title: str
+    created: float
+    updated: float
+    model: str
+    message_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message as saved."""
+
+    id: int
+    role: str
+    text: str
+    status: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    """A whole conversation."""
+
+    info: ConversationInfo
+    system_prompt: str
+    context_start: int
+    """Index of the first message the model still gets (older ones were left out)."""
+    messages: list[StoredMessage] = field(default_factory=list)
+
+
+def title_from(text: str) -> str:
+    """A title from the first user message: its first line, trimmed, at most 60 characters."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def migrate(conn: sqlite3.Connection, up_to: int = SCHEMA_VERSION) -> int:
+    """Bring the schema forward to ``up_to``; returns the version it was at.
+
+    Raises:
+        StoreError: The file was written by a newer tui-chat.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"it was written by a newer tui-chat (schema {version}, this one knows "
+            f"{SCHEMA_VERSION})"
+        )
+    for target in range(version + 1, up_to + 1):
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {MIGRATIONS[target - 1]} PRAGMA user_version = {target}; COMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return version
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One short write transaction; it takes the write lock at once (waiting out the
+    other instance for up to the busy timeout), so it never fails half-way on a lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class Store:
+    """Conversations and messages on disk (or in memory, when the disk cannot be used)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+        self._conn = conn
+        self.path = path
+        """The file, or None for a store kept in memory."""
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (or create) the store at ``path``.
+
+        Raises:
+            StoreError: The file or its folder cannot be used, or it is not a database.
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                # Create it private before SQLite does, with the process umask's default.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(_reason(e)) from e
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"WAL mode is not available here (journal mode {mode})")
+            # Safe against the app being killed (the WAL holds every commit); fsync at
+            # checkpoints only.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+            conn.execute("SELECT count(*) FROM conversations").fetchone()
+        except sqlite3.Error as e:
+            conn.close()
+            raise StoreError(_reason(e)) from e
+        except StoreError:
+            conn.close()
+            raise
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.chmod(f"{path}{suffix}", 0o600)
+        return cls(conn, path)
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        """A store that lives as long as the process: nothing is written to disk."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+        return cls(conn, None)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    # Writing --------------------------------------------------------------------------
+
+    def create_conversation(self, model: str = "", system_prompt: str = "") -> int:
+        """Start a conversation; returns its id."""
+        now = time.time()
+        with _transaction(self._conn):
+            cursor = self._conn.execute(
+                "INSERT INTO conversations (created, updated, model, system_prompt) "
+                "VALUES (?, ?, ?, ?)",
+                (now, now, model, system_prompt),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def add_message(self, conversation_id: int, role: str, text: str, status: str) -> int:
+        """Append a message (committed when this returns); returns its id.
+
+        The first user message gives an untitled conversation its title.
+        """
+        now = time.time()
+        with _transaction(self._conn):
+            cursor = self._conn.execute(
+                "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, text, status, now, now),
+            )
+            self._conn.execute(
+                "UPDATE conversations SET updated = ?, "
+                "title = CASE WHEN title = '' AND ? = 'user' THEN ? ELSE title END "
+                "WHERE id = ?",
+                (now, role, title_from(text), conversation_id),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def update_message(
+        self,
+        message_id: int,
+        text: str,
+        status: str,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        """Save the text so far (or the final text) and the status of a message."""
+        now = time.time()
+        with _transaction(self._conn):
+            self._conn.execute(
+                "UPDATE messages SET text = ?, status = ?, updated = ?, "
+                "prompt_tokens = coalesce(?, prompt_tokens), "
+                "completion_tokens = coalesce(?, completion_tokens) WHERE id = ?",
+                (text, status, now, prompt_tokens, completion_tokens, message_id),
+            )
+            self._conn.execute(
+                "UPDATE conversations SET updated = ? WHERE id = "
+                "(SELECT conversation_id FROM messages WHERE id = ?)",
+                (now, message_id),
+            )
+
+    def set_context_start(self, conversation_id: int, index: int) -> None:
+        """Remember from which message on the model still gets the conversation."""
+        with _transaction(self._conn):
+            self._conn.execute(
+                "UPDATE conversations SET context_start = ? WHERE id = ?",
+                (index, conversation_id),
+            )
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        """Give a conversation another title."""
+        with _transaction(self._conn):
+            self._conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id)
+            )
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a conversation and its messages."""
+        with _transaction(self._conn):
+            self._conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # Reading --------------------------------------------------------------------------
+
+    def list_conversations(self) -> list[ConversationInfo]:
+        """Every conversation, the most recently updated first."""
+        rows = self._conn.execute(
+            "SELECT c.id, c.title, c.created, c.updated, c.model, "
+            "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) "
+            "FROM conversations c ORDER BY c.updated DESC, c.id DESC"
+        ).fetchall()
+        return [ConversationInfo(*row) for row in rows]
+
+    def latest(self) -> int | None:
+        """The id of the most recently updated conversation that has messages."""
+        row = self._conn.execute(
+            "SELECT c.id FROM conversations c WHERE EXISTS "
+            "(SELECT 1 FROM messages m WHERE m.conversation_id = c.id) "
+            "ORDER BY c.updated DESC, c.id DESC LIMIT 1"
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def load(self, conversation_id: int) -> StoredConversation | None:
+        """A conversation with all its messages, or None if there is no such id."""
+        row = self._conn.execute(
+            "SELECT c.id, c.title, c.created, c.updated, c.model, "
+            "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), "
+            "c.system_prompt, c.context_start FROM conversations c WHERE c.id = ?",
+            (conversation_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        messages = [
+            StoredMessage(*r)
+            for r in self._conn.execute(
+                "SELECT id, role, text, status, prompt_tokens, completion_tokens, created, "
+                "updated FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            )
+        ]
+        return StoredConversation(ConversationInfo(*row[:6]), row[6], row[7], messages)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged store (and its WAL files) out of the way; returns the new name.
+
+    Nothing is deleted or overwritten: the name carries a timestamp.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        extra = Path(f"{path}{suffix}")
+        if extra.exists():
+            extra.rename(Path(f"{target}{suffix}"))
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedStore:
+    """The store the app got, and what the person must be told about it."""
+
+    store: Store
+    problem: str = ""
+    """Empty when all is well; else a sentence for the banner."""
+
+
+def open_store(path: Path) -> OpenedStore:
+    """Open the store, never failing: a damaged file is moved aside and a new one
+    started; a store that cannot be written at all is replaced by one in memory."""
+    try:
+        return OpenedStore(Store.open(path))
+    except StoreError as first:
+        damaged = path.is_file() and _is_damaged(str(first))
+        if damaged:
+            try:
+                moved = move_aside(path)
+                return OpenedStore(
+                    Store.open(path),
+                    f"The conversation store {path} was damaged ({first}). It was moved to "
+                    f"{moved} and a new, empty store was started.",
+                )
+            except (OSError, StoreError) as second:
+                first = StoreError(f"{first}; moving it aside failed: {second}")
+        return OpenedStore(
+            Store.in_memory(),
+            f"Conversations are not being saved: the store {path} cannot be used ({first}). "
+            "This session's chat is kept in memory only.",
+        )
+
+
+def _is_damaged(reason: str) -> bool:
+    reason = reason.lower()
+    return any(
+        marker in reason
+        for marker in ("not a database", "malformed", "corrupt", "file is encrypted")
+    )
