@@ -19,7 +19,8 @@ from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import Settings
 from tui_chat.ui.app import ChatApp
-from tui_chat.ui.translate_view import SaveDialog, TranslateView
+from tui_chat.ui.screens.dialogs import AskText
+from tui_chat.ui.translate_view import TranslateView
 
 PASTE = "Good morning, my friend.\n\nThe train leaves at 9:30 from platform 4.\nSee you there."
 
@@ -128,10 +129,10 @@ async def test_copy_and_save_the_translation(app: ChatApp, tmp_path: Path) -> No
         target = tmp_path / "out.txt"
         for attempt in range(2):
             await pilot.press("ctrl+s")
-            await wait_until(lambda: isinstance(app.screen, SaveDialog), message="dialog")
+            await wait_until(lambda: isinstance(app.screen, AskText), message="dialog")
             app.screen.query_one(Input).value = str(target)
             await pilot.press("enter")
-            await wait_until(lambda: not isinstance(app.screen, SaveDialog), message="saved")
+            await wait_until(lambda: not isinstance(app.screen, AskText), message="saved")
             await pilot.pause()
             if attempt == 0:
                 assert target.read_text() == view.output.text

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tui_chat.core.protocol import ChatMessage, DoneReason, Role
+from tui_chat.core.store import StoredConversation
 
 
 class TurnStatus(StrEnum):
-    """The state of one message."""
+    """The state of one message (as stored)."""
 
     COMPLETE = "complete"
     STREAMING = "streaming"
@@ -28,6 +29,17 @@ class TurnStatus(StrEnum):
             DoneReason.ERROR: cls.FAILED,
         }[reason]
 
+    @property
+    def reason(self) -> DoneReason:
+        """How a reply with this status ended (a saved "streaming" one was cut off)."""
+        return {
+            TurnStatus.COMPLETE: DoneReason.FINISHED,
+            TurnStatus.STREAMING: DoneReason.INTERRUPTED,
+            TurnStatus.STOPPED: DoneReason.STOPPED,
+            TurnStatus.INTERRUPTED: DoneReason.INTERRUPTED,
+            TurnStatus.FAILED: DoneReason.ERROR,
+        }[self]
+
 
 @dataclass(slots=True)
 class Turn:
@@ -39,6 +51,8 @@ class Turn:
     """The text, as it arrived (a reply grows piece by piece)."""
     status: TurnStatus = TurnStatus.COMPLETE
     """How far along the message is."""
+    message_id: int | None = None
+    """Its row in the store, once saved."""
 
     @property
     def text(self) -> str:
@@ -54,6 +68,33 @@ class Conversation:
     """Every message so far."""
     system_prompt: str = ""
     """Instructions sent before the first message; empty means the template's default."""
+    id: int | None = None
+    """Its id in the store, once saved."""
+    title: str = ""
+    """Its title in the list of conversations."""
+    context_start: int = 0
+    """Index of the first turn the model still gets; older ones were left out to fit."""
+
+    @classmethod
+    def from_stored(cls, stored: StoredConversation) -> Conversation:
+        """A conversation read back from the store."""
+        turns = [
+            Turn(
+                m.role,  # type: ignore[arg-type]
+                [m.text],
+                _status(m.status),
+                m.id,
+            )
+            for m in stored.messages
+            if m.role in ("user", "assistant")
+        ]
+        return cls(
+            turns,
+            stored.system_prompt,
+            stored.info.id,
+            stored.info.title,
+            min(stored.context_start, len(turns)),
+        )
 
     def add_user(self, text: str) -> Turn:
         """Record a message from the person."""
@@ -67,23 +108,45 @@ class Conversation:
         self.turns.append(turn)
         return turn
 
-    def messages_for(self, reply: Turn) -> list[ChatMessage]:
-        """What the model gets to write ``reply``: everything before it.
+    def prompt_turns(self, reply: Turn | None = None) -> list[Turn]:
+        """The turns the model gets to write ``reply`` (or a next reply, for None): from
+        ``context_start`` up to it.
 
         Stopped and interrupted replies stay in: the person saw them, so the next turn
         goes on from them. A failed reply (nothing generated) is left out.
         """
-        messages: list[ChatMessage] = []
-        if self.system_prompt:
-            messages.append(ChatMessage("system", self.system_prompt))
-        for turn in self.turns:
-            if turn is reply:
-                break
-            if turn.role == "assistant" and turn.status is TurnStatus.FAILED:
-                continue
-            messages.append(ChatMessage(turn.role, turn.text))
-        return messages
+        end = len(self.turns) if reply is None else self.turns.index(reply)
+        return [
+            t
+            for t in self.turns[self.context_start : end]
+            if not (t.role == "assistant" and t.status is TurnStatus.FAILED)
+        ]
+
+    @property
+    def kept(self) -> int:
+        """Leading messages that are never left out (the system prompt)."""
+        return 1 if self.system_prompt else 0
+
+    def messages_for(self, reply: Turn | None = None) -> list[ChatMessage]:
+        """What the model gets to write ``reply`` (or a next reply, for None)."""
+        messages = [ChatMessage("system", self.system_prompt)] if self.system_prompt else []
+        return messages + [ChatMessage(t.role, t.text) for t in self.prompt_turns(reply)]
+
+    def leave_out(self, reply: Turn, dropped: int) -> None:
+        """The worker left the ``dropped`` oldest messages of ``reply``'s prompt out: the
+        model's memory now begins after them, for this turn and the next ones."""
+        sent = self.prompt_turns(reply)
+        if 0 < dropped < len(sent):
+            self.context_start = self.turns.index(sent[dropped])
 
     def clear(self) -> None:
         """Forget every message."""
         self.turns.clear()
+        self.context_start = 0
+
+
+def _status(stored: str) -> TurnStatus:
+    try:
+        return TurnStatus(stored)
+    except ValueError:  # written by a newer tui-chat
+        return TurnStatus.COMPLETE

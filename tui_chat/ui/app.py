@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
+from tui_chat.core.store import STORE_FILE
 from tui_chat.service.events import ServiceEvent
 from tui_chat.service.llm_service import LlmService
+from tui_chat.service.store_worker import StoreWorker
+from tui_chat.ui.chat_view import StoreFailed
 from tui_chat.ui.main_screen import MainScreen
 from tui_chat.ui.messages import ServiceMessage
 
@@ -26,12 +31,28 @@ class ChatApp(App[None]):
         Binding("f1", "help", "Keys"),
     ]
 
-    def __init__(self, settings: Settings, paths: UserPaths) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        paths: UserPaths,
+        *,
+        open_conversation: int | None = None,
+        store_path: Path | None = None,
+    ) -> None:
+        """
+        Args:
+            settings: Model, sampling and the other settings.
+            paths: Where user files go.
+            open_conversation: A saved conversation to open at start (0 or None: a new one).
+            store_path: The conversation store (default: in the data folder of ``paths``).
+        """
         super().__init__()
         self.settings = settings
         self.paths = paths
         self.service = LlmService(settings, paths.worker_log, self._deliver)
-        self.main = MainScreen(self.service, settings)
+        self.store = StoreWorker(store_path or paths.data / STORE_FILE, self._store_failed)
+        self.main = MainScreen(self.service, self.store, settings)
+        self._open_at_start = open_conversation
 
     def get_default_screen(self) -> Screen[None]:
         return self.main
@@ -39,12 +60,25 @@ class ChatApp(App[None]):
     def on_ready(self) -> None:
         # After the first frame: the screen paints and takes typing while the model loads.
         self.service.start()
+        self._open_store()
+
+    @work
+    async def _open_store(self) -> None:
+        opened = await self.store.opened()
+        if opened.problem:
+            self.main.banner.show(opened.problem, key="store")
+        if self._open_at_start and not await self.main.chat.open(self._open_at_start):
+            self.notify(f"There is no conversation {self._open_at_start}.", severity="error")
+
+    def _store_failed(self, message: str) -> None:
+        # Called on the store's thread; post_message is safe from there.
+        self.main.post_message(StoreFailed(message))
 
     def _deliver(self, event: ServiceEvent) -> None:
         self.main.post_message(ServiceMessage(event))
 
     async def action_quit(self) -> None:
-        """Shut the worker down, then leave."""
+        """Shut the worker down, then leave (queued saves are finished on the way out)."""
         await self.service.close()
         self.exit()
 
@@ -57,6 +91,7 @@ class ChatApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.service.close()
+        self.store.close_now()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -64,7 +99,9 @@ class ChatApp(App[None]):
         commands = [
             ("Stop", "Stop the reply or the translation (Esc)", main.action_stop),
             ("Chat / Translate", "Switch views (Ctrl+T)", main.action_switch_view),
-            ("Clear chat", "Forget the conversation (Ctrl+L)", chat.action_clear),
+            ("New conversation", "The open one stays in the list (Ctrl+N)", chat.action_new),
+            ("Conversations", "Open, rename or delete saved ones (F2)", chat.action_list),
+            ("Save conversation", "As a Markdown file (Ctrl+S)", chat.action_save_markdown),
             ("Translate", "Translate the text in the Translate view (Ctrl+G)",
              translate.action_translate),
             ("Copy translation", "To the clipboard (Ctrl+O)", translate.action_copy_translation),

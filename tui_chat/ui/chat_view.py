@@ -1,22 +1,42 @@
-"""The Chat view: the conversation log and the message editor."""
+"""The Chat view: the conversation log and the message editor.
+
+Every message is saved as it happens: the person's message is committed to the store
+before the model sees it, a reply is saved while it streams (at most every half second)
+and once more when it ends, however it ends.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.timer import Timer
+from textual.widget import Widget
 
 from tui_chat.core.conversation import Conversation, Turn, TurnStatus
-from tui_chat.core.protocol import Done, DoneReason, Error, PromptProgress, Token
+from tui_chat.core.export import to_markdown
+from tui_chat.core.protocol import ContextTrimmed, Done, DoneReason, Error, PromptProgress, Token
+from tui_chat.core.store import Store
 from tui_chat.service.events import RequestEvent, ServiceState
 from tui_chat.service.llm_service import LlmService
+from tui_chat.service.store_worker import StoreWorker
+from tui_chat.ui.screens.conversations import Choice, ConversationsScreen
+from tui_chat.ui.screens.dialogs import save_to_file
 from tui_chat.ui.widgets.chat_input import ChatInput
-from tui_chat.ui.widgets.chat_log import ChatLog, Reply
+from tui_chat.ui.widgets.chat_log import ChatLog, Notice, Reply
+
+SAVE_EVERY_SECONDS = 0.5
+"""Longest a streaming reply goes unsaved: what a kill of the app can lose of it."""
+
+MEMORY_MARKER = "The model no longer remembers the messages above (they no longer fit its context)."
 
 
 @dataclass(slots=True)
@@ -28,18 +48,34 @@ class _Exchange:
     error: str = ""
     stopping: bool = False
     """Esc was pressed: tokens still on their way are not shown."""
+    save_timer: Timer | None = None
+    """Pending save of the text streamed so far."""
 
 
 class ChatView(Vertical):
     """Where the person chats with the model."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
-        Binding("ctrl+l", "clear", "Clear chat"),
+        Binding("ctrl+n", "new", "New chat"),
+        Binding("f2", "list", "Chats"),
+        Binding("ctrl+l", "new", "Clear", show=False),
+        Binding("ctrl+s", "save_markdown", "Save"),
     ]
+
+    class Cleared(Message):
+        """A new, empty conversation is open."""
+
+    class ContextUsed(Message):
+        """How many tokens of the context the open conversation takes."""
+
+        def __init__(self, tokens: int | None) -> None:
+            super().__init__()
+            self.tokens = tokens
 
     def __init__(
         self,
         service: LlmService,
+        store: StoreWorker,
         busy_elsewhere: Callable[[], str],
         *,
         id: str | None = None,
@@ -47,14 +83,17 @@ class ChatView(Vertical):
         """
         Args:
             service: The model service.
+            store: The conversation store.
             busy_elsewhere: Why the model cannot take a chat message now ("" if it can).
             id: The widget id.
         """
         super().__init__(id=id)
         self.service = service
+        self.store = store
         self._busy_elsewhere = busy_elsewhere
-        self.conversation = Conversation()
+        self.conversation = self._fresh()
         self._exchanges: dict[int, _Exchange] = {}
+        self._widgets: dict[int, Widget] = {}  # id(turn) -> its widget in the log
         self.last_reason: DoneReason | None = None
         """How the last reply ended."""
 
@@ -62,8 +101,8 @@ class ChatView(Vertical):
         yield ChatLog(id="log")
         yield ChatInput(id="input")
 
-    class Cleared(Message):
-        """The chat was cleared."""
+    def _fresh(self) -> Conversation:
+        return Conversation(system_prompt=self.service.settings.system_prompt)
 
     @property
     def input(self) -> ChatInput:
@@ -92,19 +131,100 @@ class ChatView(Vertical):
             exchange.stopping = True
         self.service.stop()
 
-    async def action_clear(self) -> None:
-        """Clear the log and the model's context (Ctrl+L)."""
+    # Conversations --------------------------------------------------------------------
+
+    async def action_new(self) -> None:
+        """Start a new conversation (Ctrl+N, Ctrl+L); the old one stays in the list."""
+        had_messages = bool(self.conversation.turns)
+        await self.show(self._fresh())
+        if had_messages:
+            self.notify("New conversation. The last one is kept (F2 lists them).", timeout=3)
+
+    async def show(self, conversation: Conversation) -> None:
+        """Make ``conversation`` the open one: its messages in the log, a fresh model
+        context (its prompt is read again with the next message)."""
+        self._end_all()
+        self.service.clear_context()
+        self.conversation = conversation
+        self.last_reason = None
+        self._widgets.clear()
+        log = self.chat_log
+        await log.clear()
+        for turn in conversation.turns:
+            if turn.role == "user":
+                self._widgets[id(turn)] = await log.add_user(turn.text)
+            else:
+                reply = await log.add_reply()
+                await reply.finish(turn.text, turn.status.reason)
+                self._widgets[id(turn)] = reply
+        await self._mark_memory_start()
+        log.scroll_end(animate=False)
+        self.post_message(self.Cleared())
+
+    def _end_all(self) -> None:
+        """Stop and forget replies in progress (saving what they have)."""
         if self._exchanges:
             self.stop()
-        self.service.clear_context()
         for exchange in self._exchanges.values():
             exchange.reply.finished = True
+            self._save_final(exchange, DoneReason.STOPPED)
         self._exchanges.clear()
-        self.conversation.clear()
-        self.last_reason = None
-        await self.chat_log.clear()
-        self.post_message(self.Cleared())
-        self.notify("Chat cleared. The model has forgotten it.", timeout=3)
+
+    async def open(self, conversation_id: int) -> bool:
+        """Open a saved conversation; False if there is no such conversation."""
+        stored = await self.store.call(lambda s: s.load(conversation_id))
+        if stored is None:
+            return False
+        conversation = Conversation.from_stored(stored)
+        await self.show(conversation)
+        self._count_context()
+        return True
+
+    @work(exclusive=True, group="context-count")
+    async def _count_context(self) -> None:
+        """Tell the status line how much of the context the open conversation takes."""
+        messages = self.conversation.messages_for()
+        if len(messages) <= self.conversation.kept:
+            self.post_message(self.ContextUsed(None))
+            return
+        try:
+            counts = await self.service.count_tokens(prompts=[messages])
+        except Exception:  # the model may be down; the count is a nicety
+            return
+        self.post_message(self.ContextUsed(counts.prompts[0]))
+
+    @work
+    async def action_list(self) -> None:
+        """Show the saved conversations (F2)."""
+        choice: Choice | None = await self.app.push_screen_wait(
+            ConversationsScreen(self.store, self.conversation.id)
+        )
+        if choice is not None and choice.conversation_id is None:
+            await self.action_new()
+        elif choice is not None and choice.conversation_id != self.conversation.id:
+            await self.open(choice.conversation_id)
+        elif self.conversation.id is not None:
+            # The open conversation may have been deleted or renamed meanwhile.
+            still = await self.store.call(lambda s: s.load(self.conversation.id or 0))
+            if still is None:
+                await self.action_new()
+            else:
+                self.conversation.title = still.info.title
+
+    @work
+    async def action_save_markdown(self) -> None:
+        """Save the open conversation to a Markdown file (Ctrl+S)."""
+        if self.conversation.id is None:
+            self.notify("There is nothing to save yet.")
+            return
+        stored = await self.store.call(lambda s: s.load(self.conversation.id or 0))
+        if stored is None:
+            self.notify("This conversation is not in the store.", severity="error")
+            return
+        suggestion = Path.cwd() / f"conversation-{stored.info.id}-{time.strftime('%Y%m%d')}.md"
+        await save_to_file(self.app, to_markdown(stored), suggestion, "the conversation")
+
+    # Sending --------------------------------------------------------------------------
 
     @on(ChatInput.Submitted)
     async def send(self, message: ChatInput.Submitted) -> None:
@@ -123,17 +243,41 @@ class ChatView(Vertical):
             self.notify("A reply is still being written. Press Esc to stop it first.")
             return
         message.chat_input.clear()
-        self.conversation.add_user(text)
-        await self.chat_log.add_user(text)
-        turn = self.conversation.start_reply()
+        conversation = self.conversation
+        user = conversation.add_user(text)
+        self._widgets[id(user)] = await self.chat_log.add_user(text)
+        turn = conversation.start_reply()
         reply = await self.chat_log.add_reply()
-        request_id = self.service.generate(self.conversation.messages_for(turn))
+        self._widgets[id(turn)] = reply
+        # The person's message is on disk before the model sees it.
+        await self._save_new(conversation, user, turn)
+        if conversation is not self.conversation:
+            return  # another conversation was opened meanwhile
+        request_id = self.service.generate(conversation.messages_for(turn), keep=conversation.kept)
         self._exchanges[request_id] = _Exchange(turn, reply)
         if self.service.state is ServiceState.LOADING:
             reply.show_progress("waiting for the model to load…")
 
+    async def _save_new(self, conversation: Conversation, user: Turn, reply: Turn) -> None:
+        model = self.service.model.name if self.service.model else self.service.settings.model.stem
+
+        def save(store: Store) -> tuple[int, int, int]:
+            conversation_id = conversation.id or store.create_conversation(
+                model, conversation.system_prompt
+            )
+            user_id = store.add_message(conversation_id, "user", user.text, "complete")
+            reply_id = store.add_message(conversation_id, "assistant", "", "streaming")
+            return conversation_id, user_id, reply_id
+
+        try:
+            conversation.id, user.message_id, reply.message_id = await self.store.call(save)
+        except (sqlite3.Error, RuntimeError) as e:
+            self.post_message(StoreFailed(f"Could not save the message: {e}"))
+
+    # Replies --------------------------------------------------------------------------
+
     async def handle(self, event: RequestEvent) -> None:
-        """Take a token, progress, error or end of one of this view's replies."""
+        """Take a token, progress, trim, error or end of one of this view's replies."""
         exchange = self._exchanges.get(event.request_id or -1)
         if exchange is None:
             return
@@ -142,19 +286,75 @@ class ChatView(Vertical):
                 if not exchange.stopping:
                     exchange.turn.parts.append(text)
                     await exchange.reply.append(text)
+                    if exchange.save_timer is None:
+                        exchange.save_timer = self.set_timer(
+                            SAVE_EVERY_SECONDS, lambda: self._save_streaming(exchange)
+                        )
             case PromptProgress(done=done, total=total):
                 if done < total:
                     exchange.reply.show_progress(
                         f"reading the prompt: {done} of {total} tokens (Esc stops)"
                     )
+            case ContextTrimmed(dropped=dropped):
+                self.conversation.leave_out(exchange.turn, dropped)
+                await self._mark_memory_start()
+                conversation_id, start = self.conversation.id, self.conversation.context_start
+                if conversation_id is not None:
+                    self.store.submit(lambda s: s.set_context_start(conversation_id, start))
             case Error(message=message):
                 exchange.error = message
-            case Done(reason=reason):
+            case Done(reason=reason, usage=usage):
                 del self._exchanges[event.request_id]
                 exchange.turn.status = TurnStatus.from_reason(reason)
                 self.last_reason = reason
+                self._save_final(exchange, reason, usage.prompt_tokens, usage.completion_tokens)
                 await exchange.reply.finish(exchange.turn.text, reason, exchange.error)
+
+    def _save_streaming(self, exchange: _Exchange) -> None:
+        exchange.save_timer = None
+        message_id, text = exchange.turn.message_id, exchange.turn.text
+        if message_id is not None and not exchange.reply.finished:
+            self.store.submit(lambda s: s.update_message(message_id, text, "streaming"))
+
+    def _save_final(
+        self,
+        exchange: _Exchange,
+        reason: DoneReason,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        if exchange.save_timer is not None:
+            exchange.save_timer.stop()
+            exchange.save_timer = None
+        message_id, text = exchange.turn.message_id, exchange.turn.text
+        status = TurnStatus.from_reason(reason).value
+        if message_id is not None:
+            self.store.submit(
+                lambda s: s.update_message(
+                    message_id, text, status, prompt_tokens or None, completion_tokens
+                )
+            )
+
+    async def _mark_memory_start(self) -> None:
+        """Put the marker where the model's memory of this conversation begins."""
+        for old in self.chat_log.query(".memory-marker"):
+            await old.remove()
+        start = self.conversation.context_start
+        if not 0 < start < len(self.conversation.turns):
+            return
+        first = self._widgets.get(id(self.conversation.turns[start]))
+        if first is not None:
+            marker = Notice(MEMORY_MARKER, kind="memory-marker")
+            await self.chat_log.mount(marker, before=first)
 
     async def add_notice(self, text: str, *, kind: str = "info") -> None:
         """Show a notice from tui-chat in the log."""
         await self.chat_log.add_notice(text, kind=kind)
+
+
+class StoreFailed(Message):
+    """The conversation store could not save something."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

@@ -8,6 +8,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from tui_chat.core.protocol import (
+    ContextTrimmed,
     Done,
     DoneReason,
     Error,
@@ -18,9 +19,10 @@ from tui_chat.core.protocol import (
     Token,
 )
 from tui_chat.core.settings import Settings
-from tui_chat.service.events import ServiceState, StateChanged, WorkerCrashed
+from tui_chat.service.events import RequestEvent, ServiceState, StateChanged, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
-from tui_chat.ui.chat_view import ChatView
+from tui_chat.service.store_worker import StoreWorker
+from tui_chat.ui.chat_view import ChatView, StoreFailed
 from tui_chat.ui.messages import ServiceMessage
 from tui_chat.ui.translate_view import TranslateView
 from tui_chat.ui.widgets.banner import Banner
@@ -45,12 +47,16 @@ class MainScreen(Screen[None]):
         Binding("ctrl+r", "retry", "Restart model", priority=True),
     ]
 
-    def __init__(self, service: LlmService, settings: Settings) -> None:
+    def __init__(self, service: LlmService, store: StoreWorker, settings: Settings) -> None:
         super().__init__()
         self.service = service
-        self.chat = ChatView(service, self._translation_running, id="chat-view")
+        self.chat = ChatView(service, store, self._translation_running, id="chat-view")
         self.translate = TranslateView(
-            service, settings.translation_template, self._chat_replying, id="translate-view"
+            service,
+            settings.translation_template,
+            self._chat_replying,
+            settings.translation_language,
+            id="translate-view",
         )
 
     def compose(self) -> ComposeResult:
@@ -118,14 +124,21 @@ class MainScreen(Screen[None]):
 
     def on_chat_view_cleared(self) -> None:
         self.status.usage = None
+        self.status.context_tokens = None
         self._show_state(self.service.state)
+
+    def on_chat_view_context_used(self, message: ChatView.ContextUsed) -> None:
+        self.status.context_tokens = message.tokens
+
+    def on_store_failed(self, message: StoreFailed) -> None:
+        self.banner.show(message.text, key="store")
 
     # Service events -------------------------------------------------------------------
 
     async def on_service_message(self, message: ServiceMessage) -> None:
         event = message.event
         match event:
-            case Token() | PromptProgress() | Done() | Error(request_id=int()):
+            case Token() | PromptProgress() | ContextTrimmed() | Done() | Error(request_id=int()):
                 await self._chat_event(event)
             case Error(kind=ErrorKind.LOAD):
                 self.banner.show(
@@ -136,8 +149,9 @@ class MainScreen(Screen[None]):
                 await self.chat.add_notice(event.message, kind="error")
             case LoadProgress(fraction=fraction):
                 self.status.state = f"loading model {fraction:.0%}"
-            case ModelLoaded(name=name):
+            case ModelLoaded(name=name, n_ctx=n_ctx):
                 self.status.model_name = name
+                self.status.n_ctx = n_ctx
                 self.banner.hide()
                 self.refresh_bindings()
             case StateChanged(state=state):
@@ -150,7 +164,7 @@ class MainScreen(Screen[None]):
                         f"{event.notice} Press Ctrl+R to restart it, or Ctrl+Q to quit."
                     )
 
-    async def _chat_event(self, event: Token | PromptProgress | Done | Error) -> None:
+    async def _chat_event(self, event: RequestEvent) -> None:
         if not self.chat.owns(event.request_id or -1):
             return
         await self.chat.handle(event)
@@ -163,6 +177,7 @@ class MainScreen(Screen[None]):
             case Done(reason=reason, usage=usage):
                 if reason is not DoneReason.ERROR:
                     self.status.usage = usage
+                    self.status.context_tokens = usage.prompt_tokens + usage.completion_tokens
                 self._show_state(self.service.state)
 
     def _show_state(self, state: ServiceState) -> None:

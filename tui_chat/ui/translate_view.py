@@ -11,7 +11,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from tui_chat.core.protocol import DoneReason
@@ -19,31 +18,10 @@ from tui_chat.core.translation import COMMON_LANGUAGES, TranslationRequest
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob, TranslationResult
 from tui_chat.ui.batcher import TextBatcher
+from tui_chat.ui.screens.dialogs import save_to_file
 
 DETECT = ""
 """The source-language choice that lets the model work the language out."""
-
-
-class SaveDialog(ModalScreen[Path | None]):
-    """Asks where to save the translation; Enter saves, Esc cancels."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
-
-    def __init__(self, suggestion: Path) -> None:
-        super().__init__()
-        self._suggestion = suggestion
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="save-dialog"):
-            yield Label("Save the translation to (Enter saves, Esc cancels):")
-            yield Input(str(self._suggestion), id="save-path")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
-        self.dismiss(Path(value).expanduser() if value else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def _language_choices(first: tuple[str, str] | None = None) -> list[tuple[str, str]]:
@@ -66,6 +44,7 @@ class TranslateView(Vertical):
         service: LlmService,
         template: str,
         busy_elsewhere: Callable[[], str],
+        language: str = "English",
         *,
         id: str | None = None,
     ) -> None:
@@ -74,11 +53,13 @@ class TranslateView(Vertical):
             service: The model service.
             template: The translation instruction.
             busy_elsewhere: Why the model cannot translate now ("" if it can).
+            language: The target language to start with.
             id: The widget id.
         """
         super().__init__(id=id)
         self.service = service
         self._template = template
+        self._language = language
         self._busy_elsewhere = busy_elsewhere
         self._job: TranslationJob | None = None
         self._batcher = TextBatcher(self, self._write_output)
@@ -97,9 +78,16 @@ class TranslateView(Vertical):
             yield Input(placeholder="or another", id="source-other")
             yield Label("into", classes="language-label")
             yield Select(
-                _language_choices(), value="English", allow_blank=False, id="target-language"
+                _language_choices(),
+                value=self._language if self._language in COMMON_LANGUAGES else "English",
+                allow_blank=False,
+                id="target-language",
             )
-            yield Input(placeholder="or another", id="target-other")
+            yield Input(
+                "" if self._language in COMMON_LANGUAGES else self._language,
+                placeholder="or another",
+                id="target-other",
+            )
         with Horizontal(id="panes"):
             yield TextArea(
                 id="source",
@@ -206,20 +194,8 @@ class TranslateView(Vertical):
         if not text:
             self.notify("There is no translation to save yet.")
             return
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        suggestion = Path.cwd() / f"translation-{stamp}.txt"
-        path = await self.app.push_screen_wait(SaveDialog(suggestion))
-        if path is None:
-            return
-        try:
-            with path.open("x", encoding="utf-8") as f:  # never overwrite
-                f.write(text)
-        except FileExistsError:
-            self.notify(f"{path} exists already; nothing was saved.", severity="error")
-        except OSError as e:
-            self.notify(f"Could not save to {path}: {e.strerror or e}", severity="error")
-        else:
-            self.notify(f"Saved to {path}")
+        suggestion = Path.cwd() / f"translation-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+        await save_to_file(self.app, text, suggestion, "the translation")
 
     # Job callbacks (on the event loop) ------------------------------------------------
 

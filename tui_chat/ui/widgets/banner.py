@@ -1,4 +1,5 @@
-"""A banner at the top of the screen for what blocks the chat (crash breaker, bad model)."""
+"""A banner at the top of the screen for what the person must know and act on: the crash
+breaker, a model that cannot load, a conversation store that cannot be used."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from textual.widgets import Static
 
 
 class Banner(Static):
-    """Hidden until there is something the person must know and act on."""
+    """Hidden while there is nothing to say; shows each current message on its own line."""
 
     DEFAULT_CSS = """
     Banner {
@@ -21,17 +22,30 @@ class Banner(Static):
     Banner.-shown { display: block; }
     """
 
-    def show(self, message: str) -> None:
-        """Show ``message`` (literal text, never markup)."""
-        self.update(Text(message))
-        self.add_class("-shown")
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._messages: dict[str, str] = {}
 
-    def hide(self) -> None:
-        """Take the banner away."""
-        self.remove_class("-shown")
-        self.update("")
+    def show(self, message: str, key: str = "model") -> None:
+        """Show ``message`` (literal text, never markup) under ``key``, replacing the
+        message that key had."""
+        self._messages[key] = message
+        self._refresh()
+
+    def hide(self, key: str = "model") -> None:
+        """Take the message of ``key`` away."""
+        self._messages.pop(key, None)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.update(Text("\n".join(self._messages.values())))
+        self.set_class(bool(self._messages), "-shown")
 
     @property
     def shown(self) -> bool:
         """True while the banner is visible."""
-        return self.has_class("-shown")
+        return bool(self._messages)
+
+    def message(self, key: str = "model") -> str:
+        """What the banner says under ``key`` ("" if nothing)."""
+        return self._messages.get(key, "")

@@ -22,7 +22,7 @@ class ChatInput(TextArea):
     # before the last typed characters have reached the text.
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
         Binding("enter", "submit", "Send"),
-        Binding("shift+enter", "newline", "New line"),
+        Binding("shift+enter", "newline", "New line", show=False),
         Binding("ctrl+j", "newline", "New line", show=False),
         Binding("ctrl+c", "copy", "Copy"),
     ]

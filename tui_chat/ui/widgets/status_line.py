@@ -1,4 +1,5 @@
-"""The status line: model, state, speed and token counts of the last reply."""
+"""The status line: model, state, speed and token counts of the last reply, and how much
+of the context the open conversation takes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ class StatusLine(Static):
     """loading 40% / ready / reading prompt 512 of 1500 / generating / stopped / crashed …"""
     usage: reactive[Usage | None] = reactive(None)
     """Counts and timings of the last reply."""
+    n_ctx: reactive[int] = reactive(0)
+    """The model's context size, once loaded."""
+    context_tokens: reactive[int | None] = reactive(None)
+    """Tokens the open conversation takes in the context (None: not known)."""
 
     def render(self) -> Text:
         parts = [self.model_name or "no model yet", self.state]
@@ -25,6 +30,7 @@ class StatusLine(Static):
             u = self.usage
             if u.tokens_per_second:
                 parts.append(f"{u.tokens_per_second:.1f} tok/s")
-            parts.append(f"prompt {u.prompt_tokens} tokens ({u.cached_tokens} reused)")
             parts.append(f"reply {u.completion_tokens} tokens")
+        if self.context_tokens is not None and self.n_ctx:
+            parts.append(f"context {self.context_tokens}/{self.n_ctx}")
         return Text(" · ".join(parts))
