@@ -1,0 +1,159 @@
+"""The conversation store: schema, migration, WAL, permissions, concurrency, damage."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from tui_chat.core.store import (
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    migrate,
+    open_store,
+    title_from,
+)
+
+
+@pytest.fixture
+def store_file(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "conversations.db"
+
+
+def test_a_new_store_has_the_schema_wal_and_mode_0600(store_file: Path) -> None:
+    store = Store.open(store_file)
+    conversation = store.create_conversation("m")
+    store.add_message(conversation, "user", "hello", "complete")
+    raw = sqlite3.connect(store_file)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+    for path in (store_file, Path(f"{store_file}-wal")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    store.close()
+
+
+def test_an_older_store_is_migrated_forward_keeping_its_data(store_file: Path) -> None:
+    store_file.parent.mkdir(parents=True)
+    old = sqlite3.connect(store_file, isolation_level=None)
+    migrate(old, up_to=1)
+    old.execute(
+        "INSERT INTO conversations (title, created, updated, model) VALUES ('Old', 1, 2, 'm')"
+    )
+    old.execute(
+        "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
+        "VALUES (1, 'user', 'from version 1', 'complete', 1, 1)"
+    )
+    old.close()
+    store = Store.open(store_file)
+    loaded = store.load(1)
+    assert loaded is not None
+    assert loaded.info.title == "Old"
+    assert [m.text for m in loaded.messages] == ["from version 1"]
+    assert loaded.context_start == 0  # the column version 2 added
+    raw = sqlite3.connect(store_file)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw.close()
+    store.close()
+
+
+def test_a_store_from_a_newer_tui_chat_is_refused(store_file: Path) -> None:
+    Store.open(store_file).close()
+    raw = sqlite3.connect(store_file)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(StoreError, match="newer tui-chat"):
+        Store.open(store_file)
+
+
+def test_messages_titles_list_rename_delete(store_file: Path) -> None:
+    store = Store.open(store_file)
+    first = store.create_conversation("m")
+    store.add_message(first, "user", "  \n  How do tides work?\nThanks", "complete")
+    reply = store.add_message(first, "assistant", "", "streaming")
+    store.update_message(reply, "The moon", "streaming")
+    store.update_message(reply, "The moon pulls.", "complete", 20, 4)
+    second = store.create_conversation("m")
+    store.add_message(second, "user", "x" * 100, "complete")
+    assert [c.id for c in store.list_conversations()] == [second, first]
+    assert store.latest() == second
+    loaded = store.load(first)
+    assert loaded is not None
+    assert loaded.info.title == "How do tides work?"
+    assert [(m.role, m.text, m.status) for m in loaded.messages] == [
+        ("user", "  \n  How do tides work?\nThanks", "complete"),
+        ("assistant", "The moon pulls.", "complete"),
+    ]
+    assert loaded.messages[1].prompt_tokens == 20
+    assert len(store.list_conversations()[0].title) == 60
+    store.rename(first, "Tides")
+    assert store.load(first).info.title == "Tides"  # type: ignore[union-attr]
+    store.delete(first)
+    assert store.load(first) is None
+    assert store.list_conversations()[0].message_count == 1
+    store.close()
+
+
+def test_title_from_the_first_line() -> None:
+    assert title_from("\n\n  Hello there  \nmore") == "Hello there"
+    assert title_from("a" * 80).endswith("…")
+    assert len(title_from("a" * 80)) == 60
+
+
+def _writer(path: str, label: str, count: int) -> None:
+    store = Store.open(Path(path))
+    conversation = store.create_conversation(label)
+    for n in range(count):
+        reply = store.add_message(conversation, "user", f"{label} {n}", "complete")
+        store.update_message(reply, f"{label} {n} edited", "complete")
+        store.list_conversations()
+    store.close()
+
+
+def test_two_processes_writing_at_once_lose_nothing(store_file: Path) -> None:
+    Store.open(store_file).close()
+    context = multiprocessing.get_context("spawn")
+    writers = [
+        context.Process(target=_writer, args=(str(store_file), label, 150)) for label in "ab"
+    ]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(120)
+    assert [w.exitcode for w in writers] == [0, 0], "a writer failed (database is locked?)"
+    store = Store.open(store_file)
+    counts = {c.model: c.message_count for c in store.list_conversations()}
+    assert counts == {"a": 150, "b": 150}
+    store.close()
+
+
+def test_a_damaged_store_is_moved_aside_and_a_new_one_started(store_file: Path) -> None:
+    store_file.parent.mkdir(parents=True)
+    garbage = b"this is not a database, it is a shopping list\n" * 100
+    store_file.write_bytes(garbage)
+    opened = open_store(store_file)
+    assert opened.store.path == store_file
+    moved = [p for p in store_file.parent.iterdir() if ".damaged-" in p.name]
+    assert len(moved) == 1
+    assert moved[0].read_bytes() == garbage, "the bad file was changed"
+    assert str(store_file) in opened.problem
+    assert str(moved[0]) in opened.problem
+    opened.store.create_conversation("m")
+    opened.store.close()
+
+
+def test_a_store_that_cannot_be_written_falls_back_to_memory(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data folder should be")
+    opened = open_store(blocker / "conversations.db")
+    assert opened.store.path is None
+    assert "not being saved" in opened.problem
+    assert str(blocker / "conversations.db") in opened.problem
+    conversation = opened.store.create_conversation("m")
+    opened.store.add_message(conversation, "user", "kept in memory", "complete")
+    assert opened.store.latest() == conversation
+    assert blocker.read_text() == "a file where the data folder should be"
