@@ -107,25 +107,36 @@ def title_from(text: str) -> str:
 def migrate(conn: sqlite3.Connection, up_to: int = SCHEMA_VERSION) -> int:
     """Bring the schema forward to ``up_to``; returns the version it was at.
 
+    Each step reads the version and applies the next migration in one write
+    transaction, so two tui-chats starting at once cannot both apply it.
+
     Raises:
         StoreError: The file was written by a newer tui-chat.
     """
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"it was written by a newer tui-chat (schema {version}, this one knows "
-            f"{SCHEMA_VERSION})"
-        )
-    for target in range(version + 1, up_to + 1):
+    found: int | None = None
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[target - 1]} PRAGMA user_version = {target}; COMMIT;"
-            )
-        except sqlite3.Error:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            found = version if found is None else found
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"it was written by a newer tui-chat (schema {version}, this one knows "
+                    f"{SCHEMA_VERSION})"
+                )
+            if version >= up_to:
+                conn.execute("COMMIT")
+                return found
+            # The migrations hold no ";" inside a statement.
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-    return version
 
 
 @contextlib.contextmanager
@@ -159,8 +170,10 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                # Create it private before SQLite does, with the process umask's default.
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                # Create it private before SQLite would, with the umask's default mode.
+                # Another tui-chat starting at the same moment may win the race: fine.
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(_reason(e)) from e

@@ -1,0 +1,262 @@
+"""Conversations in the app (Pilot, real model): saved as they happen, listed, reopened,
+renamed, deleted, exported, trimmed to the context."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
+
+from tests.conftest import wait_until
+from tests.test_app import SIZE, last_reply_turn, loaded, reply_finished, type_and_send
+from tui_chat.core.conversation import TurnStatus
+from tui_chat.core.paths import UserPaths
+from tui_chat.core.settings import Settings
+from tui_chat.core.store import STORE_FILE, Store
+from tui_chat.ui.app import ChatApp
+from tui_chat.ui.chat_view import MEMORY_MARKER
+from tui_chat.ui.screens.conversations import ConversationsScreen
+from tui_chat.ui.screens.dialogs import AskText, Confirm
+from tui_chat.ui.widgets.chat_log import Notice, Reply, UserMessage
+
+STORY = "Write a long story about a dragon who learns to sail."
+
+
+@pytest.fixture
+def db(paths: UserPaths) -> Iterator[sqlite3.Connection]:
+    """A second connection to the app's store, as another process would have."""
+    path = paths.data / STORE_FILE
+    paths.data.mkdir(parents=True, exist_ok=True)
+    Store.open(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    yield conn
+    conn.close()
+
+
+def rows(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    return db.execute("SELECT role, text, status FROM messages ORDER BY id").fetchall()
+
+
+async def put_and_send(app: ChatApp, pilot: Pilot[None], text: str) -> None:
+    """Send a long message without typing it key by key (Pilot waits after each key)."""
+    app.main.chat.input.load_text(text)
+    await pilot.press("enter")
+
+
+@pytest.fixture
+async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
+    app = ChatApp(replace(settings, max_tokens=300), paths)
+    yield app
+    await app.service.close()
+    app.store.close_now()
+
+
+async def test_the_message_is_on_disk_before_the_model_sees_it_and_the_reply_while_it_streams(
+    app: ChatApp, db: sqlite3.Connection
+) -> None:
+    seen_at_send: list[list[tuple[str, str, str]]] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        generate = app.service.generate
+
+        def watching(*args: object, **kwargs: object) -> int:
+            seen_at_send.append(rows(db))
+            return generate(*args, **kwargs)  # type: ignore[arg-type]
+
+        app.service.generate = watching  # type: ignore[method-assign]
+        await type_and_send(pilot, STORY)
+        await wait_until(lambda: seen_at_send, message="generate called")
+        assert seen_at_send[0] == [("user", STORY, "complete"), ("assistant", "", "streaming")]
+        # While the reply streams, its row fills in (at most half a second behind).
+        await wait_until(
+            lambda: rows(db)[1][1] and last_reply_turn(app).status is TurnStatus.STREAMING,
+            message="a streaming save",
+        )
+        assert last_reply_turn(app).text.startswith(rows(db)[1][1])
+        await pilot.press("escape")
+        turn = await reply_finished(app)
+        await wait_until(lambda: rows(db)[1][2] == "stopped", message="final save")
+        assert rows(db)[1][1] == turn.text
+
+
+async def test_store_work_never_runs_on_the_ui_thread(
+    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: set[str] = set()
+    for name in ("add_message", "update_message", "create_conversation", "load"):
+        original = getattr(Store, name)
+
+        def spy(*args: object, _original: object = original, **kwargs: object) -> object:
+            threads.add(threading.current_thread().name)
+            return _original(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(Store, name, spy)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "Say hello.")
+        await reply_finished(app)
+        await pilot.press("ctrl+n")
+        await wait_until(lambda: app.main.chat.conversation.id is None)
+    assert threads
+    assert all(name.startswith("store") for name in threads), threads
+
+
+async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "My name is Zorblax.")
+        first = await reply_finished(app)
+        old_id = app.main.chat.conversation.id
+        assert old_id is not None
+        await pilot.press("ctrl+l")  # clear starts a new conversation too
+        await wait_until(lambda: not app.main.query(UserMessage), message="empty log")
+        assert app.main.chat.conversation.id is None
+        await pilot.press("f2")
+        await wait_until(lambda: isinstance(app.screen, ConversationsScreen), message="list")
+        options = app.screen.query_one(OptionList)
+        await wait_until(lambda: options.option_count == 1, message="one conversation")
+        assert "My name is Zorblax." in str(options.get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        await wait_until(lambda: app.main.chat.conversation.id == old_id, message="reopened")
+        texts = [str(w.render()) for w in app.main.query(UserMessage)]
+        assert texts == ["My name is Zorblax."]
+        assert app.main.query_one(Reply).finished
+        # The model gets the history again with the next message.
+        await type_and_send(pilot, "What is my name?")
+        turn = await reply_finished(app)
+        history = app.main.chat.conversation.messages_for(turn)
+        assert [m.content for m in history[:2]] == ["My name is Zorblax.", first.text]
+
+
+async def test_rename_and_delete_from_the_list(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "First chat.")
+        await reply_finished(app)
+        await pilot.press("f2")
+        await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
+        await pilot.press("r")
+        await wait_until(lambda: isinstance(app.screen, AskText), message="rename dialog")
+        app.screen.query_one(Input).value = "Renamed [bold]chat[/]"
+        await pilot.press("enter")
+        await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
+        options = app.screen.query_one(OptionList)
+        await wait_until(
+            lambda: "Renamed [bold]chat[/]" in str(options.get_option_at_index(0).prompt),
+            message="new title",
+        )
+        await pilot.press("d")
+        await wait_until(lambda: isinstance(app.screen, Confirm), message="confirmation")
+        await pilot.press("n")  # not yet
+        await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
+        assert options.option_count == 1
+        await pilot.press("d")
+        await wait_until(lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
+        await wait_until(
+            lambda: "No saved conversations" in str(options.get_option_at_index(0).prompt)
+        )
+        await pilot.press("escape")
+        # The open conversation was the deleted one: a new one takes its place.
+        await wait_until(lambda: app.main.chat.conversation.id is None, message="new one")
+        assert not app.main.query(UserMessage)
+
+
+async def test_an_interrupted_reply_shows_as_such_when_reopened(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, STORY)
+        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
+        pid = app.service.worker_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.INTERRUPTED
+        conversation_id = app.main.chat.conversation.id
+        assert conversation_id is not None
+        await pilot.press("ctrl+n")
+        await wait_until(lambda: app.main.chat.conversation.id is None)
+        await loaded(app)
+        assert await app.main.chat.open(conversation_id)
+        (reply,) = app.main.query(Reply)
+        ending = str(reply.query(".ending").first().render())
+        assert "interrupted" in ending
+        assert app.main.chat.conversation.turns[1].text == turn.text
+
+
+async def test_ctrl_s_saves_the_conversation_as_markdown(app: ChatApp, tmp_path: Path) -> None:
+    target = tmp_path / "chat.md"
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await type_and_send(pilot, "Say hello.")
+        turn = await reply_finished(app)
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: isinstance(app.screen, AskText), message="save dialog")
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await wait_until(target.exists, message="file written")
+    text = target.read_text()
+    assert text.startswith("# Say hello.")
+    assert "**You**\n\nSay hello." in text
+    assert turn.text in text
+
+
+async def test_a_damaged_store_gives_a_banner_and_the_chat_still_works(
+    settings: Settings, paths: UserPaths
+) -> None:
+    paths.data.mkdir(parents=True)
+    bad = paths.data / STORE_FILE
+    bad.write_bytes(b"\x00garbage that is not SQLite\n" * 200)
+    app = ChatApp(settings, paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.main.banner.message("store"), message="banner")
+        message = app.main.banner.message("store")
+        assert str(bad) in message
+        assert "damaged" in message
+        await loaded(app)
+        await type_and_send(pilot, "Say hello.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+    await app.service.close()
+    app.store.close_now()
+    moved = [p for p in paths.data.iterdir() if ".damaged-" in p.name]
+    assert len(moved) == 1
+    assert moved[0].read_bytes() == b"\x00garbage that is not SQLite\n" * 200
+
+
+async def test_a_long_conversation_is_trimmed_and_the_model_still_answers(
+    settings: Settings, paths: UserPaths
+) -> None:
+    app = ChatApp(replace(settings, n_ctx=512, max_tokens=48), paths)
+    paragraph = "Tell me about rivers, boats, bridges, harbours and the sea. " * 6
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        for n in range(6):
+            await put_and_send(app, pilot, f"{n}: {paragraph}")
+            turn = await reply_finished(app)
+            assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
+        chat = app.main.chat
+        assert chat.conversation.context_start > 0
+        markers = [str(n.render()) for n in app.main.query(Notice) if n.has_class("memory-marker")]
+        assert markers == [MEMORY_MARKER]
+        # A single message that cannot fit even alone gets its own message, with numbers.
+        await put_and_send(app, pilot, "word " * 900)
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.FAILED
+        ending = str(app.main.query(Reply).last().query(".ending").first().render())
+        assert "the context holds 512" in ending
+        # And the conversation goes on.
+        await type_and_send(pilot, "Thanks.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+    await app.service.close()
+    app.store.close_now()
