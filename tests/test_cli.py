@@ -88,3 +88,66 @@ def test_bad_options_are_usage_errors(args: list[str]) -> None:
     assert result.returncode == 2
     assert "usage: tui-chat" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _saved_conversations(home: Path) -> tuple[int, int]:
+    from tui_chat.core.store import STORE_FILE, Store
+
+    store = Store.open(home / "data" / STORE_FILE)
+    first = store.create_conversation("SmolLM2")
+    store.add_message(first, "user", "What is a [bold]tide[/]?", "complete")
+    reply = store.add_message(first, "assistant", "", "streaming")
+    store.update_message(reply, "The sea rises", "streaming")
+    second = store.create_conversation("SmolLM2")
+    store.add_message(second, "user", "Hello", "complete")
+    store.close()
+    return first, second
+
+
+def test_list_prints_id_update_count_and_title(home: Path) -> None:
+    first, second = _saved_conversations(home)
+    result = run("--list")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "UPDATED", "MESSAGES", "TITLE"]
+    assert lines[1].split()[0] == str(second)
+    assert lines[2].split()[0] == str(first)
+    assert lines[2].split()[3] == "2"
+    assert lines[2].endswith("What is a [bold]tide[/]?")
+
+
+def test_list_with_no_store_yet(home: Path) -> None:
+    result = run("--list")
+    assert result.returncode == 0
+    assert "No saved conversations yet" in result.stderr
+
+
+def test_export_markdown_and_json(home: Path) -> None:
+    import json
+
+    first, _ = _saved_conversations(home)
+    markdown = run("export", str(first))
+    assert markdown.returncode == 0
+    assert markdown.stdout.startswith("# What is a [bold]tide[/]?\n")
+    assert "**Assistant** _(interrupted)_\n\nThe sea rises" in markdown.stdout
+    as_json = run("export", str(first), "--format", "json")
+    document = json.loads(as_json.stdout)
+    assert document["id"] == first
+    assert [m["status"] for m in document["messages"]] == ["complete", "interrupted"]
+    missing = run("export", "999")
+    assert missing.returncode == 2
+    assert "no conversation 999" in missing.stderr
+
+
+def test_open_an_unknown_conversation_is_a_usage_error(home: Path) -> None:
+    _saved_conversations(home)
+    result = run("--open", "999")
+    assert result.returncode == 2
+    assert "there is no conversation 999" in result.stderr
+    assert "tui-chat --list" in result.stderr
+
+
+def test_continue_and_open_cannot_be_combined() -> None:
+    result = run("--continue", "--open", "1")
+    assert result.returncode == 2
+    assert "not allowed with" in result.stderr

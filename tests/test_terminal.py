@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -177,3 +179,39 @@ def test_translate_a_bracketed_paste_in_a_real_terminal(terminal: Terminal, home
     while not all(pid_gone(p) for p in processes) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(pid_gone(p) for p in processes), "a process outlived tui-chat"
+
+
+def test_kill_9_mid_reply_then_continue_shows_the_message_and_the_partial_reply(
+    terminal: Terminal, home: Path
+) -> None:
+    env = {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color"}
+    terminal.start(f"{TUI_CHAT} --temperature 0 --max-tokens 2000", env)
+    terminal.wait_for(lambda s: " ready" in s, "the model to load")
+    app_pid = int(terminal.pane("pane_pid"))
+    workers = descendants(app_pid)
+    terminal.type("Write a long story about a dragon who learns to sail.")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "generating" in s, "generation")
+    time.sleep(1.5)  # let the reply stream for longer than the save interval
+    os.kill(app_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while not all(pid_gone(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert all(pid_gone(p) for p in workers), "the worker outlived the killed app"
+
+    exported = subprocess.run(
+        [str(TUI_CHAT), "export", "1", "--format", "json"],
+        capture_output=True, text=True, env={**os.environ, **env}, check=True,
+    )  # fmt: skip
+    messages = json.loads(exported.stdout)["messages"]
+    assert messages[0]["text"] == "Write a long story about a dragon who learns to sail."
+    assert messages[1]["status"] == "interrupted"
+    partial = messages[1]["text"]
+    assert len(partial.split()) >= 10, "more than half a second of the reply was lost"
+
+    terminal.tmux("kill-server")
+    terminal.start(f"{TUI_CHAT} --continue", env)
+    screen = terminal.wait_for(lambda s: "[interrupted" in s, "the reopened conversation")
+    assert "Write a long story about a dragon" in screen
+    last_words = " ".join(partial.split()[-3:])
+    assert last_words in " ".join(screen.split()), "the partial reply is not on screen"

@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tui_chat.core import config
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
 from tui_chat.core.store import STORE_FILE
@@ -51,7 +52,9 @@ class ChatApp(App[None]):
         self.paths = paths
         self.service = LlmService(settings, paths.worker_log, self._deliver)
         self.store = StoreWorker(store_path or paths.data / STORE_FILE, self._store_failed)
-        self.main = MainScreen(self.service, self.store, settings)
+        self.main = MainScreen(
+            self.service, self.store, settings, config.config_path(paths.config)
+        )
         self._open_at_start = open_conversation
 
     def get_default_screen(self) -> Screen[None]:
@@ -107,6 +110,7 @@ class ChatApp(App[None]):
             ("Copy translation", "To the clipboard (Ctrl+O)", translate.action_copy_translation),
             ("Save translation", "To a file (Ctrl+S)", translate.action_save_translation),
             ("Restart model", "Start a fresh model worker (Ctrl+R)", main.action_retry),
+            ("Settings", "Model, sampling, system prompt… (F3)", main.action_settings),
         ]  # fmt: skip
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)

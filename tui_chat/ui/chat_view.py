@@ -255,6 +255,7 @@ class ChatView(Vertical):
             return  # another conversation was opened meanwhile
         request_id = self.service.generate(conversation.messages_for(turn), keep=conversation.kept)
         self._exchanges[request_id] = _Exchange(turn, reply)
+        self.screen.refresh_bindings()
         if self.service.state is ServiceState.LOADING:
             reply.show_progress("waiting for the model to load…")
 
@@ -305,6 +306,7 @@ class ChatView(Vertical):
                 exchange.error = message
             case Done(reason=reason, usage=usage):
                 del self._exchanges[event.request_id]
+                self.screen.refresh_bindings()
                 exchange.turn.status = TurnStatus.from_reason(reason)
                 self.last_reason = reason
                 self._save_final(exchange, reason, usage.prompt_tokens, usage.completion_tokens)

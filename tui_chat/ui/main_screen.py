@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -24,6 +28,7 @@ from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_view import ChatView, StoreFailed
 from tui_chat.ui.messages import ServiceMessage
+from tui_chat.ui.screens.settings import SettingsScreen
 from tui_chat.ui.translate_view import TranslateView
 from tui_chat.ui.widgets.banner import Banner
 from tui_chat.ui.widgets.status_line import StatusLine
@@ -45,11 +50,15 @@ class MainScreen(Screen[None]):
         Binding("escape", "stop", "Stop", priority=True),
         Binding("ctrl+t", "switch_view", "Chat/Translate", priority=True),
         Binding("ctrl+r", "retry", "Restart model", priority=True),
+        Binding("f3", "settings", "Settings"),
     ]
 
-    def __init__(self, service: LlmService, store: StoreWorker, settings: Settings) -> None:
+    def __init__(
+        self, service: LlmService, store: StoreWorker, settings: Settings, config_file: Path
+    ) -> None:
         super().__init__()
         self.service = service
+        self._config_file = config_file
         self.chat = ChatView(service, store, self._translation_running, id="chat-view")
         self.translate = TranslateView(
             service,
@@ -95,9 +104,12 @@ class MainScreen(Screen[None]):
     # Keys -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show "Restart model" only when there is something to restart."""
+        """Show "Restart model" and "Stop" only when there is something to restart or stop."""
         if action == "retry":
             return self.service.state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED)
+        if action == "stop":
+            # Shown (and active) only while there is something to stop.
+            return self.service.busy or self.chat.replying or self.translate.running
         return True
 
     def action_stop(self) -> None:
@@ -113,6 +125,31 @@ class MainScreen(Screen[None]):
             self.translate.source.focus()
         else:
             self.chat.input.focus()
+
+    @work
+    async def action_settings(self) -> None:
+        """Edit the settings (F3); sampling, reply length and system prompt apply at once."""
+        saved = await self.app.push_screen_wait(
+            SettingsScreen(self.service.settings, self._config_file)
+        )
+        if saved is None:
+            return
+        current = self.service.settings
+        self.service.settings = replace(
+            current,
+            sampling=replace(
+                current.sampling,
+                temperature=float(saved.get("temperature", current.sampling.temperature)),
+                top_p=float(saved.get("top_p", current.sampling.top_p)),
+            ),
+            max_tokens=int(saved.get("max_tokens", current.max_tokens)),
+            system_prompt=str(saved.get("system_prompt", current.system_prompt)),
+        )
+        self.notify(
+            f"Saved to {self._config_file}. Model, context size, threads and the translation "
+            "language take effect at the next start.",
+            timeout=6,
+        )
 
     def action_retry(self) -> None:
         """Close the crash breaker and start a fresh worker (Ctrl+R)."""

@@ -1,0 +1,99 @@
+"""The settings screen: edits the common settings and writes the settings file back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, TextArea
+
+from tui_chat.core import config
+from tui_chat.core.settings import Settings
+
+# (key, label, takes effect at once?)
+FIELDS: tuple[tuple[str, str, bool], ...] = (
+    ("temperature", "Temperature (0 = greedy)", True),
+    ("top_p", "Top p", True),
+    ("max_tokens", "Most tokens in a reply", True),
+    ("translation_language", "Translate into (at the next start)", False),
+    ("ctx", "Context size in tokens (next start)", False),
+    ("threads", "CPU threads (next start)", False),
+    ("model", "Model file (next start)", False),
+)
+
+
+class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
+    """Shows the settings in use; Ctrl+S saves them to the file, Esc leaves unchanged.
+
+    Dismisses with the values saved, or None.
+    """
+
+    BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, settings: Settings, path: Path) -> None:
+        super().__init__(classes="dialog-screen")
+        self._settings = settings
+        self._path = path
+
+    def compose(self) -> ComposeResult:
+        values = self._settings.values()
+        with VerticalScroll(classes="dialog", id="settings"):
+            yield Label(Text(f"Settings, saved in {self._path}"), classes="dialog-title")
+            yield Label("System prompt (for new conversations; empty: the model's own)")
+            yield TextArea(str(values["system_prompt"]), id="system_prompt", soft_wrap=True)
+            for key, label, _now in FIELDS:
+                yield Label(label)
+                yield Input(str(values[key]), id=key)
+            yield Label("", id="settings-problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Save (Ctrl+S)", id="save", variant="primary")
+                yield Button("Cancel (Esc)", id="cancel")
+        yield Footer()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        """Check every field, merge into the file (keeping its other keys), write it."""
+        try:
+            current = config.load(self._path)
+            in_use = self._settings.values()
+            # Only what the person changed, or what the file already says, is written:
+            # the file should not pin, say, the bundled model's path by accident.
+            changed = {
+                key: value
+                for key, value in self._edited().items()
+                if key in current or value != in_use[key]
+            }
+            values = {**current, **changed}
+            config.save(self._path, values)
+        except (config.ConfigError, ValueError) as e:
+            self.query_one("#settings-problem", Label).update(Text(str(e), style="bold red"))
+            return
+        self.dismiss(values)
+
+    def _edited(self) -> dict[str, config.Value]:
+        edited: dict[str, config.Value] = {
+            "system_prompt": self.query_one("#system_prompt", TextArea).text
+        }
+        for key, label, _now in FIELDS:
+            raw = self.query_one(f"#{key}", Input).value.strip()
+            kind = config.OPTIONS[key].kind
+            try:
+                edited[key] = kind(raw)
+            except ValueError:
+                raise ValueError(f"{label}: {raw!r} is not {kind.__name__}") from None
+        return edited
