@@ -57,7 +57,7 @@ def test_stdout_holds_the_translation_and_nothing_else(tmp_path: Path) -> None:
         (["--to", "French"], b"", b"nothing to translate"),
         (["--to", "French"], b"  \n\t\n", b"nothing to translate"),
         (["--to", "French", "--bogus"], b"x", b"unrecognized arguments: --bogus"),
-        ([], b"x", b"the following arguments are required: --to"),
+        ([], b"x", b"say which language to translate into: --to LANG"),
     ],
 )
 def test_bad_usage_exits_2_with_a_message(

@@ -16,7 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from tui_chat.cli import EXIT_USAGE, add_model_options, model_settings, prepare_user_files
+from tui_chat.cli import (
+    EXIT_USAGE,
+    add_model_options,
+    load_config,
+    model_settings,
+    prepare_user_files,
+)
+from tui_chat.core.paths import user_paths
 from tui_chat.core.protocol import DoneReason, Error, ErrorKind
 from tui_chat.core.translation import (
     DEFAULT_TEMPLATE,
@@ -52,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "file", nargs="?", default="-", metavar="FILE", help="text to translate; - or none: stdin"
     )
-    parser.add_argument("--to", required=True, metavar="LANG", help="language to translate into")
+    parser.add_argument(
+        "--to",
+        metavar="LANG",
+        help="language to translate into (default: translation_language of the settings file)",
+    )
     parser.add_argument(
         "--from",
         dest="source",
@@ -94,7 +105,13 @@ def read_text(name: str) -> tuple[str, int]:
 def run_translate(argv: Sequence[str]) -> int:
     """Entry point of ``tui-chat translate``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    template = DEFAULT_TEMPLATE
+    values = load_config(user_paths())
+    if values is None:
+        return EXIT_USAGE
+    target = (args.to or str(values.get("translation_language", ""))).strip()
+    if not target:
+        return _fail("say which language to translate into: --to LANG")
+    template = str(values.get("translation_prompt", DEFAULT_TEMPLATE))
     if args.prompt_file:
         try:
             template = Path(args.prompt_file).read_text(encoding="utf-8")
@@ -115,12 +132,12 @@ def run_translate(argv: Sequence[str]) -> int:
         )
     if not text.strip():
         return _fail("nothing to translate: the input is empty")
-    settings = model_settings(args)
+    settings = model_settings(args, values)
     if settings is None:
         return EXIT_USAGE
     settings = replace(settings, translation_template=template)
     paths = prepare_user_files()
-    request = TranslationRequest(args.to.strip(), args.source.strip(), template)
+    request = TranslationRequest(target, args.source.strip(), template)
     service = LlmService(settings, paths.worker_log, _report)
     try:
         return asyncio.run(_translate(service, text, request, sys.stdout))

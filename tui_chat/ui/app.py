@@ -52,9 +52,7 @@ class ChatApp(App[None]):
         self.paths = paths
         self.service = LlmService(settings, paths.worker_log, self._deliver)
         self.store = StoreWorker(store_path or paths.data / STORE_FILE, self._store_failed)
-        self.main = MainScreen(
-            self.service, self.store, settings, config.config_path(paths.config)
-        )
+        self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation
 
     def get_default_screen(self) -> Screen[None]:
