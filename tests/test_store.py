@@ -157,3 +157,25 @@ def test_a_store_that_cannot_be_written_falls_back_to_memory(tmp_path: Path) -> 
     opened.store.add_message(conversation, "user", "kept in memory", "complete")
     assert opened.store.latest() == conversation
     assert blocker.read_text() == "a file where the data folder should be"
+
+
+def _open_and_report(path: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    opened = open_store(Path(path))
+    results.put(opened.problem or "ok")
+    opened.store.close()
+
+
+def test_several_instances_creating_the_store_at_once_all_get_it(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    for round_ in range(6):
+        path = tmp_path / str(round_) / "conversations.db"
+        results = context.Queue()
+        openers = [
+            context.Process(target=_open_and_report, args=(str(path), results)) for _ in range(3)
+        ]
+        for p in openers:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in openers]
+        for p in openers:
+            p.join(60)
+        assert outcomes == ["ok"] * 3, outcomes

@@ -179,7 +179,7 @@ class Store:
             raise StoreError(_reason(e)) from e
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(conn)
             if mode.lower() != "wal":
                 raise StoreError(f"WAL mode is not available here (journal mode {mode})")
             # Safe against the app being killed (the WAL holds every commit); fsync at
@@ -326,6 +326,23 @@ class Store:
             )
         ]
         return StoredConversation(ConversationInfo(*row[:6]), row[6], row[7], messages)
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """Put the file in WAL mode; returns the journal mode it ends up in.
+
+    Switching needs the file to itself and SQLite does not wait for that with the busy
+    timeout: when another tui-chat is opening the same new file at the same moment, try
+    again for a while instead of failing.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _reason(error: Exception) -> str:
