@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -159,22 +160,26 @@ def test_a_store_that_cannot_be_written_falls_back_to_memory(tmp_path: Path) -> 
     assert blocker.read_text() == "a file where the data folder should be"
 
 
-def _open_and_report(path: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _open_and_report(path: str, go: object, results: object) -> None:
+    go.wait(60)  # type: ignore[attr-defined]
     opened = open_store(Path(path))
-    results.put(opened.problem or "ok")
+    results.put(opened.problem or "ok")  # type: ignore[attr-defined]
     opened.store.close()
 
 
 def test_several_instances_creating_the_store_at_once_all_get_it(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
-    for round_ in range(6):
+    for round_ in range(4):
         path = tmp_path / str(round_) / "conversations.db"
-        results = context.Queue()
+        go, results = context.Event(), context.Queue()
         openers = [
-            context.Process(target=_open_and_report, args=(str(path), results)) for _ in range(3)
+            context.Process(target=_open_and_report, args=(str(path), go, results))
+            for _ in range(3)
         ]
         for p in openers:
             p.start()
+        time.sleep(0.5)  # let all three import and wait, so that they open together
+        go.set()
         outcomes = [results.get(timeout=60) for _ in openers]
         for p in openers:
             p.join(60)
