@@ -260,3 +260,39 @@ async def test_a_long_conversation_is_trimmed_and_the_model_still_answers(
         assert turn.status is TurnStatus.COMPLETE
     await app.service.close()
     app.store.close_now()
+
+
+async def test_a_store_that_cannot_be_written_keeps_the_chat_in_memory(
+    settings: Settings, paths: UserPaths, home: Path
+) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "data").write_text("a file where the data folder should be")
+    app = ChatApp(settings, paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.main.banner.message("store"), message="banner")
+        assert "not being saved" in app.main.banner.message("store")
+        assert str(home / "data") in app.main.banner.message("store")
+        await loaded(app)
+        await type_and_send(pilot, "Say hello.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+    await app.service.close()
+    app.store.close_now()
+
+
+async def test_a_write_that_fails_later_says_so_and_the_chat_goes_on(
+    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        monkeypatch.setattr(Store, "update_message", disk_full)
+        await type_and_send(pilot, "Say hello.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+        await wait_until(lambda: app.main.banner.message("store"), message="banner")
+        assert "disk is full" in app.main.banner.message("store")
+        await type_and_send(pilot, "Again.")
+        assert (await reply_finished(app)).status is TurnStatus.COMPLETE
