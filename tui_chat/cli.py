@@ -193,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui_chat.translate_command import run_translate
 
         return run_translate(arguments[1:])
+    if arguments[:1] == ["bench"]:
+        from tui_chat.bench.command import run_bench
+
+        return run_bench(arguments[1:])
     if arguments[:1] == ["export"]:
         from tui_chat.conversations_command import run_export
 

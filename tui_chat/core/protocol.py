@@ -146,12 +146,19 @@ class ModelLoaded:
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """A piece of reply text: whole characters only, never half a UTF-8 sequence."""
+    """A piece of reply text: whole characters only, never half a UTF-8 sequence.
+
+    The worker sends the first token of a reply at once and gathers the ones after it
+    for a few tens of milliseconds: each message wakes the UI process, whose CPU time
+    on a small machine is taken from the model.
+    """
 
     request_id: int
     """The request this text belongs to."""
     text: str
-    """The text; may be empty for tokens that only start a multi-byte character."""
+    """The text of one or more tokens."""
+    count: int = 1
+    """How many tokens the text holds."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -414,9 +414,9 @@ class LlmService:
 
     def _handle(self, response: Response) -> None:
         match response:
-            case Token(request_id=rid):
+            case Token(request_id=rid, count=count):
                 if self._is_live(rid):
-                    self._active_tokens += 1
+                    self._active_tokens += count
                     self._emit_for(rid, response)
             case PromptProgress(request_id=rid) | ContextTrimmed(request_id=rid):
                 if self._is_live(rid):

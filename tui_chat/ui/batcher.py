@@ -1,4 +1,11 @@
-"""Hands streamed text to a widget in batches, so a fast stream costs few screen updates."""
+"""Hands streamed text to a widget in batches, so a fast stream costs few screen updates.
+
+On a small machine the model's threads take every core, and any CPU time the UI uses is
+taken from them: a layout and a repaint of the screen cost about ten milliseconds. So
+the batcher keeps the UI process within a CPU budget while text streams: it measures
+the process's CPU time between two writes and waits longer before the next write when
+the share was over budget, shorter when under (never more often than ``FLUSH_SECONDS``).
+"""
 
 from __future__ import annotations
 
@@ -10,34 +17,47 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 FLUSH_SECONDS = 1 / 10
-"""Shortest time between two updates of streamed text.
+"""Shortest time between two updates of streamed text."""
 
-Every update costs a parse and a layout of the screen, and on a CPU the UI's time is
-taken from the model's threads; ten updates a second still read as a smooth stream."""
+LONGEST_FLUSH_SECONDS = 1.0
+"""Longest time between two updates, whatever the budget says."""
+
+UI_CPU_BUDGET = 0.02
+"""Share of one core the UI process may use while text streams (all of its work)."""
 
 
 class TextBatcher:
     """Collects pieces of text and passes them on joined: the first piece at once, the
-    ones that follow within ``interval`` together when it has passed."""
+    ones that follow together when the current interval has passed."""
 
     def __init__(
         self,
         widget: Widget,
         write: Callable[[str], Awaitable[None] | None],
         interval: float = FLUSH_SECONDS,
+        cpu_budget: float | None = UI_CPU_BUDGET,
     ) -> None:
         """
         Args:
             widget: The widget whose timer schedules the delayed writes.
             write: Receives the joined text (may be a coroutine function).
             interval: Shortest time between two writes.
+            cpu_budget: Share of a core the process may use while writing; None: no limit.
         """
         self._widget = widget
         self._write = write
+        self._shortest = interval
         self._interval = interval
+        self._budget = cpu_budget
         self._pending: list[str] = []
         self._timer: Timer | None = None
         self._last = 0.0
+        self._cpu_mark = time.process_time()
+
+    @property
+    def interval(self) -> float:
+        """The current time between two writes."""
+        return self._interval
 
     async def add(self, text: str) -> None:
         """Queue ``text``; writes at once if the last write is long enough ago."""
@@ -69,12 +89,23 @@ class TextBatcher:
             self._timer = None
         if not self._pending:
             return
-        self._last = time.monotonic()
+        self._adapt()
         text = "".join(self._pending)
         self._pending.clear()
         result = self._write(text)
         if inspect.isawaitable(result):
             await result
+
+    def _adapt(self) -> None:
+        """Set the next interval from the CPU share used since the last write."""
+        now, cpu = time.monotonic(), time.process_time()
+        if self._budget is not None and self._last:
+            share = (cpu - self._cpu_mark) / max(now - self._last, 1e-3)
+            if share > self._budget:
+                self._interval = min(LONGEST_FLUSH_SECONDS, self._interval * 1.5)
+            else:
+                self._interval = max(self._shortest, self._interval / 1.25)
+        self._last, self._cpu_mark = now, cpu
 
     def discard(self) -> None:
         """Forget what is queued and cancel the pending write."""

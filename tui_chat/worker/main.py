@@ -18,7 +18,9 @@ import re
 import signal
 import sys
 import threading
+import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from tui_chat.worker.engine import Engine
 
 LOG_LIMIT_BYTES = 5_000_000
+TOKEN_BATCH_SECONDS = 0.05
+"""Longest a generated token waits in the worker before it is sent to the UI."""
 
 
 def _redirect_output(log_path: str) -> None:
@@ -95,6 +99,29 @@ def _first_llama_error(log_path: str, since: int) -> str:
             head, sep, rest = reason.partition(": ")
             return rest.strip() if sep and " " not in head else reason.strip()
     return ""
+
+
+class _Outbox:
+    """Gathers a reply's tokens into few messages: the first at once (the time to the
+    first token counts), then at most one every ``TOKEN_BATCH_SECONDS``."""
+
+    def __init__(self, request_id: int, send: Callable[[Response], None]) -> None:
+        self._request_id = request_id
+        self._send = send
+        self._parts: list[str] = []
+        self._last = 0.0
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        now = time.perf_counter()
+        if now - self._last >= TOKEN_BATCH_SECONDS:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self._parts:
+            self._send(Token(self._request_id, "".join(self._parts), len(self._parts)))
+            self._parts.clear()
+            self._last = time.perf_counter() if now is None else now
 
 
 class StopSwitch:
@@ -224,10 +251,11 @@ class Worker:
         if not self.switch.begin(rid):
             self.send(Done(rid, DoneReason.STOPPED))
             return
+        outbox = _Outbox(rid, self.send)
         try:
             result = self._engine.generate(
                 command,
-                emit=lambda text: self.send(Token(rid, text)),
+                emit=outbox.add,
                 on_prompt_progress=lambda done, total: self.send(PromptProgress(rid, done, total)),
                 on_trimmed=lambda dropped: self.send(ContextTrimmed(rid, dropped)),
             )
@@ -236,6 +264,7 @@ class Worker:
             self.send(Done(rid, DoneReason.ERROR))
             return
         finally:
+            outbox.flush()
             self.switch.end()
         self.send(Done(rid, result.reason, result.usage))
 
