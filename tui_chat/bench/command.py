@@ -56,7 +56,9 @@ async def measure(plan: figures.Plan, settings_model: Path, threads: int | None)
         paths.logs.mkdir(parents=True, exist_ok=True)
         raw = await asyncio.to_thread(Raw, settings.model, settings.n_ctx, settings.n_threads)
         try:
-            results = await figures.throughput_and_first_token(settings, paths, raw, plan)
+            results = await figures.all_figures(
+                settings, paths, raw, plan, lambda text: print(text, file=sys.stderr)
+            )
         finally:
             raw.close()
     return results

@@ -4,15 +4,29 @@ raw library in the same run, in interleaved rounds."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from tui_chat.bench.harness import Raw, ready, reply_ended, running_app, send
-from tui_chat.bench.report import Figure, median_figure
+from tui_chat.bench.harness import (
+    Raw,
+    Timeline,
+    ready,
+    reply_ended,
+    running_app,
+    send,
+    wait_for,
+)
+from tui_chat.bench.replay import REPLAY_TOKENS_ENV
+from tui_chat.bench.replay import run as replay_worker
+from tui_chat.bench.report import Figure, median_figure, percentile
+from tui_chat.bench.startup import startup_figures
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.protocol import ChatMessage, Done, Token
+from tui_chat.core.protocol import ChatMessage, Done, DoneReason, PromptProgress, Token
 from tui_chat.core.settings import Settings
+from tui_chat.service.events import ServiceState
 
 STORY = "Write a long story about a dragon who learns to sail."
 
@@ -22,9 +36,11 @@ class Plan:
     """How much to measure."""
 
     rounds: int
-    """Interleaved A/B rounds for comparisons."""
+    """Interleaved A/B rounds for the decode-speed comparison."""
     decode_tokens: int
-    """Tokens per reply for the throughput comparison."""
+    """Tokens per reply for the decode-speed comparison."""
+    first_token_rounds: int
+    """Interleaved rounds for the time to first token."""
     stops_decoding: int
     """Stops measured while generating."""
     stops_prompt: int
@@ -34,48 +50,72 @@ class Plan:
     turns: int
     """Turns of the multi-turn conversation."""
     startups: int
-    """Launches of the app for start-up time."""
+    """Launches of the app (and of a bare Textual app) for start-up time."""
+    crashes: int
+    """Worker kills for crash recovery."""
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(5, 256, 20, 10, 10_000, 10, 5)
+        return cls(5, 256, 15, 20, 10, 10_000, 10, 5, 3)
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(2, 48, 3, 2, 3_000, 4, 2)
+        return cls(2, 32, 3, 3, 2, 2_000, 3, 2, 1)
+
+
+async def _settle(pilot: object) -> None:
+    """Let the screen finish what the last step started, so it does not disturb the
+    next measurement (the machine has two cores and the model wants both)."""
+    await pilot.pause(0.3)  # type: ignore[attr-defined]
 
 
 async def throughput_and_first_token(
     settings: Settings, paths: UserPaths, raw: Raw, plan: Plan
 ) -> list[Figure]:
-    """Figures 1 and 2: decode speed through the whole app over raw ``Llama.generate``,
-    and the time to first token the app adds. Fresh context on both sides each round."""
+    """Figures 1 and 2. Decode speed through the whole app (headless app, service, worker
+    process, pipe, Markdown rendering) over a bare ``Llama.generate`` loop, each app round
+    compared with the raw rounds just before and after it; and the time to first token
+    the app adds, from the key press to the first token handled by the UI. Greedy, the
+    same prompt and threads on both sides, a fresh context each time."""
     prompt = [ChatMessage("user", STORY)]
     raw_tps: list[float] = []
-    raw_ttft: list[float] = []
     raw_perf: list[float] = []
     app_tps: list[float] = []
-    app_ttft: list[float] = []
     async with running_app(settings, paths) as (app, pilot, timeline):
         await ready(app)
-        for round_ in range(plan.rounds + 1):  # round 0 warms both sides up
-            result = await asyncio.to_thread(raw.generate, prompt, plan.decode_tokens)
+        # Decode speed: raw, app, raw, app, …, raw (round 0 warms both sides up).
+        raw_tps.append((await asyncio.to_thread(raw.generate, prompt, plan.decode_tokens))["tps"])
+        for round_ in range(plan.rounds + 1):
             await app.main.chat.action_new()
-            pressed = await send(app, pilot, STORY, timeline)
+            await _settle(pilot)
+            await send(app, pilot, STORY, timeline)
             done = await reply_ended(pilot, timeline)
-            first = timeline.first(Token)
-            finished = timeline.first(Done)
+            first, finished = timeline.first(Token), timeline.first(Done)
             assert first is not None
             assert finished is not None
+            await _settle(pilot)
+            result = await asyncio.to_thread(raw.generate, prompt, plan.decode_tokens)
             if round_ == 0:
+                raw_tps = [result["tps"]]
                 continue
-            n = done.usage.completion_tokens
-            app_tps.append((n - 1) / (finished - first))
-            app_ttft.append((first - pressed) * 1000)
+            app_tps.append((done.usage.completion_tokens - 1) / (finished - first))
             raw_tps.append(result["tps"])
             raw_perf.append(result["tps_perf"])
+        # Time to first token: short replies, more rounds.
+        app_ttft: list[float] = []
+        raw_ttft: list[float] = []
+        for _ in range(plan.first_token_rounds):
+            result = await asyncio.to_thread(raw.generate, prompt, 1)
             raw_ttft.append(result["ttft"] * 1000)
-    ratios = [a / r for a, r in zip(app_tps, raw_tps, strict=True)]
+            await app.main.chat.action_new()
+            await _settle(pilot)
+            pressed = await send(app, pilot, STORY, timeline)
+            await reply_ended(pilot, timeline)
+            first = timeline.first(Token)
+            assert first is not None
+            app_ttft.append((first - pressed) * 1000)
+            await _settle(pilot)
+    ratios = [a / ((raw_tps[i] + raw_tps[i + 1]) / 2) for i, a in enumerate(app_tps)]
     throughput = median_figure(
         "decode speed, app / raw llama-cpp-python",
         ratios,
@@ -84,29 +124,212 @@ async def throughput_and_first_token(
         at_most=False,
         note=f"{plan.decode_tokens}-token greedy replies, {settings.n_threads} threads",
     )
-    overhead = [a - r for a, r in zip(app_ttft, raw_ttft, strict=True)]
-    first_token = median_figure(
-        "time to first token, app minus raw", overhead, "ms", 15.0, note="fresh context"
+    throughput.details.update(
+        app_tokens_per_second=statistics.median(app_tps),
+        raw_tokens_per_second=statistics.median(raw_tps),
+        raw_llama_perf_tokens_per_second=statistics.median(raw_perf),
     )
-    details = {
-        "app_tokens_per_second": statistics.median(app_tps),
-        "raw_tokens_per_second": statistics.median(raw_tps),
-        "raw_llama_perf_tokens_per_second": statistics.median(raw_perf),
-        "app_first_token_ms": statistics.median(app_ttft),
-        "raw_first_token_ms": statistics.median(raw_ttft),
-    }
-    throughput.details.update(details)
-    first_token.details.update(details)
+    overhead = statistics.median(app_ttft) - statistics.median(raw_ttft)
+    first_token = Figure(
+        "time to first token, app minus raw",
+        overhead,
+        "ms",
+        15.0,
+        samples=len(app_ttft),
+        note="median app minus median raw, fresh context",
+        details={
+            "app_first_token_ms": statistics.median(app_ttft),
+            "raw_first_token_ms": statistics.median(raw_ttft),
+        },
+    )
     return [throughput, first_token]
 
 
-async def _timed_rounds(app_round: object, raw_round: object, rounds: int) -> None:
-    """Alternate the two sides (helper kept for figures that compare)."""
-    for _ in range(rounds):
-        await raw_round()  # type: ignore[operator]
-        await app_round()  # type: ignore[operator]
+async def stop_latency(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:
+    """Figure 3: from the Esc key press to the worker's report of the stop, while
+    decoding and while reading a ~2,000-token prompt; no token may show after Esc."""
+    decoding: list[float] = []
+    prompt: list[float] = []
+    long_prompt = "The tide came in over the sand and the boats rose with it. " * 150
+    async with running_app(settings, paths) as (app, pilot, timeline):
+        await ready(app)
+        for n in range(plan.stops_decoding + plan.stops_prompt):
+            in_prompt = n >= plan.stops_decoding
+            await app.main.chat.action_new()
+            await _settle(pilot)
+            # A different start each time, so no prompt comes from the cache.
+            text = f"{n}. {long_prompt if in_prompt else STORY}"
+            await send(app, pilot, text, timeline)
+            kind = PromptProgress if in_prompt else Token
+            await wait_for(lambda k=kind: timeline.first(k) is not None, timeout=120)
+            if not in_prompt:
+                await asyncio.sleep(0.2)  # well into decoding
+            shown = len(app.main.chat.conversation.turns[-1].parts)
+            pressed = time.perf_counter()
+            await pilot.press("escape")
+            done = await reply_ended(pilot, timeline)
+            stopped_at = timeline.first(Done)
+            assert stopped_at is not None
+            if done.reason is not DoneReason.STOPPED:
+                raise RuntimeError(f"a stop ended as {done.reason}")
+            if len(app.main.chat.conversation.turns[-1].parts) != shown:
+                raise RuntimeError("a token was shown after Esc")
+            (prompt if in_prompt else decoding).append((stopped_at - pressed) * 1000)
+            await _settle(pilot)
+    return [
+        _percentiles("stop latency while decoding", decoding, 50.0),
+        _percentiles("stop latency while reading a 2,000-token prompt", prompt, 100.0),
+    ]
 
 
-def elapsed_ms(since: float) -> float:
-    """Milliseconds since ``since`` (a ``perf_counter`` reading)."""
-    return (time.perf_counter() - since) * 1000
+def _percentiles(name: str, samples: list[float], p95_target: float) -> Figure:
+    return Figure(
+        f"{name}, p95",
+        percentile(samples, 0.95),
+        "ms",
+        p95_target,
+        low=min(samples),
+        high=max(samples),
+        samples=len(samples),
+        note="Esc (Pilot) to the worker's stop report in the UI",
+        details={"p50_ms": percentile(samples, 0.5)},
+    )
+
+
+async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:
+    """Figure 4: a replay source sends a long Markdown reply through the same path as
+    the worker (pipe, service, messages, chat view, Markdown stream) as fast as the UI
+    takes it; UI-process CPU time per token at the end over that at the start."""
+    os.environ[REPLAY_TOKENS_ENV] = str(plan.replay_tokens)
+    window = plan.replay_tokens // 10
+    marks: dict[int, float] = {}
+    async with running_app(settings, paths, worker_target=replay_worker) as (app, pilot, tl):
+        await ready(app)
+        chat = app.main.chat
+        handle = chat.handle
+        received = 0
+
+        async def counting(event: object) -> None:
+            nonlocal received
+            await handle(event)  # type: ignore[arg-type]
+            if isinstance(event, Token):
+                before = received
+                received += event.count
+                for edge in (0, window, plan.replay_tokens - window, plan.replay_tokens):
+                    if before < edge <= received or (edge == 0 and before == 0):
+                        marks.setdefault(edge, time.process_time())
+
+        chat.handle = counting  # type: ignore[method-assign]
+        started = time.perf_counter()
+        await send(app, pilot, "Replay.", tl)
+        await reply_ended(pilot, tl, timeout=600)
+        elapsed = time.perf_counter() - started
+    first = (marks[window] - marks[0]) / window
+    last = (marks[plan.replay_tokens] - marks[plan.replay_tokens - window]) / window
+    growth = Figure(
+        "UI CPU per token, last / first tenth of a long reply",
+        last / first if first > 0 else float("inf"),
+        "ratio",
+        1.5,
+        samples=plan.replay_tokens,
+        note=f"{plan.replay_tokens}-token Markdown replay",
+        details={"first_ms_per_token": first * 1000, "last_ms_per_token": last * 1000},
+    )
+    rate = Figure(
+        "sustained UI rate",
+        plan.replay_tokens / elapsed,
+        "tok/s",
+        2000.0,
+        at_most=False,
+        note="replayed tokens handled per second",
+    )
+    return [growth, rate]
+
+
+async def multi_turn(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:
+    """Figure 6: time to first token of the last turn over that of turn 2, user messages
+    of equal length: only the new turn is read, the rest comes from the prompt cache."""
+    ttft: list[float] = []
+    cached: list[int] = []
+    async with running_app(settings, paths) as (app, pilot, timeline):
+        await ready(app)
+        await app.main.chat.action_new()
+        for turn in range(1, plan.turns + 1):
+            await _settle(pilot)
+            pressed = await send(
+                app, pilot, f"Question {turn:02d}: name one animal of the sea.", timeline
+            )
+            done = await reply_ended(pilot, timeline)
+            first = timeline.first(Token)
+            assert first is not None
+            ttft.append((first - pressed) * 1000)
+            cached.append(done.usage.cached_tokens)
+    return [
+        Figure(
+            f"time to first token, turn {plan.turns} / turn 2",
+            ttft[-1] / ttft[1],
+            "ratio",
+            1.3,
+            samples=plan.turns,
+            note="equal-length messages",
+            details={
+                "turn_2_ms": ttft[1],
+                f"turn_{plan.turns}_ms": ttft[-1],
+                f"turn_{plan.turns}_reused_tokens": float(cached[-1]),
+            },
+        )
+    ]
+
+
+async def crash_recovery(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:
+    """Figure 7: worker SIGKILL to the model ready again, minus the cold start of a
+    worker (spawn to model loaded, measured when the app starts, in the same run)."""
+    async with running_app(replace(settings, crash_limit=100), paths) as (app, pilot, _):
+        await ready(app)
+        cold = app.service.start_seconds[0] * 1000
+        overheads: list[float] = []
+        for _ in range(plan.crashes):
+            await _settle(pilot)
+            pid = app.service.worker_pid
+            assert pid is not None
+            killed = time.perf_counter()
+            os.kill(pid, signal.SIGKILL)
+            await wait_for(lambda p=pid: app.service.worker_pid not in (None, p), timeout=30)
+            await wait_for(lambda: app.service.state is ServiceState.READY, timeout=60)
+            recovered = (time.perf_counter() - killed) * 1000
+            overheads.append(recovered - cold)
+    return [
+        median_figure(
+            "crash recovery minus cold worker start",
+            overheads,
+            "ms",
+            300.0,
+            note=f"cold worker start {cold:.0f} ms",
+        )
+    ]
+
+
+async def all_figures(
+    settings: Settings, paths: UserPaths, raw: Raw, plan: Plan, say: object
+) -> list[Figure]:
+    """Every figure, one after the other."""
+    results: list[Figure] = []
+    steps = [
+        (
+            "decode speed and first token",
+            lambda: throughput_and_first_token(settings, paths, raw, plan),
+        ),
+        ("stop latency", lambda: stop_latency(settings, paths, plan)),
+        ("UI cost per token", lambda: ui_cost_per_token(settings, paths, plan)),
+        ("multi-turn", lambda: multi_turn(replace(settings, max_tokens=24), paths, plan)),
+        ("crash recovery", lambda: crash_recovery(settings, paths, plan)),
+    ]
+    for label, step in steps:
+        say(f"measuring {label}…")  # type: ignore[operator]
+        results += await step()
+    say("measuring start-up…")  # type: ignore[operator]
+    results += await asyncio.to_thread(startup_figures, plan.startups, paths)
+    return results
+
+
+__all__ = ["Plan", "Timeline", "all_figures"]

@@ -92,8 +92,8 @@ def table(figures: Sequence[Figure]) -> str:
             if f.low is not None and f.high is not None
             else ""
         )
-        target = "" if f.target is None else ("≤ " if f.at_most else "≥ ") + _number(
-            f.target, f.unit
+        target = (
+            "" if f.target is None else ("≤ " if f.at_most else "≥ ") + _number(f.target, f.unit)
         )
         met = {True: "yes", False: "**no**", None: ""}[f.met]
         rows.append(f"| {f.name} | {_number(f.value, f.unit)} | {spread} | {target} | {met} |")

@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
@@ -54,6 +55,9 @@ from tui_chat.service.events import (
     WorkerCrashed,
 )
 from tui_chat.worker import main as worker_main
+
+READ_BATCH = 256
+"""Most worker messages handled per wake-up of the event loop."""
 
 SHUTDOWN_GRACE_SECONDS = 2.0
 """How long a worker may take to exit after the shutdown command before it is killed."""
@@ -101,14 +105,18 @@ class LlmService:
         settings: Settings,
         log_path: Path,
         sink: Callable[[ServiceEvent], None],
+        worker_target: Callable[[Connection, str], None] = worker_main.run,
     ) -> None:
         """
         Args:
             settings: Model, context, threads, sampling and crash limit.
             log_path: Where the worker writes stdout and stderr.
             sink: Called on the event loop with every event, in order.
+            worker_target: The worker process's entry point (the benchmark swaps in a
+                replay source that speaks the same protocol).
         """
         self.settings = settings
+        self._worker_target = worker_target
         self._log_path = log_path
         self._sink = sink
         self._breaker = CrashBreaker(settings.crash_limit)
@@ -122,6 +130,9 @@ class LlmService:
         self._active_tokens = 0
         self._stopping: set[int] = set()
         self._closing = False
+        self._spawned_at = 0.0
+        self.start_seconds: list[float] = []
+        """For each worker started: seconds from its spawn to its model loaded."""
         self._listeners: dict[int, Callable[[RequestEvent], None]] = {}
         self._counts: dict[int, asyncio.Future[TokenCounts]] = {}
         self._state_waiters: list[asyncio.Future[None]] = []
@@ -310,11 +321,12 @@ class LlmService:
         context = multiprocessing.get_context("spawn")
         parent_conn, child_conn = context.Pipe(duplex=True)
         process = context.Process(
-            target=worker_main.run,
+            target=self._worker_target,
             args=(child_conn, str(self._log_path)),
             name="tui-chat-worker",
             daemon=True,
         )
+        self._spawned_at = time.perf_counter()
         with _real_stderr():
             process.start()
         # Only the child may hold its end: when the child dies, our reads hit EOF.
@@ -353,12 +365,42 @@ class LlmService:
             self._loop.remove_reader(worker.process.sentinel)
 
     def _on_readable(self, worker: _Worker) -> None:
-        """The pipe has data (or hit EOF): handle every message waiting."""
+        """The pipe has data (or hit EOF): handle the messages waiting.
+
+        When the UI falls behind, tokens queue up in the pipe: consecutive ones of the
+        same request are merged into one event, so a backlog costs one message to the UI
+        instead of hundreds. At most ``READ_BATCH`` messages are read per call, so that
+        the UI gets its turn even when the worker sends without pause.
+        """
+        merged: Token | None = None
         try:
-            while worker is self._worker and worker.conn.poll():
-                self._handle(worker.conn.recv())
+            for _ in range(READ_BATCH):
+                if worker is not self._worker or not worker.conn.poll():
+                    break
+                response = worker.conn.recv()
+                if isinstance(response, Token):
+                    if merged is not None and merged.request_id == response.request_id:
+                        merged = Token(
+                            merged.request_id,
+                            merged.text + response.text,
+                            merged.count + response.count,
+                        )
+                        continue
+                    if merged is not None:
+                        self._handle(merged)
+                    merged = response
+                    continue
+                if merged is not None:
+                    self._handle(merged)
+                    merged = None
+                self._handle(response)
         except (EOFError, OSError):
+            if merged is not None:
+                self._handle(merged)
             self._on_exit(worker)
+            return
+        if merged is not None:
+            self._handle(merged)
 
     def _on_exit(self, worker: _Worker) -> None:
         """The worker's pipe closed or its process ended."""
@@ -436,6 +478,7 @@ class LlmService:
                 self._set_state(ServiceState.READY)
                 self._dispatch()
             case ModelLoaded():
+                self.start_seconds.append(time.perf_counter() - self._spawned_at)
                 self._model = response
                 self._emit(response)
                 self._set_state(ServiceState.READY)

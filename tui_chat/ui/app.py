@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from textual import work
@@ -39,6 +40,7 @@ class ChatApp(App[None]):
         *,
         open_conversation: int | None = None,
         store_path: Path | None = None,
+        worker_target: Callable[[Connection, str], None] | None = None,
     ) -> None:
         """
         Args:
@@ -46,11 +48,16 @@ class ChatApp(App[None]):
             paths: Where user files go.
             open_conversation: A saved conversation to open at start (0 or None: a new one).
             store_path: The conversation store (default: in the data folder of ``paths``).
+            worker_target: Another worker entry point (the benchmark's replay source).
         """
         super().__init__()
         self.settings = settings
         self.paths = paths
-        self.service = LlmService(settings, paths.worker_log, self._deliver)
+        self.service = (
+            LlmService(settings, paths.worker_log, self._deliver, worker_target)
+            if worker_target
+            else LlmService(settings, paths.worker_log, self._deliver)
+        )
         self.store = StoreWorker(store_path or paths.data / STORE_FILE, self._store_failed)
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation

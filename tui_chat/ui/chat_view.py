@@ -7,6 +7,7 @@ and once more when it ends, however it ends.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
@@ -245,17 +246,17 @@ class ChatView(Vertical):
         message.chat_input.clear()
         conversation = self.conversation
         user = conversation.add_user(text)
-        self._widgets[id(user)] = await self.chat_log.add_user(text)
         turn = conversation.start_reply()
-        reply = await self.chat_log.add_reply()
-        self._widgets[id(turn)] = reply
-        # The person's message is on disk before the model sees it.
-        await self._save_new(conversation, user, turn)
+        # The person's message is on disk before the model sees it; meanwhile both new
+        # widgets go on screen in one mount (one layout).
+        saving = asyncio.ensure_future(self._save_new(conversation, user, turn))
+        message_widget, reply = await self.chat_log.add_exchange(text)
+        self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
+        await saving
         if conversation is not self.conversation:
             return  # another conversation was opened meanwhile
         request_id = self.service.generate(conversation.messages_for(turn), keep=conversation.kept)
         self._exchanges[request_id] = _Exchange(turn, reply)
-        self.screen.refresh_bindings()
         if self.service.state is ServiceState.LOADING:
             reply.show_progress("waiting for the model to load…")
 
@@ -306,7 +307,6 @@ class ChatView(Vertical):
                 exchange.error = message
             case Done(reason=reason, usage=usage):
                 del self._exchanges[event.request_id]
-                self.screen.refresh_bindings()
                 exchange.turn.status = TurnStatus.from_reason(reason)
                 self.last_reason = reason
                 self._save_final(exchange, reason, usage.prompt_tokens, usage.completion_tokens)

@@ -158,7 +158,6 @@ class TranslateView(Vertical):
         self.output.clear()
         self._job = TranslationJob(self.service, text, request, self._on_text, self._on_progress)
         self._say(f"Translating into {request.target}… (Esc stops)")
-        self.screen.refresh_bindings()
         self._run(self._job)
 
     @work(exclusive=True, group="translation")
@@ -167,7 +166,6 @@ class TranslateView(Vertical):
             result = await job.run()
         finally:
             self._job = None
-            self.screen.refresh_bindings()
         await self._batcher.flush()
         self.last_result = result
         self._say(_summary(result))

@@ -86,8 +86,13 @@ class Reply(Vertical):
         """Why it ended, once it has."""
 
     def compose(self) -> ComposeResult:
-        yield self._markdown
+        # The Markdown widget comes with the first text: mounting it costs a layout, and
+        # before the first token the model is still reading the prompt.
         yield self._ending
+
+    async def _ensure_markdown(self) -> None:
+        if not self._markdown.is_attached:
+            await self.mount(self._markdown, before=self._ending)
 
     def show_progress(self, message: str) -> None:
         """Say what the model is doing before the first token (loading, reading)."""
@@ -104,6 +109,7 @@ class Reply(Vertical):
             return
         if self._stream is None:
             self._ending.display = False
+            await self._ensure_markdown()
             self._stream = Markdown.get_stream(self._markdown)
         await self._stream.write(fragment)
 
@@ -116,7 +122,9 @@ class Reply(Vertical):
         self._batcher.discard()
         if self._stream is not None:
             await self._stream.stop()
-        await self._markdown.update(text)
+        if text:
+            await self._ensure_markdown()
+            await self._markdown.update(text)
         ending = REPLY_ENDINGS.get(reason)
         if detail:
             ending = f"{ending}: {detail}" if ending else detail
@@ -143,6 +151,13 @@ class ChatLog(VerticalScroll):
         await self.mount(widget)
         self.anchor()
         return widget
+
+    async def add_exchange(self, text: str) -> tuple[UserMessage, Reply]:
+        """Show a message the person sent and start the reply to it, in one mount."""
+        message, reply = UserMessage(text), Reply()
+        await self.mount_all([message, reply])
+        self.anchor()
+        return message, reply
 
     async def add_notice(self, text: str, *, kind: str = "info") -> Notice:
         """Show a notice from tui-chat."""

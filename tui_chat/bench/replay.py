@@ -1,0 +1,70 @@
+"""A replay source that stands in for the worker process, for the benchmark only.
+
+It speaks the worker protocol, loads nothing, and answers every Generate with the same
+long Markdown reply (paragraphs, lists, tables, code fences), one token per message, as
+fast as the pipe takes them: a measure of what the UI costs per token, with no model
+in the way. It never stands in for the model in a test of generation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from multiprocessing.connection import Connection
+
+from tui_chat.core.protocol import (
+    Done,
+    DoneReason,
+    Generate,
+    LoadModel,
+    ModelLoaded,
+    Shutdown,
+    Token,
+    Usage,
+    WorkerReady,
+)
+
+REPLAY_TOKENS_ENV = "TUI_CHAT_REPLAY_TOKENS"
+
+
+def markdown_reply(tokens: int) -> list[str]:
+    """About ``tokens`` pieces of a Markdown reply of every common kind of block."""
+    blocks: list[str] = []
+    n = 0
+    pieces: list[str] = []
+    while len(pieces) < tokens:
+        n += 1
+        blocks += [
+            f"## Part {n}\n",
+            f"The harbour at dawn, part {n}: boats rock gently while gulls circle above the "
+            "quay, and the old lighthouse keeper counts the fishing fleet as it returns.\n",
+            "- nets mended and hung to dry\n- a crate of **fresh** fish\n- one `rope` too short\n",
+            "| boat | crew | catch |\n|---|---|---|\n"
+            f"| Gull {n} | 4 | 120 kg |\n| Tern {n} | 3 | 85 kg |\n",
+            f"```python\ndef catch(boat: str) -> int:\n    return len(boat) * {n}\n```\n",
+        ]
+        pieces = re.findall(r"\s*\S+|\s+", "\n".join(blocks))
+    return pieces[:tokens]
+
+
+def run(conn: Connection, log_path: str) -> None:
+    """Worker entry point with the same signature as the real one."""
+    tokens = int(os.environ.get(REPLAY_TOKENS_ENV, "10000"))
+    reply = markdown_reply(tokens)
+    conn.send(WorkerReady(os.getpid()))
+    while True:
+        try:
+            command = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        match command:
+            case LoadModel():
+                conn.send(ModelLoaded("replay", "replay", 1_000_000, 1_000_000, "none", 1, 0.0))
+            case Generate(request_id=rid):
+                for piece in reply:
+                    conn.send(Token(rid, piece))
+                conn.send(Done(rid, DoneReason.FINISHED, Usage(completion_tokens=len(reply))))
+            case Shutdown():
+                os._exit(0)
+            case _:
+                pass
