@@ -199,49 +199,57 @@ def _percentiles(name: str, samples: list[float], p95_target: float) -> Figure:
 async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:
     """Figure 4: a replay source sends a long Markdown reply through the same path as
     the worker (pipe, service, messages, chat view, Markdown stream) as fast as the UI
-    takes it; UI-process CPU time per token at the end over that at the start."""
+    takes it; UI-process CPU time per token at the end over that at the start.
+
+    The screen is updated ten times a second here: the CPU budget that spreads updates
+    out while a local model computes would hide the cost being measured.
+    """
     os.environ[REPLAY_TOKENS_ENV] = str(plan.replay_tokens)
-    window = plan.replay_tokens // 10
-    marks: dict[int, float] = {}
-    async with running_app(settings, paths, worker_target=replay_worker) as (app, pilot, tl):
+    window = max(1, plan.replay_tokens // 10)
+    samples: list[tuple[int, float]] = [(0, time.process_time())]
+    full_rate = replace(settings, stream_cpu_budget=0.0)
+    async with running_app(full_rate, paths, worker_target=replay_worker) as (app, pilot, tl):
         await ready(app)
         chat = app.main.chat
         handle = chat.handle
-        received = 0
 
         async def counting(event: object) -> None:
-            nonlocal received
             await handle(event)  # type: ignore[arg-type]
             if isinstance(event, Token):
-                before = received
-                received += event.count
-                for edge in (0, window, plan.replay_tokens - window, plan.replay_tokens):
-                    if before < edge <= received or (edge == 0 and before == 0):
-                        marks.setdefault(edge, time.process_time())
+                samples.append((samples[-1][0] + event.count, time.process_time()))
 
         chat.handle = counting  # type: ignore[method-assign]
         started = time.perf_counter()
+        samples[0] = (0, time.process_time())
         await send(app, pilot, "Replay.", tl)
         await reply_ended(pilot, tl, timeout=600)
         elapsed = time.perf_counter() - started
-    first = (marks[window] - marks[0]) / window
-    last = (marks[plan.replay_tokens] - marks[plan.replay_tokens - window]) / window
+        samples.append((samples[-1][0], time.process_time()))  # the end of the reply
+
+    def cost(low: int, high: int) -> float:
+        """CPU seconds per token from the sample at ``low`` tokens to the one at ``high``."""
+        start = next(s for s in samples if s[0] >= low)
+        end = next((s for s in samples if s[0] >= high), samples[-1])
+        return (end[1] - start[1]) / max(1, end[0] - start[0])
+
+    total = samples[-1][0]
+    first, last = cost(0, window), cost(total - window, total)
     growth = Figure(
         "UI CPU per token, last / first tenth of a long reply",
         last / first if first > 0 else float("inf"),
         "ratio",
         1.5,
-        samples=plan.replay_tokens,
-        note=f"{plan.replay_tokens}-token Markdown replay",
+        samples=total,
+        note=f"{total}-token Markdown replay, screen updated 10 times a second",
         details={"first_ms_per_token": first * 1000, "last_ms_per_token": last * 1000},
     )
     rate = Figure(
         "sustained UI rate",
-        plan.replay_tokens / elapsed,
+        total / elapsed,
         "tok/s",
         2000.0,
         at_most=False,
-        note="replayed tokens handled per second",
+        note="replayed tokens shown per second, final render included",
     )
     return [growth, rate]
 

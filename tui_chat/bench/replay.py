@@ -34,14 +34,24 @@ def markdown_reply(tokens: int) -> list[str]:
     pieces: list[str] = []
     while len(pieces) < tokens:
         n += 1
+        paragraph = (
+            f"The harbour at dawn, part {n}: boats rock gently while gulls circle above "
+            "the quay, and the old lighthouse keeper counts the fishing fleet as it "
+            "returns with the tide. Nets are mended on the stones, and somebody sings. "
+        )
         blocks += [
             f"## Part {n}\n",
-            f"The harbour at dawn, part {n}: boats rock gently while gulls circle above the "
-            "quay, and the old lighthouse keeper counts the fishing fleet as it returns.\n",
-            "- nets mended and hung to dry\n- a crate of **fresh** fish\n- one `rope` too short\n",
-            "| boat | crew | catch |\n|---|---|---|\n"
-            f"| Gull {n} | 4 | 120 kg |\n| Tern {n} | 3 | 85 kg |\n",
-            f"```python\ndef catch(boat: str) -> int:\n    return len(boat) * {n}\n```\n",
+            paragraph * 2 + "\n",
+            "- nets mended and hung to dry\n- a crate of **fresh** fish\n"
+            "- one `rope` too short\n- a gull that steals bread\n",
+            paragraph + "\n",
+            (
+                "| boat | crew | catch |\n|---|---|---|\n"
+                f"| Gull {n} | 4 | 120 kg |\n| Tern {n} | 3 | 85 kg |\n"
+            )
+            if n % 2
+            else f"```python\ndef catch(boat: str) -> int:\n    return len(boat) * {n}\n```\n",
+            paragraph * 2 + "\n",
         ]
         pieces = re.findall(r"\s*\S+|\s+", "\n".join(blocks))
     return pieces[:tokens]

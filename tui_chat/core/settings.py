@@ -49,6 +49,9 @@ class Settings:
     """Instructions sent before every conversation; empty uses the chat template's own."""
     translation_language: str = DEFAULT_TRANSLATION_LANGUAGE
     """The language the Translate view starts with."""
+    stream_cpu_budget: float = 0.02
+    """Share of one core the UI may use while a reply streams, so that it takes almost
+    nothing from the model's threads; 0 updates the screen ten times a second."""
 
     def values(self) -> dict[str, str | int | float]:
         """The settings as the settings file names them."""

@@ -250,7 +250,8 @@ class ChatView(Vertical):
         # The person's message is on disk before the model sees it; meanwhile both new
         # widgets go on screen in one mount (one layout).
         saving = asyncio.ensure_future(self._save_new(conversation, user, turn))
-        message_widget, reply = await self.chat_log.add_exchange(text)
+        budget = self.service.settings.stream_cpu_budget or None
+        message_widget, reply = await self.chat_log.add_exchange(text, budget)
         self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
         await saving
         if conversation is not self.conversation:

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownBlock, MarkdownStream
 
 from tui_chat.core.protocol import DoneReason
-from tui_chat.ui.batcher import TextBatcher
+from tui_chat.ui.batcher import UI_CPU_BUDGET, TextBatcher
 
 
 @functools.cache
@@ -74,12 +74,17 @@ class Reply(Vertical):
     Reply > .ending.-waiting { color: $text-muted; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cpu_budget: float | None = UI_CPU_BUDGET) -> None:
+        """
+        Args:
+            cpu_budget: Share of a core the UI may use while this reply streams (see
+                ``TextBatcher``); None updates the screen ten times a second regardless.
+        """
         super().__init__(classes="assistant")
         self._markdown = Markdown(parser_factory=chat_markdown_parser)
         self._ending = Static(Text("waiting for the model…"), classes="ending -waiting")
         self._stream: MarkdownStream | None = None
-        self._batcher = TextBatcher(self, self._write)
+        self._batcher = TextBatcher(self, self._write, cpu_budget=cpu_budget)
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
@@ -113,18 +118,45 @@ class Reply(Vertical):
             self._stream = Markdown.get_stream(self._markdown)
         await self._stream.write(fragment)
 
+    def _streamed_as_whole(self, text: str) -> bool:
+        """True if the streamed blocks are the blocks a parse of the whole text gives:
+        same kinds, same source lines, and the same source text."""
+        if self._stream is None or self._markdown.source != text:
+            return False
+        expected = [
+            (token.type, (token.map[0], token.map[1]))
+            for token in chat_markdown_parser().parse(text)
+            if token.level == 0 and token.nesting >= 0 and token.map is not None
+        ]
+        streamed = [
+            (block.name, block.source_range)
+            for block in self._markdown.children
+            if isinstance(block, MarkdownBlock)
+        ]
+        return streamed == expected
+
     async def finish(self, text: str, reason: DoneReason, detail: str = "") -> None:
-        """End the reply: stop streaming, render ``text`` whole, say how it ended."""
+        """End the reply: stop streaming, make sure ``text`` is rendered whole, say how
+        it ended."""
         if self.finished:
             return
+        if self._stream is not None:
+            await self._batcher.flush()  # the last pieces go through the stream too
         self.finished = True
         self.reason = reason
         self._batcher.discard()
         if self._stream is not None:
             await self._stream.stop()
+            # stop() can return while a (shielded) append is still running.
+            async with self._markdown.lock:
+                pass
         if text:
             await self._ensure_markdown()
-            await self._markdown.update(text)
+            # Streaming re-parses from the last block on each append, which can leave a
+            # block stale (a table whose header came before its rule, say). Render the
+            # whole reply again only then: for a long reply that costs seconds.
+            if not self._streamed_as_whole(text):
+                await self._markdown.update(text)
         ending = REPLY_ENDINGS.get(reason)
         if detail:
             ending = f"{ending}: {detail}" if ending else detail
@@ -145,16 +177,18 @@ class ChatLog(VerticalScroll):
         await self.mount(widget)
         return widget
 
-    async def add_reply(self) -> Reply:
+    async def add_reply(self, cpu_budget: float | None = UI_CPU_BUDGET) -> Reply:
         """Start a reply that tokens will stream into."""
-        widget = Reply()
+        widget = Reply(cpu_budget)
         await self.mount(widget)
         self.anchor()
         return widget
 
-    async def add_exchange(self, text: str) -> tuple[UserMessage, Reply]:
+    async def add_exchange(
+        self, text: str, cpu_budget: float | None = UI_CPU_BUDGET
+    ) -> tuple[UserMessage, Reply]:
         """Show a message the person sent and start the reply to it, in one mount."""
-        message, reply = UserMessage(text), Reply()
+        message, reply = UserMessage(text), Reply(cpu_budget)
         await self.mount_all([message, reply])
         self.anchor()
         return message, reply
