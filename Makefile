@@ -16,6 +16,10 @@ test: $(VENV)/.test $(VENV)/.model
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The benchmark on the bundled model (or ARGS="--model PATH"); fails if a target is missed.
+bench: $(VENV)/.app $(VENV)/.model
+	$(BIN)/tui-chat bench --check --json bench.json $(ARGS)
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

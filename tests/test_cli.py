@@ -91,9 +91,9 @@ def test_bad_options_are_usage_errors(args: list[str]) -> None:
 
 
 def _saved_conversations(home: Path) -> tuple[int, int]:
-    from tui_chat.core.store import STORE_FILE, Store
+    from tui_chat.core.store import Store
 
-    store = Store.open(home / "data" / STORE_FILE)
+    store = Store.open(home / "data" / "conversations.db")
     first = store.create_conversation("SmolLM2")
     store.add_message(first, "user", "What is a [bold]tide[/]?", "complete")
     reply = store.add_message(first, "assistant", "", "streaming")

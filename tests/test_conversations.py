@@ -20,7 +20,7 @@ from tests.test_app import SIZE, last_reply_turn, loaded, reply_finished, type_a
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
-from tui_chat.core.store import STORE_FILE, Store
+from tui_chat.core.store import Store
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.chat_view import MEMORY_MARKER
 from tui_chat.ui.screens.conversations import ConversationsScreen
@@ -33,7 +33,7 @@ STORY = "Write a long story about a dragon who learns to sail."
 @pytest.fixture
 def db(paths: UserPaths) -> Iterator[sqlite3.Connection]:
     """A second connection to the app's store, as another process would have."""
-    path = paths.data / STORE_FILE
+    path = paths.store
     paths.data.mkdir(parents=True, exist_ok=True)
     Store.open(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
@@ -214,7 +214,7 @@ async def test_a_damaged_store_gives_a_banner_and_the_chat_still_works(
     settings: Settings, paths: UserPaths
 ) -> None:
     paths.data.mkdir(parents=True)
-    bad = paths.data / STORE_FILE
+    bad = paths.store
     bad.write_bytes(b"\x00garbage that is not SQLite\n" * 200)
     app = ChatApp(settings, paths)
     async with app.run_test(size=SIZE) as pilot:

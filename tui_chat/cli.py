@@ -30,7 +30,6 @@ from tui_chat.core.settings import (
     default_threads,
     settings_from,
 )
-from tui_chat.core.store import STORE_FILE
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -183,7 +182,7 @@ def prepare_user_files() -> UserPaths:
 
 def store_path(paths: UserPaths) -> Path:
     """The conversation store's file."""
-    return paths.data / STORE_FILE
+    return paths.store
 
 
 def main(argv: Sequence[str] | None = None) -> int:

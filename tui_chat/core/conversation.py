@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tui_chat.core.protocol import ChatMessage, DoneReason, Role
-from tui_chat.core.store import StoredConversation
+
+if TYPE_CHECKING:
+    from tui_chat.core.store import StoredConversation
 
 
 class TurnStatus(StrEnum):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from tui_chat.core.store import StoredConversation
+if TYPE_CHECKING:
+    from tui_chat.core.store import StoredConversation
 
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 STATUS_NOTES = {

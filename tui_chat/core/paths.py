@@ -29,6 +29,11 @@ class UserPaths:
     """Log files: the UI's and the worker's (llama.cpp's own output lands there)."""
 
     @property
+    def store(self) -> Path:
+        """The conversation store (SQLite)."""
+        return self.data / "conversations.db"
+
+    @property
     def worker_log(self) -> Path:
         """The file that receives the worker process's stdout and stderr."""
         return self.logs / "worker.log"

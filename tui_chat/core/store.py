@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STORE_FILE = "conversations.db"
 BUSY_TIMEOUT_MS = 5_000
 TITLE_LENGTH = 60
 

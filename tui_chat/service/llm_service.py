@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_chat.core.breaker import CrashBreaker
 from tui_chat.core.protocol import (
@@ -54,7 +52,10 @@ from tui_chat.service.events import (
     StateChanged,
     WorkerCrashed,
 )
-from tui_chat.worker import main as worker_main
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 READ_BATCH = 256
 """Most worker messages handled per wake-up of the event loop."""
@@ -105,15 +106,15 @@ class LlmService:
         settings: Settings,
         log_path: Path,
         sink: Callable[[ServiceEvent], None],
-        worker_target: Callable[[Connection, str], None] = worker_main.run,
+        worker_target: Callable[[Connection, str], None] | None = None,
     ) -> None:
         """
         Args:
             settings: Model, context, threads, sampling and crash limit.
             log_path: Where the worker writes stdout and stderr.
             sink: Called on the event loop with every event, in order.
-            worker_target: The worker process's entry point (the benchmark swaps in a
-                replay source that speaks the same protocol).
+            worker_target: The worker process's entry point (default: the real worker;
+                the benchmark swaps in a replay source that speaks the same protocol).
         """
         self.settings = settings
         self._worker_target = worker_target
@@ -318,10 +319,15 @@ class LlmService:
 
     def _spawn(self) -> None:
         assert self._loop is not None, "start() first"
+        # Imported when the first worker starts, after the first frame is on screen.
+        import multiprocessing
+
+        from tui_chat.worker import main as worker_main
+
         context = multiprocessing.get_context("spawn")
         parent_conn, child_conn = context.Pipe(duplex=True)
         process = context.Process(
-            target=self._worker_target,
+            target=self._worker_target or worker_main.run,
             args=(child_conn, str(self._log_path)),
             name="tui-chat-worker",
             daemon=True,

@@ -13,9 +13,10 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from tui_chat.core.store import OpenedStore, Store, open_store
+if TYPE_CHECKING:
+    from tui_chat.core.store import OpenedStore, Store
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ class StoreWorker:
         self._failed = False
 
     def _open(self) -> OpenedStore:
+        # Imported here, on the store's thread: sqlite3 and the schema are not needed
+        # to draw the first frame.
+        from tui_chat.core.store import OpenedStore, Store, open_store
+
         if self._path is None:
             return OpenedStore(Store.in_memory())
         return open_store(self._path)

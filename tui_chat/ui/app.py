@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from textual import work
@@ -14,7 +13,6 @@ from textual.screen import Screen
 from tui_chat.core import config
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
-from tui_chat.core.store import STORE_FILE
 from tui_chat.service.events import ServiceEvent
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
@@ -40,7 +38,7 @@ class ChatApp(App[None]):
         *,
         open_conversation: int | None = None,
         store_path: Path | None = None,
-        worker_target: Callable[[Connection, str], None] | None = None,
+        worker_target: Callable[..., None] | None = None,
     ) -> None:
         """
         Args:
@@ -58,7 +56,7 @@ class ChatApp(App[None]):
             if worker_target
             else LlmService(settings, paths.worker_log, self._deliver)
         )
-        self.store = StoreWorker(store_path or paths.data / STORE_FILE, self._store_failed)
+        self.store = StoreWorker(store_path or paths.store, self._store_failed)
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,14 +26,15 @@ from textual.widget import Widget
 from tui_chat.core.conversation import Conversation, Turn, TurnStatus
 from tui_chat.core.export import to_markdown
 from tui_chat.core.protocol import ContextTrimmed, Done, DoneReason, Error, PromptProgress, Token
-from tui_chat.core.store import Store
 from tui_chat.service.events import RequestEvent, ServiceState
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
-from tui_chat.ui.screens.conversations import Choice, ConversationsScreen
 from tui_chat.ui.screens.dialogs import save_to_file
 from tui_chat.ui.widgets.chat_input import ChatInput
 from tui_chat.ui.widgets.chat_log import ChatLog, Notice, Reply
+
+if TYPE_CHECKING:
+    from tui_chat.core.store import Store
 
 SAVE_EVERY_SECONDS = 0.5
 """Longest a streaming reply goes unsaved: what a kill of the app can lose of it."""
@@ -197,6 +199,8 @@ class ChatView(Vertical):
     @work
     async def action_list(self) -> None:
         """Show the saved conversations (F2)."""
+        from tui_chat.ui.screens.conversations import Choice, ConversationsScreen
+
         choice: Choice | None = await self.app.push_screen_wait(
             ConversationsScreen(self.store, self.conversation.id)
         )

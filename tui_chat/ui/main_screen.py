@@ -8,7 +8,9 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import MountError
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from tui_chat.core.protocol import (
@@ -70,17 +72,26 @@ class MainScreen(Screen[None]):
         )
 
     def compose(self) -> ComposeResult:
+        # The first frame holds what is needed to start typing; the Translate view and
+        # the footer follow a frame later (together they cost ~100 ms of start-up).
         yield Banner(id="banner")
-        with TabbedContent(initial="chat", id="views"):
-            with TabPane("Chat", id="chat"):
-                yield self.chat
-            with TabPane("Translate", id="translate"):
-                yield self.translate
+        with TabbedContent(initial="chat", id="views"), TabPane("Chat", id="chat"):
+            yield self.chat
         yield StatusLine(id="status")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.chat.query_one("#input").focus()
+        self.call_after_refresh(self._complete)
+
+    async def _complete(self) -> None:
+        """Mount the rest of the screen after the first frame."""
+        try:
+            await self.query_one(TabbedContent).add_pane(
+                TabPane("Translate", self.translate, id="translate")
+            )
+            await self.mount(Footer())
+        except (MountError, NoMatches):
+            pass  # the app closed before its second frame
 
     @property
     def status(self) -> StatusLine:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownBlock, MarkdownStream
+from textual.widgets import Static
 
 from tui_chat.core.protocol import DoneReason
 from tui_chat.ui.batcher import UI_CPU_BUDGET, TextBatcher
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
+
+# The Markdown widget and its parser are imported when the first reply needs them:
+# together they add ~30 ms to start-up, before the screen can show anything.
 
 
 @functools.cache
@@ -24,6 +31,8 @@ def chat_markdown_parser() -> MarkdownIt:
     Markdown would run them together into one paragraph. One parser serves every
     reply: building one costs more than parsing a streamed fragment.
     """
+    from markdown_it import MarkdownIt
+
     parser = MarkdownIt("gfm-like")
 
     def keep_line_breaks(state: StateCore) -> None:
@@ -81,7 +90,7 @@ class Reply(Vertical):
                 ``TextBatcher``); None updates the screen ten times a second regardless.
         """
         super().__init__(classes="assistant")
-        self._markdown = Markdown(parser_factory=chat_markdown_parser)
+        self._markdown: Markdown | None = None
         self._ending = Static(Text("waiting for the model…"), classes="ending -waiting")
         self._stream: MarkdownStream | None = None
         self._batcher = TextBatcher(self, self._write, cpu_budget=cpu_budget)
@@ -95,9 +104,13 @@ class Reply(Vertical):
         # before the first token the model is still reading the prompt.
         yield self._ending
 
-    async def _ensure_markdown(self) -> None:
-        if not self._markdown.is_attached:
+    async def _ensure_markdown(self) -> Markdown:
+        if self._markdown is None:
+            from textual.widgets import Markdown
+
+            self._markdown = Markdown(parser_factory=chat_markdown_parser)
             await self.mount(self._markdown, before=self._ending)
+        return self._markdown
 
     def show_progress(self, message: str) -> None:
         """Say what the model is doing before the first token (loading, reading)."""
@@ -114,14 +127,17 @@ class Reply(Vertical):
             return
         if self._stream is None:
             self._ending.display = False
-            await self._ensure_markdown()
-            self._stream = Markdown.get_stream(self._markdown)
+            markdown = await self._ensure_markdown()
+            self._stream = markdown.get_stream(markdown)
         await self._stream.write(fragment)
 
     def _streamed_as_whole(self, text: str) -> bool:
         """True if the streamed blocks are the blocks a parse of the whole text gives:
         same kinds, same source lines, and the same source text."""
-        if self._stream is None or self._markdown.source != text:
+        from textual.widgets.markdown import MarkdownBlock
+
+        markdown = self._markdown
+        if self._stream is None or markdown is None or markdown.source != text:
             return False
         expected = [
             (token.type, (token.map[0], token.map[1]))
@@ -130,7 +146,7 @@ class Reply(Vertical):
         ]
         streamed = [
             (block.name, block.source_range)
-            for block in self._markdown.children
+            for block in markdown.children
             if isinstance(block, MarkdownBlock)
         ]
         return streamed == expected
@@ -145,18 +161,18 @@ class Reply(Vertical):
         self.finished = True
         self.reason = reason
         self._batcher.discard()
-        if self._stream is not None:
+        if self._stream is not None and self._markdown is not None:
             await self._stream.stop()
             # stop() can return while a (shielded) append is still running.
             async with self._markdown.lock:
                 pass
         if text:
-            await self._ensure_markdown()
+            markdown = await self._ensure_markdown()
             # Streaming re-parses from the last block on each append, which can leave a
             # block stale (a table whose header came before its rule, say). Render the
             # whole reply again only then: for a long reply that costs seconds.
             if not self._streamed_as_whole(text):
-                await self._markdown.update(text)
+                await markdown.update(text)
         ending = REPLY_ENDINGS.get(reason)
         if detail:
             ending = f"{ending}: {detail}" if ending else detail
