@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
-READ_BATCH = 256
+READ_BATCH = 1024
 """Most worker messages handled per wake-up of the event loop."""
 
 SHUTDOWN_GRACE_SECONDS = 2.0
@@ -378,35 +378,36 @@ class LlmService:
         instead of hundreds. At most ``READ_BATCH`` messages are read per call, so that
         the UI gets its turn even when the worker sends without pause.
         """
-        merged: Token | None = None
+        run: list[Token] = []  # consecutive tokens of one request, not yet handled
         try:
             for _ in range(READ_BATCH):
                 if worker is not self._worker or not worker.conn.poll():
                     break
                 response = worker.conn.recv()
-                if isinstance(response, Token):
-                    if merged is not None and merged.request_id == response.request_id:
-                        merged = Token(
-                            merged.request_id,
-                            merged.text + response.text,
-                            merged.count + response.count,
-                        )
-                        continue
-                    if merged is not None:
-                        self._handle(merged)
-                    merged = response
+                if isinstance(response, Token) and (
+                    not run or run[0].request_id == response.request_id
+                ):
+                    run.append(response)
                     continue
-                if merged is not None:
-                    self._handle(merged)
-                    merged = None
-                self._handle(response)
+                self._handle_run(run)
+                if isinstance(response, Token):
+                    run.append(response)
+                else:
+                    self._handle(response)
         except (EOFError, OSError):
-            if merged is not None:
-                self._handle(merged)
+            self._handle_run(run)
             self._on_exit(worker)
             return
-        if merged is not None:
-            self._handle(merged)
+        self._handle_run(run)
+
+    def _handle_run(self, run: list[Token]) -> None:
+        """Handle consecutive tokens of one request as one, and empty ``run``."""
+        if len(run) == 1:
+            self._handle(run[0])
+        elif run:
+            text = "".join(t.text for t in run)
+            self._handle(Token(run[0].request_id, text, sum(t.count for t in run)))
+        run.clear()
 
     def _on_exit(self, worker: _Worker) -> None:
         """The worker's pipe closed or its process ended."""

@@ -47,7 +47,9 @@ class TextBatcher:
         self._widget = widget
         self._write = write
         self._shortest = interval
-        self._interval = interval
+        # With a budget, start where a small machine ends up anyway: a short reply is
+        # over before the interval would have grown.
+        self._interval = interval if cpu_budget is None else max(interval, 0.25)
         self._budget = cpu_budget
         self._pending: list[str] = []
         self._timer: Timer | None = None
@@ -102,7 +104,7 @@ class TextBatcher:
         if self._budget is not None and self._last:
             share = (cpu - self._cpu_mark) / max(now - self._last, 1e-3)
             if share > self._budget:
-                self._interval = min(LONGEST_FLUSH_SECONDS, self._interval * 1.5)
+                self._interval = min(LONGEST_FLUSH_SECONDS, self._interval * 2)
             else:
                 self._interval = max(self._shortest, self._interval / 1.25)
         self._last, self._cpu_mark = now, cpu
