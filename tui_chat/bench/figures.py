@@ -227,8 +227,9 @@ async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) ->
         samples.append((samples[-1][0], time.process_time()))  # the end of the reply
 
     def cost(low: int, high: int) -> float:
-        """CPU seconds per token from the sample at ``low`` tokens to the one at ``high``."""
-        start = next(s for s in samples if s[0] >= low)
+        """CPU seconds per token over the span of samples that covers ``low`` to ``high``
+        tokens (queued tokens arrive merged, so a sample may cover hundreds)."""
+        start = max((s for s in samples if s[0] <= low), key=lambda s: s[0])
         end = next((s for s in samples if s[0] >= high), samples[-1])
         return (end[1] - start[1]) / max(1, end[0] - start[0])
 
