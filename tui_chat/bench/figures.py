@@ -201,52 +201,70 @@ async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) ->
     the worker (pipe, service, messages, chat view, Markdown stream) as fast as the UI
     takes it; UI-process CPU time per token at the end over that at the start.
 
-    The screen is updated ten times a second here: the CPU budget that spreads updates
-    out while a local model computes would hide the cost being measured.
+    The CPU time between two writes to the Markdown stream is charged to the text of the
+    first of them (its rendering happens in between); the last write is charged until
+    the reply has been rendered whole. The screen is updated ten times a second here:
+    the CPU budget that spreads updates out while a local model computes would hide the
+    cost being measured.
     """
+    from tui_chat.bench.replay import markdown_reply
+    from tui_chat.ui.widgets.chat_log import Reply
+
     os.environ[REPLAY_TOKENS_ENV] = str(plan.replay_tokens)
-    window = max(1, plan.replay_tokens // 10)
-    samples: list[tuple[int, float]] = [(0, time.process_time())]
+    total_chars = len("".join(markdown_reply(plan.replay_tokens)))
+    writes: list[tuple[int, float]] = []  # (characters written before, CPU time then)
+    write = Reply._write
+
+    async def timed_write(self: Reply, fragment: str) -> None:
+        written = writes[-1][0] if writes else 0
+        writes.append((written + len(fragment), time.process_time()))
+        await write(self, fragment)
+
     full_rate = replace(settings, stream_cpu_budget=0.0)
-    async with running_app(full_rate, paths, worker_target=replay_worker) as (app, pilot, tl):
-        await ready(app)
-        chat = app.main.chat
-        handle = chat.handle
-
-        async def counting(event: object) -> None:
-            await handle(event)  # type: ignore[arg-type]
-            if isinstance(event, Token):
-                samples.append((samples[-1][0] + event.count, time.process_time()))
-
-        chat.handle = counting  # type: ignore[method-assign]
-        started = time.perf_counter()
-        samples[0] = (0, time.process_time())
-        await send(app, pilot, "Replay.", tl)
-        await reply_ended(pilot, tl, timeout=600)
-        elapsed = time.perf_counter() - started
-        samples.append((samples[-1][0], time.process_time()))  # the end of the reply
+    Reply._write = timed_write  # type: ignore[method-assign]
+    try:
+        async with running_app(full_rate, paths, worker_target=replay_worker) as (app, pilot, tl):
+            await ready(app)
+            started = time.perf_counter()
+            await send(app, pilot, "Replay.", tl)
+            await reply_ended(pilot, tl, timeout=600)
+            elapsed = time.perf_counter() - started
+            finished_cpu = time.process_time()
+    finally:
+        Reply._write = write  # type: ignore[method-assign]
+    # Each write's share: the CPU from it to the next one, for its characters.
+    spans = [
+        (before_chars, chars, (writes[i + 1][1] if i + 1 < len(writes) else finished_cpu) - cpu)
+        for i, (chars, cpu) in enumerate(writes)
+        for before_chars in [writes[i - 1][0] if i else 0]
+    ]
+    tokens_per_char = plan.replay_tokens / total_chars
+    window = total_chars // 10
 
     def cost(low: int, high: int) -> float:
-        """CPU seconds per token over the span of samples that covers ``low`` to ``high``
-        tokens (queued tokens arrive merged, so a sample may cover hundreds)."""
-        start = max((s for s in samples if s[0] <= low), key=lambda s: s[0])
-        end = next((s for s in samples if s[0] >= high), samples[-1])
-        return (end[1] - start[1]) / max(1, end[0] - start[0])
+        """CPU seconds per token for the text from character ``low`` to ``high``: each
+        write's CPU is shared out over its characters."""
+        cpu = sum(
+            spent * (min(end, high) - max(start, low)) / (end - start)
+            for start, end, spent in spans
+            if end > start and min(end, high) > max(start, low)
+        )
+        return cpu / ((high - low) * tokens_per_char)
 
-    total = samples[-1][0]
-    first, last = cost(0, window), cost(total - window, total)
+    written = writes[-1][0] if writes else total_chars
+    first, last = cost(0, window), cost(written - window, written)
     growth = Figure(
         "UI CPU per token, last / first tenth of a long reply",
         last / first if first > 0 else float("inf"),
         "ratio",
         1.5,
-        samples=total,
-        note=f"{total}-token Markdown replay, screen updated 10 times a second",
+        samples=len(writes),
+        note=f"{plan.replay_tokens}-token Markdown replay, screen updated 10 times a second",
         details={"first_ms_per_token": first * 1000, "last_ms_per_token": last * 1000},
     )
     rate = Figure(
         "sustained UI rate",
-        total / elapsed,
+        plan.replay_tokens / elapsed,
         "tok/s",
         2000.0,
         at_most=False,
