@@ -1,15 +1,17 @@
 """A replay source that stands in for the worker process, for the benchmark only.
 
 It speaks the worker protocol, loads nothing, and answers every Generate with the same
-long Markdown reply (paragraphs, lists, tables, code fences), one token per message, as
-fast as the pipe takes them: a measure of what the UI costs per token, with no model
-in the way. It never stands in for the model in a test of generation.
+long Markdown reply (paragraphs, lists, tables, code fences), one token per message, at
+a steady ``REPLAY_RATE`` tokens a second (far above any CPU model): a measure of what
+the UI costs per token, with no model in the way. It never stands in for the model in a
+test of generation.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from multiprocessing.connection import Connection
 
 from tui_chat.core.protocol import (
@@ -25,6 +27,10 @@ from tui_chat.core.protocol import (
 )
 
 REPLAY_TOKENS_ENV = "TUI_CHAT_REPLAY_TOKENS"
+REPLAY_RATE = 2000
+"""Tokens a second the replay sends: the rate the UI must sustain."""
+BURST = 10
+"""Tokens sent together, every BURST / REPLAY_RATE seconds."""
 
 
 def markdown_reply(tokens: int) -> list[str]:
@@ -71,7 +77,12 @@ def run(conn: Connection, log_path: str) -> None:
             case LoadModel():
                 conn.send(ModelLoaded("replay", "replay", 1_000_000, 1_000_000, "none", 1, 0.0))
             case Generate(request_id=rid):
-                for piece in reply:
+                started = time.perf_counter()
+                for n, piece in enumerate(reply):
+                    if n % BURST == 0:
+                        wait = started + n / REPLAY_RATE - time.perf_counter()
+                        if wait > 0:
+                            time.sleep(wait)
                     conn.send(Token(rid, piece))
                 conn.send(Done(rid, DoneReason.FINISHED, Usage(completion_tokens=len(reply))))
             case Shutdown():
