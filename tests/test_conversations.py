@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
@@ -137,7 +139,13 @@ async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(app: Ch
 
 
 async def test_rename_and_delete_from_the_list(app: ChatApp) -> None:
-    async with app.run_test(size=SIZE) as pilot:
+    notes: list[Notification] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Notify):
+            notes.append(message.notification)
+
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await loaded(app)
         await type_and_send(pilot, "First chat.")
         await reply_finished(app)
@@ -162,6 +170,11 @@ async def test_rename_and_delete_from_the_list(app: ChatApp) -> None:
         await wait_until(lambda: isinstance(app.screen, Confirm))
         await pilot.press("y")
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
+        # The title is the person's text: shown as written, never read as markup.
+        await wait_until(lambda: any(n.message.startswith("Deleted") for n in notes))
+        deleted = next(n for n in notes if n.message.startswith("Deleted"))
+        assert "Renamed [bold]chat[/]" in deleted.message
+        assert not deleted.markup
         await wait_until(
             lambda: "No saved conversations" in str(options.get_option_at_index(0).prompt)
         )

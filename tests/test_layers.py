@@ -41,7 +41,9 @@ def test_core_imports_neither_textual_nor_llama_cpp(module: str) -> None:
 
 
 def test_ui_process_never_imports_llama_cpp() -> None:
-    loaded = modules_after_import("tui_chat.cli", "tui_chat.ui.app", "tui_chat.__main__")
+    loaded = modules_after_import(
+        "tui_chat.cli", "tui_chat.ui.app", "tui_chat.__main__", "tui_chat.bench.command"
+    )
     assert "textual" in loaded
     assert "llama_cpp" not in loaded
 

@@ -158,6 +158,7 @@ class MainScreen(Screen[None]):
             f"Saved to {self._config_file}. Model, context size, threads and the translation "
             "language take effect at the next start.",
             timeout=6,
+            markup=False,
         )
 
     def action_retry(self) -> None:

@@ -129,5 +129,5 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         ):
             return
         await self._store.call(lambda s: s.delete(chosen.id))
-        self.notify(f"Deleted {title!r}.")
+        self.notify(f"Deleted {title!r}.", markup=False)
         await self.reload()

@@ -78,10 +78,10 @@ async def save_to_file(app: App[object], text: str, suggestion: Path, what: str)
         with path.open("x", encoding="utf-8") as f:
             f.write(text)
     except FileExistsError:
-        app.notify(f"{path} exists already; nothing was saved.", severity="error")
+        app.notify(f"{path} exists already; nothing was saved.", severity="error", markup=False)
     except OSError as e:
-        app.notify(f"Could not save to {path}: {e.strerror or e}", severity="error")
+        app.notify(f"Could not save to {path}: {e.strerror or e}", severity="error", markup=False)
     else:
-        app.notify(f"Saved to {path}")
+        app.notify(f"Saved to {path}", markup=False)
         return path
     return None
