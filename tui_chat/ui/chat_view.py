@@ -59,7 +59,8 @@ class ChatView(Vertical):
     """Where the person chats with the model."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
-        Binding("ctrl+n", "new", "New chat"),
+        Binding("ctrl+t", "screen.switch_view", "Translate"),
+        Binding("ctrl+n", "new", "New"),
         Binding("f2", "list", "Chats"),
         Binding("ctrl+l", "new", "Clear", show=False),
         Binding("ctrl+s", "save_markdown", "Save"),

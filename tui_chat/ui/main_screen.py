@@ -50,7 +50,8 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
         Binding("escape", "stop", "Stop", priority=True),
-        Binding("ctrl+t", "switch_view", "Chat/Translate", priority=True),
+        # Ctrl+T itself is bound in each view, so that the footer names the other one.
+        Binding("ctrl+t", "switch_view", show=False),
         Binding("ctrl+r", "retry", "Restart model", priority=True),
         Binding("f3", "settings", "Settings"),
     ]

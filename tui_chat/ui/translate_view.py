@@ -33,6 +33,7 @@ class TranslateView(Vertical):
     """Where the person translates text."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
+        Binding("ctrl+t", "screen.switch_view", "Chat"),
         Binding("ctrl+g", "translate", "Translate"),
         Binding("f5", "translate", "Translate", show=False),
         Binding("ctrl+o", "copy_translation", "Copy translation"),
