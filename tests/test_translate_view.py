@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input
 
 from tests.conftest import wait_until
 from tests.test_app import SIZE, loaded, reply_finished, type_and_send
@@ -34,7 +34,7 @@ async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
 
 async def open_translate(app: ChatApp, pilot: Pilot[None]) -> TranslateView:
     await pilot.press("ctrl+t")
-    await wait_until(lambda: app.main.query_one(TabbedContent).active == "translate")
+    await wait_until(lambda: app.main.current_view == "translate")
     view = app.main.translate
     await wait_until(lambda: view.source.has_focus, message="source pane focused")
     return view

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import MountError
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Footer
 
 from tui_chat.core.protocol import (
     ContextTrimmed,
@@ -34,6 +34,7 @@ from tui_chat.ui.screens.settings import SettingsScreen
 from tui_chat.ui.translate_view import TranslateView
 from tui_chat.ui.widgets.banner import Banner
 from tui_chat.ui.widgets.status_line import StatusLine
+from tui_chat.ui.widgets.view_tabs import ViewTabs
 
 STATE_LABELS: dict[ServiceState, str] = {
     ServiceState.LOADING: "loading model…",
@@ -76,7 +77,8 @@ class MainScreen(Screen[None]):
         # The first frame holds what is needed to start typing; the Translate view and
         # the footer follow a frame later (together they cost ~100 ms of start-up).
         yield Banner(id="banner")
-        with TabbedContent(initial="chat", id="views"), TabPane("Chat", id="chat"):
+        yield ViewTabs(id="tabs")
+        with ContentSwitcher(initial="chat-view", id="views"):
             yield self.chat
         yield StatusLine(id="status")
 
@@ -87,9 +89,7 @@ class MainScreen(Screen[None]):
     async def _complete(self) -> None:
         """Mount the rest of the screen after the first frame."""
         try:
-            await self.query_one(TabbedContent).add_pane(
-                TabPane("Translate", self.translate, id="translate")
-            )
+            await self.query_one(ContentSwitcher).mount(self.translate)
             await self.mount(Footer())
         except (MountError, NoMatches):
             pass  # the app closed before its second frame
@@ -127,14 +127,28 @@ class MainScreen(Screen[None]):
         self.translate.stop()
         self.chat.stop()
 
+    @property
+    def current_view(self) -> str:
+        """``chat`` or ``translate``."""
+        return self.query_one(ViewTabs).active
+
     def action_switch_view(self) -> None:
         """Go from Chat to Translate and back (Ctrl+T)."""
-        views = self.query_one(TabbedContent)
-        views.active = "translate" if views.active == "chat" else "chat"
-        if views.active == "translate":
+        self.show_view("translate" if self.current_view == "chat" else "chat")
+
+    def show_view(self, view: str) -> None:
+        """Open the Chat or the Translate view."""
+        if view == "translate" and not self.translate.is_attached:
+            return  # not mounted yet (the first frame is still being drawn)
+        self.query_one(ContentSwitcher).current = f"{view}-view"
+        self.query_one(ViewTabs).active = view
+        if view == "translate":
             self.translate.source.focus()
         else:
             self.chat.input.focus()
+
+    def on_view_tabs_chosen(self, message: ViewTabs.Chosen) -> None:
+        self.show_view(message.view)
 
     @work
     async def action_settings(self) -> None:
