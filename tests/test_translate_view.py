@@ -45,6 +45,19 @@ async def paste(app: ChatApp, text: str) -> None:
     app.post_message(events.Paste(text))
 
 
+async def test_only_the_chosen_view_is_shown(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.main.translate.is_attached, message="Translate view mounted")
+        await pilot.pause()
+        chat, translate = app.main.chat, app.main.translate
+        assert chat.display and not translate.display
+        assert not translate.region, "the Translate view takes room on the Chat view"
+        await open_translate(app, pilot)
+        assert translate.display and not chat.display
+        await pilot.press("ctrl+t")
+        await wait_until(lambda: chat.display and not translate.display)
+
+
 async def test_paste_translate_and_the_output_streams(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)

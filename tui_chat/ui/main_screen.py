@@ -89,6 +89,8 @@ class MainScreen(Screen[None]):
     async def _complete(self) -> None:
         """Mount the rest of the screen after the first frame."""
         try:
+            # ContentSwitcher hides only the children it starts with; a later one is hidden here.
+            self.translate.display = False
             await self.query_one(ContentSwitcher).mount(self.translate)
             await self.mount(Footer())
         except (MountError, NoMatches):
