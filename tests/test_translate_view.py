@@ -50,10 +50,12 @@ async def test_only_the_chosen_view_is_shown(app: ChatApp) -> None:
         await wait_until(lambda: app.main.translate.is_attached, message="Translate view mounted")
         await pilot.pause()
         chat, translate = app.main.chat, app.main.translate
-        assert chat.display and not translate.display
+        assert chat.display
+        assert not translate.display
         assert not translate.region, "the Translate view takes room on the Chat view"
         await open_translate(app, pilot)
-        assert translate.display and not chat.display
+        assert translate.display
+        assert not chat.display
         await pilot.press("ctrl+t")
         await wait_until(lambda: chat.display and not translate.display)
 
