@@ -36,10 +36,16 @@ def launch(argv: list[str], marker: bytes, env: dict[str, str]) -> tuple[float, 
     try:
         while marker not in seen:
             if time.perf_counter() - started > 60:
-                raise TimeoutError(f"{argv[0]} did not show its first frame")
+                state = "running" if process.poll() is None else f"exit {process.returncode}"
+                raise TimeoutError(
+                    f"{' '.join(argv)} did not show its first frame in 60 s ({state}); "
+                    f"its last output: {seen[-600:]!r}"
+                )
             ready, _, _ = select.select([master], [], [], 1.0)
             if ready:
-                seen = (seen + os.read(master, 65536))[-4096:]
+                # Searched whole, then cut to the part a marker split by reads starts in:
+                # a frame often comes in one read longer than any fixed tail.
+                seen = seen[-len(marker) :] + os.read(master, 65536)
         elapsed = time.perf_counter() - started
         rss = _rss_mb(process.pid)
         os.write(master, QUIT)
