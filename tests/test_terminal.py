@@ -58,6 +58,19 @@ class Terminal:
     def pane(self, field: str) -> str:
         return self.tmux("display-message", "-p", "-t", "e2e", f"#{{{field}}}").strip()
 
+    def exit_status(self, timeout: float = 10) -> str:
+        """``status N`` or ``signal N`` once the program in the pane has ended. tmux marks
+        a pane dead when its terminal closes, and knows the status only once it has
+        reaped the process, a moment later."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pane("pane_dead") == "1":
+                status, signal = self.pane("pane_dead_status"), self.pane("pane_dead_signal")
+                if status or signal:
+                    return f"status {status}" if status else f"signal {signal}"
+            time.sleep(0.05)
+        raise AssertionError(f"tui-chat did not quit:\n{self.screen()}")
+
     def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while True:
@@ -144,11 +157,7 @@ def test_chat_in_a_real_terminal_then_quit_leaves_no_process(
     assert log_area(terminal.screen()) == log_area(stopped)
 
     terminal.keys("C-q")
-    deadline = time.monotonic() + 10
-    while terminal.pane("pane_dead") != "1" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert terminal.pane("pane_dead") == "1", "tui-chat did not quit"
-    assert terminal.pane("pane_dead_status") == "0"
+    assert terminal.exit_status() == "status 0"
     deadline = time.monotonic() + 5
     while not all(pid_gone(p) for p in processes) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -177,10 +186,7 @@ def test_translate_a_bracketed_paste_in_a_real_terminal(terminal: Terminal, home
     assert "The translation appears here." not in right
     assert any(ch.isalpha() for ch in right), f"nothing in the output pane:\n{screen}"
     terminal.keys("C-q")
-    deadline = time.monotonic() + 10
-    while terminal.pane("pane_dead") != "1" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert terminal.pane("pane_dead_status") == "0"
+    assert terminal.exit_status() == "status 0"
     deadline = time.monotonic() + 5
     while not all(pid_gone(p) for p in processes) and time.monotonic() < deadline:
         time.sleep(0.05)
