@@ -108,6 +108,11 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def status_line(screen: str) -> str:
+    """The line above the footer: model, state, context used."""
+    return next((r for r in reversed(screen.splitlines()) if "context " in r), "")
+
+
 def test_chat_in_a_real_terminal_then_quit_leaves_no_process(
     terminal: Terminal, home: Path
 ) -> None:
@@ -131,9 +136,12 @@ def test_chat_in_a_real_terminal_then_quit_leaves_no_process(
     # A bracketed paste keeps its lines; Enter sends all of them.
     terminal.paste("Line one of the paste\nLine two of the paste")
     screen = terminal.wait_for(lambda s: "Line two of the paste" in s, "the paste")
+    before = status_line(screen)
     terminal.keys("Enter")
+    # Done when the status says ready again with a new context size.
     terminal.wait_for(
-        lambda s: "Message (Enter sends" in s and " ready" in s, "the second reply to finish"
+        lambda s: " ready" in status_line(s) and status_line(s) != before,
+        "the second reply to finish",
     )
     screen = terminal.screen()
     assert "Line one of the paste" in screen

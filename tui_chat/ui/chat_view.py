@@ -11,7 +11,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,8 @@ class _Exchange:
     """Esc was pressed: tokens still on their way are not shown."""
     save_timer: Timer | None = None
     """Pending save of the text streamed so far."""
+    shown: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the reply's widget is on screen: what the model sends waits for it."""
 
 
 class ChatView(Vertical):
@@ -252,17 +254,21 @@ class ChatView(Vertical):
         conversation = self.conversation
         user = conversation.add_user(text)
         turn = conversation.start_reply()
-        # The person's message is on disk before the model sees it; meanwhile both new
-        # widgets go on screen in one mount (one layout).
-        saving = asyncio.ensure_future(self._save_new(conversation, user, turn))
         budget = self.service.settings.stream_cpu_budget or None
-        message_widget, reply = await self.chat_log.add_exchange(text, budget)
+        message_widget, reply = self.chat_log.new_exchange(text, budget)
         self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
-        await saving
+        # The message leaves the input and shows in the log in one frame. It is on disk
+        # before the model sees it, and the model does not wait for the screen.
+        showing = asyncio.ensure_future(self.chat_log.show_exchange(message_widget, reply))
+        await self._save_new(conversation, user, turn)
         if conversation is not self.conversation:
             return  # another conversation was opened meanwhile
         request_id = self.service.generate(conversation.messages_for(turn), keep=conversation.kept)
-        self._exchanges[request_id] = _Exchange(turn, reply)
+        exchange = self._exchanges[request_id] = _Exchange(turn, reply)
+        try:
+            await showing
+        finally:
+            exchange.shown.set()
         if self.service.state is ServiceState.LOADING:
             reply.show_progress("waiting for the model to load…")
 
@@ -289,6 +295,7 @@ class ChatView(Vertical):
         exchange = self._exchanges.get(event.request_id or -1)
         if exchange is None:
             return
+        await exchange.shown.wait()
         match event:
             case Token(text=text):
                 if not exchange.stopping:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.widgets import Static
 
 from tui_chat.core.protocol import DoneReason
@@ -53,21 +54,43 @@ REPLY_ENDINGS: dict[DoneReason, str] = {
 }
 
 
-class UserMessage(Static):
+class _SizedOnce:
+    """For widgets that do not scroll: a new size asks for no second layout.
+
+    Textual lays a new widget out, then sets its virtual size, which by default asks for
+    another layout of the whole screen: two layouts and two repaints for every message
+    sent, taken from the model's CPU while it reads the prompt. A widget that does not
+    scroll has no use for its virtual size, so it is set without a layout.
+    """
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        layout = layout and self.is_scrollable  # type: ignore[attr-defined]
+        return super()._size_updated(  # type: ignore[misc]
+            size, virtual_size, container_size, layout=layout
+        )
+
+
+class UserMessage(_SizedOnce, Static):
     """What the person sent, shown literally (never parsed as markup)."""
 
     def __init__(self, text: str) -> None:
         super().__init__(Text(text), classes="user")
 
 
-class Notice(Static):
+class _Ending(_SizedOnce, Static):
+    """How a reply ended (or what the model is doing before it starts)."""
+
+
+class Notice(_SizedOnce, Static):
     """A line from tui-chat itself: a crash, a restart, a cleared chat."""
 
     def __init__(self, text: str, *, kind: str = "info") -> None:
         super().__init__(Text(text), classes=f"notice {kind}")
 
 
-class Reply(Vertical):
+class Reply(_SizedOnce, Vertical):
     """One streamed reply of the model.
 
     Tokens go into a ``MarkdownStream``, which appends to the document without
@@ -91,7 +114,7 @@ class Reply(Vertical):
         """
         super().__init__(classes="assistant")
         self._markdown: Markdown | None = None
-        self._ending = Static(Text("waiting for the model…"), classes="ending -waiting")
+        self._ending = _Ending(Text("waiting for the model…"), classes="ending -waiting")
         self._stream: MarkdownStream | None = None
         self._batcher = TextBatcher(self, self._write, cpu_budget=cpu_budget)
         self.finished = False
@@ -200,14 +223,17 @@ class ChatLog(VerticalScroll):
         self.anchor()
         return widget
 
-    async def add_exchange(
-        self, text: str, cpu_budget: float | None = UI_CPU_BUDGET
+    @staticmethod
+    def new_exchange(
+        text: str, cpu_budget: float | None = UI_CPU_BUDGET
     ) -> tuple[UserMessage, Reply]:
-        """Show a message the person sent and start the reply to it, in one mount."""
-        message, reply = UserMessage(text), Reply(cpu_budget)
+        """The widgets for a message the person sent and the reply to it."""
+        return UserMessage(text), Reply(cpu_budget)
+
+    async def show_exchange(self, message: UserMessage, reply: Reply) -> None:
+        """Put a message and its reply on screen, in one mount (one layout)."""
         await self.mount_all([message, reply])
         self.anchor()
-        return message, reply
 
     async def add_notice(self, text: str, *, kind: str = "info") -> Notice:
         """Show a notice from tui-chat."""
