@@ -184,8 +184,9 @@ def test_translate_a_bracketed_paste_in_a_real_terminal(terminal: Terminal, home
     screen = terminal.wait_for(lambda s: "The second line of it." in s, "the paste")
     source_rows = [row for row in screen.splitlines() if "line of" in row]
     assert any("The first line" in row for row in source_rows)
-    terminal.keys("BTab")  # from the source pane back to the "other language" field
-    terminal.type("French")
+    # Back from the source pane to the "other language" field, and the language typed
+    # straight after it in one burst: every letter lands in the field.
+    terminal.keys("BTab", "French")
     terminal.wait_for(lambda s: "French" in s, "the language")
     terminal.keys("C-g")
     screen = terminal.wait_for(lambda s: "Done (1 chunk)" in s, "the translation", timeout=60)

@@ -38,6 +38,11 @@ class TranslateView(Vertical):
         Binding("f5", "translate", "Translate", show=False),
         Binding("ctrl+o", "copy_translation", "Copy translation"),
         Binding("ctrl+s", "save_translation", "Save translation"),
+        # Tab moves on at once: as a plain binding it would reach the view only after the
+        # focused widget passed it up, and keys typed right after it would land in the
+        # field being left.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(
