@@ -19,7 +19,7 @@ from tui_chat.bench.harness import (
     send,
     wait_for,
 )
-from tui_chat.bench.replay import REPLAY_TOKENS_ENV
+from tui_chat.bench.replay import REPLAY_RATE, REPLAY_TOKENS_ENV
 from tui_chat.bench.replay import run as replay_worker
 from tui_chat.bench.report import Figure, median_figure, percentile
 from tui_chat.bench.startup import startup_figures
@@ -199,10 +199,10 @@ def _percentiles(name: str, samples: list[float], p95_target: float) -> Figure:
 
 async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:
     """Figure 4: a replay source sends a long Markdown reply through the same path as
-    the worker (pipe, service, messages, chat view, Markdown stream) at 2,000 tokens a
-    second. UI-process CPU time per token over the last tenth of the reply over that of
-    the first tenth (constant cost per token: ~1), and the rate at which the UI took
-    the tokens in (it keeps up: ~2,000).
+    the worker (pipe, service, messages, chat view, Markdown stream), offering 4,000
+    tokens a second. UI-process CPU time per token over the last tenth of the reply
+    over that of the first tenth (constant cost per token: ~1), and the rate at which
+    the UI took the tokens in (target: at least 2,000 a second).
 
     The screen is updated ten times a second here: the CPU budget that spreads updates
     out while a local model computes would hide the cost being measured.
@@ -240,7 +240,7 @@ async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) ->
         "ratio",
         1.5,
         samples=len(samples),
-        note=f"{total}-token Markdown replay at 2,000 tok/s, screen updated 10 times a second",
+        note=f"{total}-token Markdown replay offered at {REPLAY_RATE:,} tok/s, 10 updates/s",
         details={"first_ms_per_token": first * 1000, "last_ms_per_token": last * 1000},
     )
     duration = samples[-1][2] - samples[0][2]
@@ -248,9 +248,9 @@ async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) ->
         "sustained UI rate",
         (total - samples[0][0]) / duration if duration > 0 else 0.0,
         "tok/s",
-        2000.0 * 0.95,
+        2000.0,
         at_most=False,
-        note="tokens taken in per second while the replay sends 2,000 a second",
+        note=f"tokens taken in per second, {REPLAY_RATE:,} a second offered",
     )
     return [growth, rate]
 

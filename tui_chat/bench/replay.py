@@ -27,8 +27,9 @@ from tui_chat.core.protocol import (
 )
 
 REPLAY_TOKENS_ENV = "TUI_CHAT_REPLAY_TOKENS"
-REPLAY_RATE = 2000
-"""Tokens a second the replay sends: the rate the UI must sustain."""
+REPLAY_RATE = 4000
+"""Tokens a second the replay offers: twice the rate the UI must sustain, so that the rate
+measured is the UI's own (a full pipe holds the replay back when the UI falls behind)."""
 BURST = 10
 """Tokens sent together, every BURST / REPLAY_RATE seconds."""
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.rules_core import StateCore
     from textual.widgets import Markdown
-    from textual.widgets.markdown import MarkdownStream
+    from textual.widgets.markdown import MarkdownBlock, MarkdownStream
 
 # The Markdown widget and its parser are imported when the first reply needs them:
 # together they add ~30 ms to start-up, before the screen can show anything.
@@ -55,21 +55,40 @@ REPLY_ENDINGS: dict[DoneReason, str] = {
 
 
 class _SizedOnce:
-    """For widgets that do not scroll: a new size asks for no second layout.
+    """For widgets that cannot scroll: a new virtual size asks for no second layout.
 
-    Textual lays a new widget out, then sets its virtual size, which by default asks for
+    Textual lays a widget out, then sets its virtual size, which by default asks for
     another layout of the whole screen: two layouts and two repaints for every message
-    sent, taken from the model's CPU while it reads the prompt. A widget that does not
-    scroll has no use for its virtual size, so it is set without a layout.
+    sent and every streamed Markdown update, taken from the model's CPU. Only a widget
+    that can scroll (overflow auto or scroll) needs that layout, for its scrollbars.
     """
 
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
     ) -> bool:
-        layout = layout and self.is_scrollable  # type: ignore[attr-defined]
+        styles = self.styles  # type: ignore[attr-defined]
+        scrolls = {styles.overflow_x, styles.overflow_y} & {"auto", "scroll"}
         return super()._size_updated(  # type: ignore[misc]
-            size, virtual_size, container_size, layout=layout
+            size, virtual_size, container_size, layout=layout and bool(scrolls)
         )
+
+
+@functools.cache
+def _sized_once(block: type[MarkdownBlock]) -> type[MarkdownBlock]:
+    # The same class name: Textual's CSS type selectors match on it.
+    return type(block.__name__, (_SizedOnce, block), {})
+
+
+@functools.cache
+def chat_markdown_class() -> type[Markdown]:
+    """Textual's Markdown widget, whose blocks cost one layout per update, not two."""
+    from textual.widgets import Markdown
+
+    class ChatMarkdown(_SizedOnce, Markdown):
+        def get_block_class(self, block_name: str) -> type[MarkdownBlock]:
+            return _sized_once(super().get_block_class(block_name))
+
+    return ChatMarkdown
 
 
 class UserMessage(_SizedOnce, Static):
@@ -129,9 +148,7 @@ class Reply(_SizedOnce, Vertical):
 
     async def _ensure_markdown(self) -> Markdown:
         if self._markdown is None:
-            from textual.widgets import Markdown
-
-            self._markdown = Markdown(parser_factory=chat_markdown_parser)
+            self._markdown = chat_markdown_class()(parser_factory=chat_markdown_parser)
             await self.mount(self._markdown, before=self._ending)
         return self._markdown
 
