@@ -51,8 +51,14 @@ class Terminal:
         self.tmux("send-keys", "-t", "e2e", "-l", text)
 
     def paste(self, text: str) -> None:
-        """A bracketed paste, as a terminal delivers one."""
-        self.tmux("set-buffer", "-b", "e2e", text)
+        """A bracketed paste, as a terminal delivers one (any bytes, NUL included)."""
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        subprocess.run(
+            ["tmux", "-L", self.socket, "load-buffer", "-b", "e2e", "-"],
+            input=text.encode("utf-8", "surrogateescape"),
+            check=True,
+            env=env,
+        )
         self.tmux("paste-buffer", "-p", "-d", "-b", "e2e", "-t", "e2e")
 
     def pane(self, field: str) -> str:

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -31,6 +31,7 @@ from tui_chat.core.translation import (
     TranslationRequest,
     check_template,
 )
+from tui_chat.core.visible import visible
 from tui_chat.service.events import ServiceEvent, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, status: int = EXIT_USAGE) -> int:
+    if sys.stderr.isatty():
+        message = visible(message)  # it may name a file or quote a model's error
     print(f"tui-chat translate: {message}", file=sys.stderr)
     return status
 
@@ -157,10 +160,23 @@ def _report(event: ServiceEvent) -> None:
             print(f"tui-chat translate: {event.notice}", file=sys.stderr)
 
 
+def terminal_safe(out: TextIO) -> Callable[[str], None]:
+    """A writer to ``out``: on a terminal the model's text has its control characters
+    made visible (it cannot act on the terminal); into a pipe or file it passes as is."""
+    shown = visible if out.isatty() else str
+
+    def write(text: str) -> None:
+        out.write(shown(text))
+        out.flush()
+
+    return write
+
+
 async def _translate(
     service: LlmService, text: str, request: TranslationRequest, out: TextIO
 ) -> int:
     show_progress = sys.stderr.isatty() and not out.isatty()
+    emit = terminal_safe(out)
     reader_gone = False
 
     def write(piece: str) -> None:
@@ -168,8 +184,7 @@ async def _translate(
         if reader_gone:
             return
         try:
-            out.write(piece)
-            out.flush()
+            emit(piece)
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, as other tools do.
             reader_gone = True

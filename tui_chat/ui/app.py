@@ -8,14 +8,17 @@ from pathlib import Path
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui_chat.core import config
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
+from tui_chat.core.visible import visible
 from tui_chat.service.events import ServiceEvent
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
+from tui_chat.ui import paste_parser
 from tui_chat.ui.chat_view import StoreFailed
 from tui_chat.ui.main_screen import MainScreen
 from tui_chat.ui.messages import ServiceMessage
@@ -30,6 +33,22 @@ class ChatApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Keys"),
     ]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast. Its text is never markup and never a terminal control: notices name
+        files, conversations and errors, which carry what people and models wrote."""
+        super().notify(
+            visible(message), title=visible(title), severity=severity, timeout=timeout,
+            markup=False,
+        )  # fmt: skip
 
     def __init__(
         self,
@@ -48,6 +67,7 @@ class ChatApp(App[None]):
             store_path: The conversation store (default: in the data folder of ``paths``).
             worker_target: Another worker entry point (the benchmark's replay source).
         """
+        paste_parser.install()
         super().__init__()
         self.settings = settings
         self.paths = paths

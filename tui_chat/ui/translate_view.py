@@ -15,10 +15,13 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 
 from tui_chat.core.protocol import DoneReason
 from tui_chat.core.translation import COMMON_LANGUAGES, TranslationRequest
+from tui_chat.core.visible import visible
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob, TranslationResult
 from tui_chat.ui.batcher import TextBatcher
+from tui_chat.ui.literal import literal
 from tui_chat.ui.screens.dialogs import save_to_file
+from tui_chat.ui.widgets.literal_text_area import LiteralTextArea
 
 DETECT = ""
 """The source-language choice that lets the model work the language out."""
@@ -95,7 +98,7 @@ class TranslateView(Vertical):
                 id="target-other",
             )
         with Horizontal(id="panes"):
-            yield TextArea(
+            yield LiteralTextArea(
                 id="source",
                 soft_wrap=True,
                 show_line_numbers=False,
@@ -140,7 +143,7 @@ class TranslateView(Vertical):
         return self._job is not None
 
     def _say(self, message: str) -> None:
-        self.query_one("#translate-status", Static).update(Text(message))
+        self.query_one("#translate-status", Static).update(literal(message))
 
     # Actions --------------------------------------------------------------------------
 
@@ -210,7 +213,7 @@ class TranslateView(Vertical):
 
     def _write_output(self, text: str) -> None:
         output = self.output
-        output.insert(text, output.document.end, maintain_selection_offset=False)
+        output.insert(visible(text), output.document.end, maintain_selection_offset=False)
 
     def _on_progress(self, number: int, total: int) -> None:
         if total > 1:

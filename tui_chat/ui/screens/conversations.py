@@ -15,6 +15,7 @@ from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tui_chat.core.store import ConversationInfo, Store
+from tui_chat.core.visible import visible
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.screens.dialogs import AskText, Confirm
 
@@ -75,7 +76,7 @@ class ConversationsScreen(ModalScreen[Choice | None]):
     def _line(self, info: ConversationInfo) -> Text:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
         line = Text(f"{when}  ", style="dim")
-        line.append(info.title or "(untitled)")
+        line.append(visible(info.title or "(untitled)"))
         line.append(f"  ({info.message_count} messages)", style="dim")
         if info.id == self._current:
             line.append("  ← open now", style="bold")
@@ -129,5 +130,5 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         ):
             return
         await self._store.call(lambda s: s.delete(chosen.id))
-        self.notify(f"Deleted {title!r}.", markup=False)
+        self.notify(f"Deleted {title!r}.")
         await self.reload()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
+
+from tui_chat.ui.literal import literal
 
 
 class AskText(ModalScreen[str | None]):
@@ -24,7 +25,7 @@ class AskText(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(self._question))
+            yield Label(literal(self._question))
             yield Input(self._value, id="answer")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -48,7 +49,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(self._question))
+            yield Label(literal(self._question))
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -13,6 +12,7 @@ from textual.widgets import Button, Footer, Input, Label, TextArea
 
 from tui_chat.core import config
 from tui_chat.core.settings import Settings
+from tui_chat.ui.literal import literal
 
 # (key, label, takes effect at once?)
 FIELDS: tuple[tuple[str, str, bool], ...] = (
@@ -45,7 +45,7 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
     def compose(self) -> ComposeResult:
         values = self._settings.values()
         with VerticalScroll(classes="dialog", id="settings"):
-            yield Label(Text(f"Settings, saved in {self._path}"), classes="dialog-title")
+            yield Label(literal(f"Settings, saved in {self._path}"), classes="dialog-title")
             yield Label("System prompt (for new conversations; empty: the model's own)")
             yield TextArea(str(values["system_prompt"]), id="system_prompt", soft_wrap=True)
             for key, label, _now in FIELDS:
@@ -81,7 +81,7 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
             values = {**current, **changed}
             config.save(self._path, values)
         except (config.ConfigError, ValueError) as e:
-            self.query_one("#settings-problem", Label).update(Text(str(e), style="bold red"))
+            self.query_one("#settings-problem", Label).update(literal(str(e), style="bold red"))
             return
         self.dismiss(values)
 

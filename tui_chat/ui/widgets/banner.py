@@ -3,8 +3,9 @@ breaker, a model that cannot load, a conversation store that cannot be used."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
+
+from tui_chat.ui.literal import literal
 
 
 class Banner(Static):
@@ -38,7 +39,7 @@ class Banner(Static):
         self._refresh()
 
     def _refresh(self) -> None:
-        self.update(Text("\n".join(self._messages.values())))
+        self.update(literal("\n".join(self._messages.values())))
         self.set_class(bool(self._messages), "-shown")
 
     @property

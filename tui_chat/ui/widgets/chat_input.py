@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import TextArea
+
+from tui_chat.ui.widgets.literal_text_area import LiteralTextArea
 
 
-class ChatInput(TextArea):
+class ChatInput(LiteralTextArea):
     """A TextArea that sends on Enter.
 
     Textual's ``Input`` keeps only the first line of a paste; a ``TextArea`` keeps all

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,7 +13,9 @@ from textual.geometry import Size
 from textual.widgets import Static
 
 from tui_chat.core.protocol import DoneReason
+from tui_chat.core.visible import visible
 from tui_chat.ui.batcher import UI_CPU_BUDGET, TextBatcher
+from tui_chat.ui.literal import literal
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -45,6 +48,9 @@ def chat_markdown_parser() -> MarkdownIt:
     parser.core.ruler.push("keep_line_breaks", keep_line_breaks)
     return parser
 
+
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+"""Links in replies that a click opens (in the browser); others are only shown."""
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
     DoneReason.STOPPED: "stopped",
@@ -95,7 +101,7 @@ class UserMessage(_SizedOnce, Static):
     """What the person sent, shown literally (never parsed as markup)."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(Text(text), classes="user")
+        super().__init__(literal(text), classes="user")
 
 
 class _Ending(_SizedOnce, Static):
@@ -106,7 +112,7 @@ class Notice(_SizedOnce, Static):
     """A line from tui-chat itself: a crash, a restart, a cleared chat."""
 
     def __init__(self, text: str, *, kind: str = "info") -> None:
-        super().__init__(Text(text), classes=f"notice {kind}")
+        super().__init__(literal(text), classes=f"notice {kind}")
 
 
 class Reply(_SizedOnce, Vertical):
@@ -148,14 +154,26 @@ class Reply(_SizedOnce, Vertical):
 
     async def _ensure_markdown(self) -> Markdown:
         if self._markdown is None:
-            self._markdown = chat_markdown_class()(parser_factory=chat_markdown_parser)
+            self._markdown = chat_markdown_class()(
+                parser_factory=chat_markdown_parser, open_links=False
+            )
             await self.mount(self._markdown, before=self._ending)
         return self._markdown
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        """A link in a reply opens in the browser only if it is a web or mail address; a
+        click never does anything else."""
+        event.stop()
+        href = event.href
+        if urlsplit(href).scheme.lower() in LINK_SCHEMES:
+            self.app.open_url(href)
+        else:
+            self.notify(f"Not opened: {href} (only http, https and mailto links open).")
 
     def show_progress(self, message: str) -> None:
         """Say what the model is doing before the first token (loading, reading)."""
         if self._stream is None and not self.finished:
-            self._ending.update(Text(message))
+            self._ending.update(literal(message))
 
     async def append(self, fragment: str) -> None:
         """Add streamed text."""
@@ -169,7 +187,7 @@ class Reply(_SizedOnce, Vertical):
             self._ending.display = False
             markdown = await self._ensure_markdown()
             self._stream = markdown.get_stream(markdown)
-        await self._stream.write(fragment)
+        await self._stream.write(visible(fragment))
 
     def _streamed_as_whole(self, text: str) -> bool:
         """True if the streamed blocks are the blocks a parse of the whole text gives:
@@ -207,6 +225,7 @@ class Reply(_SizedOnce, Vertical):
             async with self._markdown.lock:
                 pass
         if text:
+            text = visible(text)
             markdown = await self._ensure_markdown()
             # Streaming re-parses from the last block on each append, which can leave a
             # block stale (a table whose header came before its rule, say). Render the
@@ -218,7 +237,7 @@ class Reply(_SizedOnce, Vertical):
             ending = f"{ending}: {detail}" if ending else detail
         self._ending.remove_class("-waiting")
         self._ending.display = bool(ending)
-        self._ending.update(Text(f"[{ending}]" if ending else ""))
+        self._ending.update(literal(f"[{ending}]" if ending else ""))
 
 
 class ChatLog(VerticalScroll):

@@ -8,6 +8,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from tui_chat.core.protocol import Usage
+from tui_chat.ui.literal import literal
 
 
 class StatusLine(Static):
@@ -33,4 +34,4 @@ class StatusLine(Static):
             parts.append(f"reply {u.completion_tokens} tokens")
         if self.context_tokens is not None and self.n_ctx:
             parts.append(f"context {self.context_tokens}/{self.n_ctx}")
-        return Text(" · ".join(parts))
+        return literal(" · ".join(parts))

@@ -1,0 +1,79 @@
+"""Escape sequences from a paste or a model, in a real terminal (tmux): the terminal's
+title, screen mode and clipboard stay as they were and the app's frame stays whole."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.test_hostile_text import HOSTILE
+from tests.test_terminal import TUI_CHAT, Terminal, status_line, terminal  # noqa: F401
+from tui_chat.core.paths import user_paths
+from tui_chat.core.store import Store
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+# Sequences tmux obeys and shows the effect of: a new window title, an OSC 52 clipboard
+# write (with set-clipboard on it becomes a tmux buffer) and leaving the alternate screen.
+TITLE = "\x1b]2;PWNED-TITLE\x07"
+CLIPBOARD = "\x1b]52;c;" + base64.b64encode(b"PWNED-CLIPBOARD").decode() + "\x07"
+PAYLOAD = TITLE + CLIPBOARD + HOSTILE
+
+
+def start(term: Terminal, home: Path, *args: str) -> None:
+    term.start(
+        f"{TUI_CHAT} --temperature 0 --max-tokens 60 {' '.join(args)}",
+        {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color"},
+    )
+    term.tmux("set-option", "-s", "set-clipboard", "on")
+    term.wait_for(lambda s: " ready" in s, "the model to load")
+
+
+def assert_terminal_intact(term: Terminal) -> None:
+    assert "PWNED" not in term.pane("pane_title")
+    assert term.pane("alternate_on") == "1", "the app's screen was left"
+    buffers = term.tmux("list-buffers", "-F", "#{buffer_sample}")
+    assert "PWNED" not in buffers, "a clipboard write reached the terminal"
+    screen = term.screen()
+    lines = screen.splitlines()
+    assert "Chat" in lines[0], f"the top line is gone:\n{screen}"
+    assert any(line.startswith("╭") for line in lines), f"the input is gone:\n{screen}"
+    assert any(line.startswith("╰") for line in lines), f"the input is gone:\n{screen}"
+    assert "SmolLM2" in lines[-2], f"the status line is gone:\n{screen}"
+    assert "palette" in lines[-1], f"the footer is gone:\n{screen}"
+
+
+def test_a_pasted_escape_laden_message_cannot_act_on_the_terminal(
+    terminal: Terminal,  # noqa: F811
+    home: Path,
+) -> None:
+    start(terminal, home)
+    before = status_line(terminal.screen())
+    terminal.paste(PAYLOAD)
+    terminal.wait_for(lambda s: "␛]2;PWNED-TITLE␇" in s, "the paste, shown visibly")
+    assert_terminal_intact(terminal)
+    terminal.keys("Enter")
+    terminal.wait_for(
+        lambda s: " ready" in status_line(s) and status_line(s) != before, "the reply"
+    )
+    assert_terminal_intact(terminal)
+    assert "[@click=app.quit]quit[/]" in terminal.screen()
+
+
+def test_a_saved_reply_full_of_escapes_is_shown_literally(
+    terminal: Terminal,  # noqa: F811
+    home: Path,
+) -> None:
+    paths = user_paths()
+    paths.data.mkdir(parents=True, exist_ok=True)
+    store = Store.open(paths.store)
+    conversation = store.create_conversation("model")
+    store.add_message(conversation, "user", "Say something odd.", "complete")
+    store.add_message(conversation, "assistant", PAYLOAD, "complete")
+    store.close()
+    start(terminal, home, "--continue")
+    terminal.wait_for(lambda s: "␛[2J" in s, "the saved reply")
+    assert_terminal_intact(terminal)

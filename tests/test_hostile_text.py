@@ -1,0 +1,209 @@
+"""Text is only text: markup, escape sequences, control and bidi characters from a paste
+or a model are shown literally and never act on the terminal or the app."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from textual import events
+from textual.widgets import Markdown
+
+from tests.conftest import wait_until
+from tests.test_app import SIZE, loaded, reply_finished
+from tui_chat.core.paths import UserPaths
+from tui_chat.core.protocol import DoneReason
+from tui_chat.core.settings import Settings
+from tui_chat.core.visible import visible
+from tui_chat.translate_command import terminal_safe
+from tui_chat.ui.app import ChatApp
+from tui_chat.ui.paste_parser import PASTE_END, PASTE_START, PasteSafeParser
+from tui_chat.ui.widgets.chat_log import Reply, UserMessage
+
+CLEAR_SCREEN = "\x1b[2J\x1b[H"
+LEAVE_ALT_SCREEN = "\x1b[?1049l"
+OSC52_CLIPBOARD = "\x1b]52;c;aGFja2Vk\x07"
+OSC8_LINK = "\x1b]8;;https://example.com\x1b\\link\x1b]8;;\x1b\\"
+DCS = "\x1bPq#0;2;0;0;0\x1b\\"
+C1_CSI = "\x9b2J"
+BIDI_OVERRIDE = "abc\u202edcba\u202c"
+MARKUP = "[bold red]x[/] [/] [@click=app.quit]quit[/] [link=https://example.com]l[/link]"
+
+WORLD = "emoji 👩‍👩‍👧 CJK 漢字 RTL שלום عربى e\u0301"
+HOSTILE = "\n".join(
+    [
+        "Before " + CLEAR_SCREEN + " after.",
+        LEAVE_ALT_SCREEN,
+        OSC52_CLIPBOARD,
+        OSC8_LINK,
+        DCS,
+        C1_CSI,
+        "bell\x07 backspace\x08 nul\x00 del\x7f",
+        BIDI_OVERRIDE,
+        MARKUP,
+    ]
+)
+# What must never reach the terminal from that text.
+ACTIVE = [
+    "\x1b[2J",
+    "\x1b[?1049l",
+    "\x1b]52",
+    "\x1b]8;;https://example.com",
+    "\x1bP",
+    "\x9b",
+    "\x07",
+    "\x08",
+    "\x00",
+    "\x7f",
+    "\u202e",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (CLEAR_SCREEN, "␛[2J␛[H"),
+        (OSC52_CLIPBOARD, "␛]52;c;aGFja2Vk␇"),
+        (DCS, "␛Pq#0;2;0;0;0␛\\"),
+        (C1_CSI, "\ufffd2J"),
+        (BIDI_OVERRIDE, "abcdcba"),
+        ("a\r\nb\rc", "a\nb\nc"),
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ("tab\tand\nnewline", "tab\tand\nnewline"),
+        (MARKUP, MARKUP),
+        (
+            "emoji 👩‍👩‍👧 CJK 漢字 RTL שלום عربى e\u0301",
+            "emoji 👩‍👩‍👧 CJK 漢字 RTL שלום عربى e\u0301",
+        ),
+    ],
+)
+def test_visible_shows_controls_and_keeps_text(text: str, shown: str) -> None:
+    assert visible(text) == shown
+
+
+def test_visible_leaves_nothing_active() -> None:
+    shown = visible(HOSTILE)
+    for sequence in ACTIVE:
+        assert sequence not in shown, repr(sequence)
+    assert "Before ␛[2J␛[H after." in shown  # it still reads: escapes shown, not dropped
+
+
+def terminal_output(app: ChatApp) -> str:
+    """Everything the app would write to the terminal for a full redraw of its screen."""
+    update = app.screen._compositor.render_full_update()
+    return update.render_segments(app.console)
+
+
+@pytest.fixture
+async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
+    app = ChatApp(settings, paths)
+    yield app
+    await app.service.close()
+
+
+async def test_a_hostile_paste_and_reply_are_shown_literally(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        # A paste full of escape sequences and markup: the input holds it visibly.
+        chat_input = app.main.chat.input
+        chat_input.focus()
+        app.post_message(events.Paste(HOSTILE))
+        await wait_until(lambda: "quit[/]" in chat_input.text, message="the paste")
+        assert chat_input.text == visible(HOSTILE)
+        # A reply streamed with the same text, in pieces that split the sequences.
+        reply = Reply(cpu_budget=None)
+        await app.main.chat.chat_log.mount(reply)
+        for start in range(0, len(HOSTILE), 7):
+            await reply.append(HOSTILE[start : start + 7])
+        await reply.finish(HOSTILE, DoneReason.FINISHED)
+        await app.main.chat.chat_log.mount(UserMessage(HOSTILE))
+        await pilot.pause()
+        output = terminal_output(app)
+        for sequence in ACTIVE:
+            assert sequence not in output, repr(sequence)
+        assert "␛[2J" in output
+        assert "[@click=app.quit]quit[/]" in output  # markup shown as written
+        assert app.is_running
+
+
+async def test_links_in_replies_open_only_web_addresses(
+    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+        reply = Reply(cpu_budget=None)
+        await app.main.chat.chat_log.mount(reply)
+        await reply.finish(
+            "[web](https://example.com/a) [local](file:///etc/passwd) "
+            "[act](app.quit) [js](javascript:alert(1))",
+            DoneReason.FINISHED,
+        )
+        await pilot.pause()
+        markdown = reply.query_one(Markdown)
+        for href in (
+            "https://example.com/a",
+            "file:///etc/passwd",
+            "app.quit",
+            "javascript:alert(1)",
+        ):
+            markdown.post_message(Markdown.LinkClicked(markdown, href))
+        await pilot.pause()
+        await wait_until(lambda: len(app._notifications) >= 3, message="the notices")
+        assert opened == ["https://example.com/a"]
+        assert app.is_running
+
+
+async def test_a_model_reply_cannot_break_out_through_the_real_model(app: ChatApp) -> None:
+    """The real path: the model asked to repeat escape-laden text; whatever it writes,
+    nothing active reaches the screen."""
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        app.main.chat.input.load_text(f"Repeat exactly: {OSC52_CLIPBOARD} {CLEAR_SCREEN} [/]")
+        await pilot.press("enter")
+        await reply_finished(app)
+        await pilot.pause()
+        output = terminal_output(app)
+        for sequence in ACTIVE:
+            assert sequence not in output, repr(sequence)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_translate_neutralises_controls_on_a_terminal_and_not_in_a_pipe() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    terminal_safe(terminal)(HOSTILE)
+    terminal_safe(pipe)(HOSTILE)
+    assert terminal.getvalue() == visible(HOSTILE)
+    assert pipe.getvalue() == HOSTILE
+
+
+PASTE = "a\x1b]2;T\x07\rb\x1b\x11c\x1b[2J\r\nd"
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 5, 7, 1000])
+def test_a_bracketed_paste_is_text_whatever_it_holds(split: int) -> None:
+    """An ESC inside a paste must not turn the rest into key presses (Enter, Ctrl+Q)."""
+    data = "x" + PASTE_START + PASTE + PASTE_END + "y\x1b[A"
+    parser = PasteSafeParser()
+    got: list[object] = []
+    for start in range(0, len(data), split):
+        got += list(parser.feed(data[start : start + split]))
+    pastes = [e.text for e in got if isinstance(e, events.Paste)]
+    keys = [e.key for e in got if isinstance(e, events.Key)]
+    assert pastes == [PASTE]
+    assert keys == ["x", "y", "up"]
+
+
+def test_the_escape_key_still_arrives_on_its_own() -> None:
+    parser = PasteSafeParser()
+    assert list(parser.feed("\x1b")) == []  # it may be the start of a paste marker
+    deadline = time.monotonic() + 2
+    keys: list[str] = []
+    while not keys and time.monotonic() < deadline:
+        keys = [e.key for e in parser.tick() if isinstance(e, events.Key)]
+    assert keys == ["escape"]
