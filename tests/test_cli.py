@@ -47,6 +47,7 @@ def test_python_dash_m_is_the_same_command() -> None:
         (lambda p: None, "Model file not found"),
         (lambda p: p.mkdir(), "is a directory"),
         (lambda p: p.write_bytes(b"not a model"), "Not a GGUF"),
+        (lambda p: p.write_bytes(b""), "is empty"),
     ],
 )
 def test_a_bad_model_path_is_a_short_message_and_status_2(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from tui_chat.core.models import (
     check_model_file,
     resolve_model,
 )
-from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
+from tui_chat.core.paths import HOME_ENV, UserPaths, open_private, user_paths
 from tui_chat.core.settings import (
     DEFAULT_CRASH_LIMIT,
     DEFAULT_CTX,
@@ -171,7 +172,7 @@ def model_settings(
 def prepare_user_files() -> UserPaths:
     """Create the log folder and send the UI process's log there."""
     paths = user_paths()
-    paths.logs.mkdir(parents=True, exist_ok=True)
+    os.close(open_private(paths.app_log))
     logging.basicConfig(
         filename=paths.app_log,
         level=logging.INFO,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui_chat.core.paths import private_dir
 from tui_chat.core.translation import TARGET, TEXT
 
 CONFIG_FILE = "config.toml"
@@ -178,7 +179,7 @@ def save(path: Path, values: Mapping[str, Value]) -> None:
     checked = check(values, path)
     text = dumps(checked)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd, temporary = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

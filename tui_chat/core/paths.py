@@ -61,3 +61,22 @@ def user_paths(environ: os._Environ[str] | dict[str, str] | None = None) -> User
         config=Path(dirs.user_config_dir),
         logs=Path(dirs.user_log_dir),
     )
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and its parents) if missing; ``path`` itself is made readable by
+    its owner only: conversations, settings and logs are nobody else's business."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def open_private(path: Path, *, truncate: bool = False) -> int:
+    """Open ``path`` for appending (or from empty), creating it readable and writable by
+    its owner only; an existing file is made so too. Returns the file descriptor."""
+    private_dir(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else os.O_APPEND)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd

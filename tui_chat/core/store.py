@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_chat.core.paths import private_dir
+
 BUSY_TIMEOUT_MS = 5_000
 TITLE_LENGTH = 60
 
@@ -167,7 +169,7 @@ class Store:
             StoreError: The file or its folder cannot be used, or it is not a database.
         """
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             if not path.exists():
                 # Create it private before SQLite would, with the umask's default mode.
                 # Another tui-chat starting at the same moment may win the race: fine.

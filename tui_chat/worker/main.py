@@ -22,8 +22,10 @@ import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui_chat.core.paths import open_private
 from tui_chat.core.protocol import (
     ClearContext,
     Command,
@@ -57,11 +59,10 @@ CPU the model needs."""
 
 def _redirect_output(log_path: str) -> None:
     """Point fds 1 and 2 (and Python's streams) at the log file."""
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    mode = "w" if _too_big(log_path) else "a"
-    with open(log_path, mode, encoding="utf-8") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
+    log = open_private(Path(log_path), truncate=_too_big(log_path))
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
     devnull = os.open(os.devnull, os.O_RDONLY)
