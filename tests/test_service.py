@@ -29,7 +29,11 @@ from tui_chat.core.protocol import (
 )
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceEvent, ServiceState, WorkerCrashed
-from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
+from tui_chat.service.llm_service import (
+    STOP_DEADLINE_SECONDS,
+    LlmService,
+    ServiceUnavailableError,
+)
 
 T = TypeVar("T")
 
@@ -363,3 +367,74 @@ def test_the_worker_exits_when_the_ui_process_is_killed(paths: UserPaths, model_
     finally:
         ui.kill()
         ui.wait()
+
+
+async def test_a_hung_worker_is_ended_when_it_does_not_answer_esc(
+    started: tuple[LlmService, Recorder],
+) -> None:
+    service, recorder = started
+    await ready(service)
+    rid = service.generate(LONG_STORY, max_tokens=400)
+    await wait_until(lambda: recorder.tokens(rid) >= 3, message="tokens")
+    pid = service.worker_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # as if stuck in native code: it cannot answer
+    pressed = time.perf_counter()
+    assert service.stop()
+    await wait_until(lambda: recorder.done(rid), timeout=10, message="the stop")
+    waited = time.perf_counter() - pressed
+    done = recorder.done(rid)
+    assert done is not None
+    assert done.reason is DoneReason.STOPPED
+    assert recorder.text(rid), "the partial reply is kept"
+    assert STOP_DEADLINE_SECONDS <= waited < STOP_DEADLINE_SECONDS + 2
+    crash = recorder.of(WorkerCrashed)[-1]
+    assert "did not answer Esc within 2 s" in crash.notice
+    assert (crash.crashes, crash.restarting) == (1, True)
+    await wait_until(lambda: pid_gone(pid), message="the hung worker reaped")
+    await ready(service)
+    assert service.worker_pid != pid
+    after = await reply(service, recorder, "Say hello.")
+    assert after.reason in (DoneReason.FINISHED, DoneReason.LENGTH)
+
+
+@pytest.mark.parametrize("phase", ["reading the prompt", "generating"])
+@pytest.mark.parametrize(
+    ("sig", "said"),
+    [
+        (signal.SIGKILL, "SIGKILL"),
+        (signal.SIGSEGV, "segmentation fault"),
+        (signal.SIGTERM, "SIGTERM"),
+    ],
+)
+async def test_a_worker_that_dies_mid_request_is_restarted_and_the_reply_kept(
+    started: tuple[LlmService, Recorder], phase: str, sig: signal.Signals, said: str
+) -> None:
+    service, recorder = started
+    await ready(service)
+    if phase == "generating":
+        rid = service.generate(LONG_STORY, max_tokens=400)
+        await wait_until(lambda: recorder.tokens(rid) >= 3, message="tokens")
+    else:
+        long_prompt = [ChatMessage("user", "The boats rose with the tide. " * 300)]
+        rid = service.generate(long_prompt, max_tokens=20)
+        await wait_until(
+            lambda: any(p.request_id == rid for p in recorder.of(PromptProgress)),
+            message="prompt processing",
+        )
+    pid = service.worker_pid
+    assert pid is not None
+    os.kill(pid, sig)
+    await wait_until(lambda: recorder.done(rid), message="the reply ended")
+    done = recorder.done(rid)
+    assert done is not None
+    assert done.reason is DoneReason.INTERRUPTED
+    if phase == "generating":
+        assert recorder.text(rid), "the partial reply is kept"
+    crash = recorder.of(WorkerCrashed)[-1]
+    assert said in crash.notice
+    assert crash.restarting
+    await wait_until(lambda: pid_gone(pid), message="the dead worker reaped")
+    await ready(service)
+    after = await reply(service, recorder, "Say hello.")
+    assert after.reason in (DoneReason.FINISHED, DoneReason.LENGTH)

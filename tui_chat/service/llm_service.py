@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 READ_BATCH = 1024
 """Most worker messages handled per wake-up of the event loop."""
 
+STOP_DEADLINE_SECONDS = 2.0
+"""A worker that has not confirmed a stop by then is taken as hung: it is ended and a
+fresh one started (a crash, for the breaker)."""
 SHUTDOWN_GRACE_SECONDS = 2.0
 """How long a worker may take to exit after the shutdown command before it is killed."""
 
@@ -96,6 +99,8 @@ class _Worker:
         self.process = process
         self.conn = conn
         self.pid: int | None = process.pid
+        self.hung = False
+        """Ended by the service because it did not answer a stop."""
 
 
 class LlmService:
@@ -229,8 +234,21 @@ class LlmService:
         if self._active is not None and self._active.request_id not in self._stopping:
             self._stopping.add(self._active.request_id)
             self._send(Stop(self._active.request_id))
+            if self._loop is not None and self._worker is not None:
+                self._loop.call_later(
+                    STOP_DEADLINE_SECONDS, self._stop_overdue, self._worker, self._active
+                )
             stopped = True
         return stopped
+
+    def _stop_overdue(self, worker: _Worker, request: Generate) -> None:
+        """A stop was not confirmed in time: a worker stuck in native code (or stopped by
+        a signal) cannot answer, so it is ended; the exit is handled as a crash."""
+        if worker is not self._worker or self._active is not request or self._closing:
+            return  # it answered, crashed meanwhile, or the service is closing
+        worker.hung = True
+        with contextlib.suppress(OSError):
+            worker.process.kill()
 
     async def count_tokens(
         self, texts: Sequence[str] = (), prompts: Sequence[Sequence[ChatMessage]] = ()
@@ -419,7 +437,11 @@ class LlmService:
                 self._handle(worker.conn.recv())
         self._detach()
         worker.process.join(1.0)
-        description = describe_exit(worker.process.exitcode)
+        description = (
+            f"did not answer Esc within {STOP_DEADLINE_SECONDS:g} s and was ended"
+            if worker.hung
+            else describe_exit(worker.process.exitcode)
+        )
         _reap(worker)
         self._model = None
         self._interrupt_active()
