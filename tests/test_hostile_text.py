@@ -16,6 +16,7 @@ from tests.test_app import SIZE, loaded, reply_finished
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import Settings
+from tui_chat.core.store import Store
 from tui_chat.core.visible import visible
 from tui_chat.translate_command import terminal_safe
 from tui_chat.ui.app import ChatApp
@@ -207,3 +208,39 @@ def test_the_escape_key_still_arrives_on_its_own() -> None:
     while not keys and time.monotonic() < deadline:
         keys = [e.key for e in parser.tick() if isinstance(e, events.Key)]
     assert keys == ["escape"]
+
+
+async def test_a_megabyte_paste_is_held_aside_sent_whole_and_refused_with_numbers(
+    app: ChatApp, paths: UserPaths
+) -> None:
+    big = "word " * 200_000  # one line of a million characters
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat_input = app.main.chat.input
+        chat_input.focus()
+        app.post_message(events.Paste(big))
+        await wait_until(lambda: chat_input.text, message="the paste")
+        # The input holds a one-line placeholder, not a megabyte to re-wrap on each key.
+        assert chat_input.text == "[pasted text #1: 1 lines, 1,000,000 characters]"
+        await pilot.press("home", "S", "u", "m", ":", "space")
+        assert chat_input.full_text == "Sum: " + big
+        await pilot.press("enter")
+        turn = await reply_finished(app)
+        reply = app.main.chat.chat_log.query(Reply).last()
+        assert reply.reason is DoneReason.ERROR
+        ending = str(reply.query_one(".ending").render())
+        assert "too long for the model" in ending
+        assert "4096" in ending  # the numbers: its tokens, the context's
+        shown = str(app.main.chat.chat_log.query(UserMessage).last().render())
+        assert "more characters: all of it was sent and saved" in shown
+        assert len(shown) < 3_000
+        assert turn is not None
+        assert app.is_running
+    app.store.close_now()
+    store = Store.open(paths.store)
+    try:
+        saved = store.load(store.list_conversations()[0].id)
+        assert saved is not None
+        assert saved.messages[0].text == "Sum: " + big  # nothing of it was lost
+    finally:
+        store.close()

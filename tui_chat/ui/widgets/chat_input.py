@@ -7,8 +7,14 @@ from dataclasses import dataclass
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
+from textual.widgets.text_area import EditResult
 
+from tui_chat.core.visible import visible
 from tui_chat.ui.widgets.literal_text_area import LiteralTextArea
+
+LARGE_PASTE_CHARS = 20_000
+"""A paste this long is held aside and shown as a one-line placeholder: a TextArea
+re-wraps its whole text on every key, which takes seconds for a megabyte."""
 
 
 class ChatInput(LiteralTextArea):
@@ -49,6 +55,9 @@ class ChatInput(LiteralTextArea):
         )
         # A blinking cursor repaints the screen twice a second: CPU taken from the model.
         self.cursor_blink = False
+        self._held: dict[str, str] = {}
+        """Big pastes, by the placeholder that stands for each in the text."""
+        self._pastes = 0
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -62,9 +71,34 @@ class ChatInput(LiteralTextArea):
         else:
             await super()._on_key(event)
 
+    def _on_paste(self, event: events.Paste) -> None:
+        # Textual runs this before the handlers of LiteralTextArea and TextArea (which
+        # inserts event.text): a big paste is held aside and only its placeholder goes in.
+        if len(event.text) < LARGE_PASTE_CHARS:
+            return
+        text = visible(event.text)
+        self._pastes += 1
+        lines = text.count("\n") + 1
+        placeholder = f"[pasted text #{self._pastes}: {lines:,} lines, {len(text):,} characters]"
+        self._held[placeholder] = text
+        event.text = placeholder
+
+    @property
+    def full_text(self) -> str:
+        """The text with every big paste's placeholder replaced by what was pasted."""
+        text = self.text
+        for placeholder, pasted in self._held.items():
+            text = text.replace(placeholder, pasted)
+        return text
+
+    def clear(self) -> EditResult:
+        """Empty the input, and forget the big pastes it held."""
+        self._held.clear()
+        return super().clear()
+
     def action_submit(self) -> None:
         """Post the text; the screen decides whether it is sent and clears the input."""
-        self.post_message(self.Submitted(self, self.text))
+        self.post_message(self.Submitted(self, self.full_text))
 
     def action_copy(self) -> None:
         """Copy the selection; with nothing selected, say how to quit (people try Ctrl+C)."""

@@ -49,6 +49,10 @@ def chat_markdown_parser() -> MarkdownIt:
     return parser
 
 
+LONG_MESSAGE_CHARS = 20_000
+"""A message longer than this is shown shortened in the log (it is sent whole)."""
+SHOWN_OF_LONG_MESSAGE = 2_000
+
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 """Links in replies that a click opens (in the browser); others are only shown."""
 
@@ -101,6 +105,13 @@ class UserMessage(_SizedOnce, Static):
     """What the person sent, shown literally (never parsed as markup)."""
 
     def __init__(self, text: str) -> None:
+        if len(text) > LONG_MESSAGE_CHARS:
+            # The log lays out what it shows: a megabyte would freeze it for seconds.
+            rest = text[SHOWN_OF_LONG_MESSAGE:]
+            text = (
+                f"{text[:SHOWN_OF_LONG_MESSAGE]}…\n[{rest.count(chr(10)) + 1:,} more lines, "
+                f"{len(rest):,} more characters: all of it was sent and saved]"
+            )
         super().__init__(literal(text), classes="user")
 
 
