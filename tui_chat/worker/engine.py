@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,34 @@ class LoadError(Exception):
 
 class RequestError(Exception):
     """A request cannot be served (for example: the prompt does not fit the context)."""
+
+
+TEMPLATE_SECONDS = 10.0
+"""Longest a model's chat template may take to render a conversation."""
+
+
+class _TemplateTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the Python code inside after ``seconds`` (main thread only: elsewhere
+    there is no limit, and a stop that is not answered ends the worker instead)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise _TemplateTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +215,24 @@ class Engine:
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         """Render the conversation with the chat template and tokenize it."""
-        rendered = self._formatter(
-            messages=[{"role": m.role, "content": m.content} for m in messages]
-        )
+        # The template comes with the model file, from anywhere: llama-cpp-python runs it
+        # in Jinja's sandbox; whatever goes wrong in it refuses the request, and a
+        # template that runs away is stopped.
+        try:
+            with _time_limit(TEMPLATE_SECONDS):
+                rendered = self._formatter(
+                    messages=[{"role": m.role, "content": m.content} for m in messages]
+                )
+        except _TemplateTimeout:
+            raise RequestError(
+                f"The model's chat template ran for more than {TEMPLATE_SECONDS:g} s and "
+                "was stopped: this model cannot be used for chat. Choose another model."
+            ) from None
+        except Exception as e:
+            raise RequestError(
+                f"The model's chat template failed ({type(e).__name__}: {e}): this model "
+                "cannot be used for chat. Choose another model."
+            ) from None
         prompt: str = rendered.prompt  # type: ignore[attr-defined]
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
 

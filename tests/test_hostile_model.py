@@ -1,0 +1,116 @@
+"""Model files with hostile chat templates: the real model, its metadata rewritten with
+the GGUF project's own tools. A template that reaches for Python's internals is refused
+with a clear error; one that runs away is stopped; neither takes the app down."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import pid_gone, wait_until
+from tests.test_service import LONG_STORY, Recorder, ready
+from tui_chat.core.paths import UserPaths
+from tui_chat.core.protocol import DoneReason, Error
+from tui_chat.core.settings import Settings
+from tui_chat.service.events import WorkerCrashed
+from tui_chat.service.llm_service import LlmService
+
+ESCAPE = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+RUNAWAY = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+
+
+def with_template(model: Path, template: str, out: Path) -> Path:
+    source = out.with_suffix(".jinja")
+    source.write_text(template)
+    subprocess.run(
+        [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--force",
+         "--chat-template-file", str(source), str(model), str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def escaping_model(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return with_template(model_path, ESCAPE, tmp_path_factory.mktemp("m") / "escape.gguf")
+
+
+@pytest.fixture(scope="module")
+def runaway_model(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return with_template(model_path, RUNAWAY, tmp_path_factory.mktemp("m") / "runaway.gguf")
+
+
+async def service_for(
+    model: Path, settings: Settings, paths: UserPaths
+) -> AsyncIterator[tuple[LlmService, Recorder]]:
+    recorder = Recorder()
+    service = LlmService(replace(settings, model=model), paths.worker_log, recorder)
+    service.start()
+    yield service, recorder
+    await service.close()
+
+
+@pytest.fixture
+async def escaping(
+    escaping_model: Path, settings: Settings, paths: UserPaths
+) -> AsyncIterator[tuple[LlmService, Recorder]]:
+    async for pair in service_for(escaping_model, settings, paths):
+        yield pair
+
+
+@pytest.fixture
+async def runaway(
+    runaway_model: Path, settings: Settings, paths: UserPaths
+) -> AsyncIterator[tuple[LlmService, Recorder]]:
+    async for pair in service_for(runaway_model, settings, paths):
+        yield pair
+
+
+async def test_a_template_that_reaches_for_python_internals_is_refused(
+    escaping: tuple[LlmService, Recorder],
+) -> None:
+    service, recorder = escaping
+    await ready(service)
+    pid = service.worker_pid
+    rid = service.generate(LONG_STORY)
+    await wait_until(lambda: recorder.done(rid), message="the refusal")
+    done = recorder.done(rid)
+    assert done is not None
+    assert done.reason is DoneReason.ERROR
+    error = next(e for e in recorder.of(Error) if e.request_id == rid)
+    assert "chat template failed (SecurityError" in error.message
+    assert "Choose another model" in error.message
+    assert service.worker_pid == pid, "the worker survives"
+    assert not recorder.of(WorkerCrashed)
+
+
+async def test_a_runaway_template_is_stopped_and_esc_still_works(
+    runaway: tuple[LlmService, Recorder],
+) -> None:
+    service, recorder = runaway
+    await ready(service)
+    # Left alone, the render is cut off after TEMPLATE_SECONDS with a clear error.
+    rid = service.generate(LONG_STORY)
+    await wait_until(lambda: recorder.done(rid), timeout=30, message="the time limit")
+    error = next(e for e in recorder.of(Error) if e.request_id == rid)
+    assert "ran for more than 10 s and was stopped" in error.message
+    # Esc does not wait that long: the worker, deaf while it renders, is replaced.
+    pid = service.worker_pid
+    assert pid is not None
+    rid = service.generate(LONG_STORY)
+    await wait_until(lambda: service.busy, message="the request sent")
+    pressed = time.perf_counter()
+    service.stop()
+    await wait_until(lambda: recorder.done(rid), timeout=10, message="the stop")
+    assert time.perf_counter() - pressed < 5
+    done = recorder.done(rid)
+    assert done is not None
+    assert done.reason is DoneReason.STOPPED
+    await wait_until(lambda: pid_gone(pid), message="the deaf worker ended")
+    await ready(service)
