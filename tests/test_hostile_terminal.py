@@ -77,3 +77,26 @@ def test_a_saved_reply_full_of_escapes_is_shown_literally(
     start(terminal, home, "--continue")
     terminal.wait_for(lambda s: "␛[2J" in s, "the saved reply")
     assert_terminal_intact(terminal)
+
+
+def test_the_terminal_is_usable_after_quitting(
+    terminal: Terminal,  # noqa: F811
+    home: Path,
+) -> None:
+    env = {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color", "PS1": "$ "}
+    terminal.start("bash --norc --noprofile", env)
+    terminal.type(f"{TUI_CHAT}; echo exit-status-$?")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: " ready" in s, "the model to load")
+    assert terminal.pane("alternate_on") == "1"
+    terminal.keys("C-q")
+    terminal.wait_for(lambda s: "exit-status-0" in s, "tui-chat to quit")
+    # Back to the shell's screen, with the modes tui-chat turned on turned off again.
+    assert terminal.pane("alternate_on") == "0"
+    assert terminal.pane("mouse_any_flag") == "0"
+    assert terminal.pane("mouse_sgr_flag") == "0"
+    assert terminal.pane("cursor_flag") == "1"
+    # Line editing and echo work: the shell reads a typed line.
+    terminal.type("echo typed-$((40 + 2))")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "typed-42" in s.replace("$((40 + 2))", ""), "the shell")

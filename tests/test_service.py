@@ -398,7 +398,7 @@ async def test_a_hung_worker_is_ended_when_it_does_not_answer_esc(
     assert after.reason in (DoneReason.FINISHED, DoneReason.LENGTH)
 
 
-@pytest.mark.parametrize("phase", ["reading the prompt", "generating"])
+@pytest.mark.parametrize("phase", ["reading the prompt", "generating", "clearing"])
 @pytest.mark.parametrize(
     ("sig", "said"),
     [
@@ -407,12 +407,15 @@ async def test_a_hung_worker_is_ended_when_it_does_not_answer_esc(
         (signal.SIGTERM, "SIGTERM"),
     ],
 )
-async def test_a_worker_that_dies_mid_request_is_restarted_and_the_reply_kept(
+async def test_a_worker_that_dies_in_any_phase_is_restarted_and_the_reply_kept(
     started: tuple[LlmService, Recorder], phase: str, sig: signal.Signals, said: str
 ) -> None:
     service, recorder = started
     await ready(service)
-    if phase == "generating":
+    if phase == "clearing":
+        service.clear_context()  # the kill lands while (or just after) it clears
+        rid = None
+    elif phase == "generating":
         rid = service.generate(LONG_STORY, max_tokens=400)
         await wait_until(lambda: recorder.tokens(rid) >= 3, message="tokens")
     else:
@@ -425,12 +428,14 @@ async def test_a_worker_that_dies_mid_request_is_restarted_and_the_reply_kept(
     pid = service.worker_pid
     assert pid is not None
     os.kill(pid, sig)
-    await wait_until(lambda: recorder.done(rid), message="the reply ended")
-    done = recorder.done(rid)
-    assert done is not None
-    assert done.reason is DoneReason.INTERRUPTED
-    if phase == "generating":
-        assert recorder.text(rid), "the partial reply is kept"
+    if rid is not None:
+        await wait_until(lambda: recorder.done(rid), message="the reply ended")
+        done = recorder.done(rid)
+        assert done is not None
+        assert done.reason is DoneReason.INTERRUPTED
+        if phase == "generating":
+            assert recorder.text(rid), "the partial reply is kept"
+    await wait_until(lambda: recorder.of(WorkerCrashed), message="the crash noticed")
     crash = recorder.of(WorkerCrashed)[-1]
     assert said in crash.notice
     assert crash.restarting
