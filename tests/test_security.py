@@ -14,7 +14,7 @@ from tests.test_app import SIZE, loaded, reply_finished
 from tui_chat.cli import prepare_user_files
 from tui_chat.core import config
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.settings import Settings
+from tui_chat.core.settings import Settings, settings_from
 from tui_chat.ui.app import ChatApp
 
 
@@ -77,3 +77,36 @@ async def test_files_are_private_and_nothing_uses_the_network(
     for path in created:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert not mode & 0o077, f"{path} is open to others: {oct(mode)}"
+
+
+async def test_the_model_path_and_the_settings_are_data_never_run(
+    settings: Settings, paths: UserPaths, model_path: Path, tmp_path: Path
+) -> None:
+    # Were anything run, a file of this name would appear where the processes run.
+    name = f"tui-chat-ran-{os.getpid()}"
+    command = f"touch {name}"
+    # A model path full of shell and template syntax, pointing at the real model.
+    odd = tmp_path / f"$({command}); `{command}`; {{{{7*7}}}}.gguf"
+    odd.symlink_to(model_path)
+    # A settings file whose values look like code: they stay text.
+    values = {
+        "system_prompt": f"__import__('os').system('{command}') {{{{ 7*7 }}}} $({command})",
+        "translation_prompt": "Translate {text} into {target}. $(" + command + ")",
+    }
+    config_file = config.config_path(paths.config)
+    config.save(config_file, values)
+    loaded_values = config.load(config_file)
+    assert loaded_values["system_prompt"] == values["system_prompt"]
+    app = ChatApp(settings_from(odd, loaded_values), paths)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app)
+            assert app.service.model is not None
+            app.main.chat.input.load_text("Say hello.")
+            await pilot.press("enter")
+            await reply_finished(app)
+    finally:
+        await app.service.close()
+        app.store.close_now()
+    for folder in (Path.cwd(), tmp_path, paths.logs):
+        assert not (folder / name).exists(), "something in the path or the settings was run"
