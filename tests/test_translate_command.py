@@ -121,3 +121,18 @@ def test_ctrl_c_stops_cleanly_with_status_130_and_no_worker_left() -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def test_strange_text_from_a_file_is_translated_without_an_exception(tmp_path: Path) -> None:
+    # Emoji (with joiners), CJK, right-to-left, combining marks, an encoded lone surrogate
+    # (invalid in UTF-8) and stray bytes: all in one file.
+    source = tmp_path / "strange.txt"
+    source.write_bytes(
+        "Family 👩‍👩‍👧 says 你好 and שלום and مرحبا; café with e\u0301.\n".encode()
+        + b"Broken: \xed\xa0\x80 and \xc3\x28 end.\n"
+    )
+    result = translate("--to", "English", str(source))
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert b"were not valid UTF-8 and were replaced with U+FFFD" in result.stderr
+    assert result.stdout.decode("utf-8").strip()  # valid UTF-8, and something came out
