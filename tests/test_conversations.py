@@ -309,3 +309,31 @@ async def test_a_write_that_fails_later_says_so_and_the_chat_goes_on(
         assert "disk is full" in app.main.banner.message("store")
         await type_and_send(pilot, "Again.")
         assert (await reply_finished(app)).status is TurnStatus.COMPLETE
+
+
+async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: UserPaths) -> None:
+    """What the terminal gets, not only the widget's state: the line that says how the
+    reply ended was once laid out below the reply's (stale) height and never drawn."""
+    text = (
+        "Once upon a time, in the land of Eldrador, there lived a magnificent dragon named "
+        "Eira. Eira was born to a wise and powerful dragon named Aethonax. She grew up with "
+        "the beauty of the land and the strength of the earth.\n\nAthelax had been a great "
+        "king who ruled over a kingdom filled with dragons. He loved his dragons dearly, but "
+        "he also loved the people of Eldrador. He was known for his kindness and generosity"
+    )
+    paths.data.mkdir(parents=True, exist_ok=True)
+    store = Store.open(paths.store)
+    conversation = store.create_conversation("model")
+    store.add_message(conversation, "user", STORY, "complete")
+    store.add_message(conversation, "assistant", text, "streaming")  # cut off by a crash
+    store.close()
+    app = ChatApp(settings, paths, open_conversation=conversation)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: app.main.query(Reply), message="the reopened reply")
+        await pilot.pause(0.5)
+        update = app.screen._compositor.render_full_update()
+        drawn = update.render_segments(app.console)
+        assert "generosity" in drawn
+        assert "[interrupted: the model worker crashed]" in drawn
+    await app.service.close()
+    app.store.close_now()
