@@ -71,11 +71,7 @@ class ChatApp(App[None]):
         super().__init__()
         self.settings = settings
         self.paths = paths
-        self.service = (
-            LlmService(settings, paths.worker_log, self._deliver, worker_target)
-            if worker_target
-            else LlmService(settings, paths.worker_log, self._deliver)
-        )
+        self.service = LlmService(settings, paths.worker_log, self._deliver, worker_target)
         self.store = StoreWorker(store_path or paths.store, self._store_failed)
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation

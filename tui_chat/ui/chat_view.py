@@ -164,10 +164,7 @@ class ChatView(Vertical):
                 await reply.finish(turn.text, turn.status.reason)
                 self._widgets[id(turn)] = reply
         await self._mark_memory_start()
-        # Anchored, not just scrolled: the replies' Markdown is still being laid out, and
-        # the end of the conversation (how its last reply ended) must stay in view.
         log.scroll_end(animate=False)
-        log.anchor()
         self.post_message(self.Cleared())
 
     def _end_all(self) -> None:
