@@ -99,6 +99,24 @@ def test_messages_titles_list_rename_delete(store_file: Path) -> None:
     store.close()
 
 
+def test_a_write_on_a_full_store_reports_sqlites_error_and_the_next_write_works(
+    store_file: Path,
+) -> None:
+    store = Store.open(store_file)
+    kept = store.create_conversation("m")
+    store.add_message(kept, "user", "Saved before the disk filled up.", "complete")
+    (pages,) = store._conn.execute("PRAGMA page_count").fetchone()
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        store.add_message(kept, "user", "x" * 20_000, "complete")
+    store._conn.execute("PRAGMA max_page_count = 1000000")  # room again
+    store.add_message(kept, "assistant", "Saved after.", "complete")
+    loaded = store.load(kept)
+    assert loaded is not None
+    assert [m.text for m in loaded.messages] == ["Saved before the disk filled up.", "Saved after."]
+    store.close()
+
+
 def test_title_from_the_first_line() -> None:
     assert title_from("\n\n  Hello there  \nmore") == "Hello there"
     assert title_from("a" * 80).endswith("…")
