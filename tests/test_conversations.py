@@ -293,22 +293,57 @@ async def test_a_store_that_cannot_be_written_keeps_the_chat_in_memory(
     app.store.close_now()
 
 
-async def test_a_write_that_fails_later_says_so_and_the_chat_goes_on(
-    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("becomes", "said"),
+    [
+        # SQLite's own errors, from the real store: a connection that may only read, and
+        # a file that may not grow by one more page (what a full disk does to a write).
+        ("read-only", "attempt to write a readonly database"),
+        ("full", "database or disk is full"),
+    ],
+)
+async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_on(
+    settings: Settings,
+    paths: UserPaths,
+    db: sqlite3.Connection,
+    becomes: str,
+    said: str,
 ) -> None:
-    def disk_full(*_args: object, **_kwargs: object) -> None:
-        raise sqlite3.OperationalError("database or disk is full")
+    def break_the_store(store: Store) -> None:
+        conn = store._conn
+        if becomes == "read-only":
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            (pages,) = conn.execute("PRAGMA page_count").fetchone()
+            conn.execute(f"PRAGMA max_page_count = {pages}")
 
-    async with app.run_test(size=SIZE) as pilot:
-        await loaded(app)
-        monkeypatch.setattr(Store, "update_message", disk_full)
-        await type_and_send(pilot, "Say hello.")
-        turn = await reply_finished(app)
-        assert turn.status is TurnStatus.COMPLETE
-        await wait_until(lambda: app.main.banner.message("store"), message="banner")
-        assert "disk is full" in app.main.banner.message("store")
-        await type_and_send(pilot, "Again.")
-        assert (await reply_finished(app)).status is TurnStatus.COMPLETE
+    app = ChatApp(settings, paths)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app)
+            await type_and_send(pilot, "Say hello.")
+            saved = await reply_finished(app)
+            await wait_until(lambda: len(rows(db)) == 2, message="the first exchange saved")
+            before = rows(db)
+            await app.store.call(break_the_store)
+            # Longer than a page of the file: it cannot be saved without growing it.
+            await put_and_send(app, pilot, "Say the word river. " + "The river runs. " * 400)
+            turn = await reply_finished(app)
+            assert turn.status is TurnStatus.COMPLETE
+            assert turn is not saved
+            await wait_until(lambda: app.main.banner.message("store"), message="banner")
+            message = app.main.banner.message("store")
+            assert said in message
+            assert "stays in memory" in message
+            await type_and_send(pilot, "Again.")
+            assert (await reply_finished(app)).status is TurnStatus.COMPLETE
+            assert len(app.query(UserMessage)) == 3, "every message is still on the screen"
+    finally:
+        await app.service.close()
+        app.store.close_now()
+    # What was saved before is all there and the file is sound.
+    assert rows(db)[:2] == before
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: UserPaths) -> None:

@@ -78,11 +78,15 @@ class StoreWorker:
             log.exception("store write failed")
             if not self._failed:
                 self._failed = True
-                store = self._opened.result().store
-                self._on_error(
-                    f"Could not save to the conversation store {store.path}: {e}. "
-                    "This session's chat stays in memory."
-                )
+                self._on_error(self.failure(e))
+
+    def failure(self, error: Exception) -> str:
+        """What to tell a person when a write failed with ``error``."""
+        where = f" {self._path}" if self._path is not None else ""
+        return (
+            f"Could not save to the conversation store{where}: {error}. "
+            "This session's chat stays in memory."
+        )
 
     def close_now(self) -> None:
         """Finish queued work, close the database and stop the thread (blocking)."""

@@ -286,7 +286,7 @@ class ChatView(Vertical):
         try:
             conversation.id, user.message_id, reply.message_id = await self.store.call(save)
         except (sqlite3.Error, RuntimeError) as e:
-            self.post_message(StoreFailed(f"Could not save the message: {e}"))
+            self.post_message(StoreFailed(self.store.failure(e)))
 
     # Replies --------------------------------------------------------------------------
 
