@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import base64
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.test_hostile_text import HOSTILE
-from tests.test_terminal import TUI_CHAT, Terminal, status_line, terminal  # noqa: F401
+from tests.test_terminal import (  # noqa: F401
+    TUI_CHAT,
+    Terminal,
+    descendants,
+    status_line,
+    terminal,
+)
 from tui_chat.core.paths import user_paths
 from tui_chat.core.store import Store
 
@@ -79,18 +86,55 @@ def test_a_saved_reply_full_of_escapes_is_shown_literally(
     assert_terminal_intact(terminal)
 
 
+# tui-chat, but the F1 key raises: an exception escapes a handler in the UI.
+FAILING_UI = """
+import sys
+from tui_chat.cli import main
+from tui_chat.ui.app import ChatApp
+
+def fail(self):
+    raise RuntimeError("boom [bold]not markup[/]")
+
+ChatApp.action_help = fail
+if __name__ == "__main__":
+    sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("ending", ["quit", "an exception in the UI"])
 def test_the_terminal_is_usable_after_quitting(
     terminal: Terminal,  # noqa: F811
     home: Path,
+    tmp_path: Path,
+    ending: str,
 ) -> None:
     env = {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color", "PS1": "$ "}
     terminal.start("bash --norc --noprofile", env)
-    terminal.type(f"{TUI_CHAT}; echo exit-status-$?")
+    command = str(TUI_CHAT)
+    if ending != "quit":
+        script = tmp_path / "failing_ui.py"
+        script.write_text(FAILING_UI)
+        command = f"{sys.executable} {script}"
+    terminal.type(f"{command}; echo exit-status-$?")
     terminal.keys("Enter")
     terminal.wait_for(lambda s: " ready" in s, "the model to load")
     assert terminal.pane("alternate_on") == "1"
-    terminal.keys("C-q")
-    terminal.wait_for(lambda s: "exit-status-0" in s, "tui-chat to quit")
+    shell = int(terminal.pane("pane_pid"))
+    assert len(descendants(shell)) >= 2, "tui-chat and its model worker"
+    if ending == "quit":
+        terminal.keys("C-q")
+        terminal.wait_for(lambda s: "exit-status-0" in s, "tui-chat to quit")
+    else:
+        terminal.keys("F1")
+        screen = terminal.wait_for(lambda s: "exit-status-1" in s, "tui-chat to stop")
+        # Two lines that say what and where, not a traceback full of the chat's text.
+        assert "tui-chat stopped on an internal error (RuntimeError: boom [bold]not" in screen
+        assert f"The details are in {user_paths().app_log}" in screen
+        assert "Traceback" not in screen
+        app_log = user_paths().app_log.read_text()
+        assert "Traceback" in app_log
+        assert "boom" in app_log
+    assert not descendants(shell), "a process was left behind"
     # Back to the shell's screen, with the modes tui-chat turned on turned off again.
     assert terminal.pane("alternate_on") == "0"
     assert terminal.pane("mouse_any_flag") == "0"

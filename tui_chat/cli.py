@@ -233,4 +233,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         app.service.close_now()
         app.store.close_now()
-    return EXIT_OK
+    return EXIT_OK if app.return_code in (None, 0) else EXIT_FAILED
