@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import pytest
 
+from tests import fault_worker
 from tests.conftest import pid_gone, wait_until
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import (
@@ -23,6 +24,7 @@ from tui_chat.core.protocol import (
     DoneReason,
     Error,
     ErrorKind,
+    LoadProgress,
     ModelLoaded,
     PromptProgress,
     Token,
@@ -329,11 +331,14 @@ async def test_shutdown_is_not_a_crash_and_leaves_no_process(
     assert not recorder.of(WorkerCrashed)
 
 
-def test_the_worker_exits_when_the_ui_process_is_killed(paths: UserPaths, model_path: Path) -> None:
+def test_the_worker_exits_within_a_second_when_the_ui_process_is_killed(
+    paths: UserPaths, model_path: Path
+) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, sys
         from pathlib import Path
+        from tui_chat.core.protocol import ChatMessage
         from tui_chat.core.settings import Settings
         from tui_chat.service.llm_service import LlmService
         from tui_chat.service.events import ServiceState
@@ -343,6 +348,9 @@ def test_the_worker_exits_when_the_ui_process_is_killed(paths: UserPaths, model_
                                  Path({str(paths.worker_log)!r}), lambda e: None)
             service.start()
             while service.state is not ServiceState.READY:
+                await asyncio.sleep(0.01)
+            service.generate([ChatMessage("user", "Write a long story.")], max_tokens=4000)
+            while service.state is not ServiceState.GENERATING:
                 await asyncio.sleep(0.01)
             print(service.worker_pid, flush=True)
             await asyncio.sleep(60)
@@ -358,12 +366,13 @@ def test_the_worker_exits_when_the_ui_process_is_killed(paths: UserPaths, model_
         assert ui.stdout is not None
         worker_pid = int(ui.stdout.readline())
         assert not pid_gone(worker_pid)
-        ui.kill()
+        ui.kill()  # in the middle of a reply
         ui.wait()
-        deadline = time.monotonic() + 5
-        while not pid_gone(worker_pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        killed = time.monotonic()
+        while not pid_gone(worker_pid) and time.monotonic() < killed + 5:
+            time.sleep(0.005)
         assert pid_gone(worker_pid), "the worker outlived the killed UI process"
+        assert time.monotonic() - killed < 1.0
     finally:
         ui.kill()
         ui.wait()
@@ -411,14 +420,41 @@ async def test_a_worker_that_dies_in_any_phase_is_restarted_and_the_reply_kept(
     started: tuple[LlmService, Recorder], phase: str, sig: signal.Signals, said: str
 ) -> None:
     service, recorder = started
-    await ready(service)
+    await _end_worker_in(service, recorder, phase, sig, said)
+
+
+@pytest.mark.parametrize(
+    "phase", ["loading", "idle", "reading the prompt", "generating", "clearing"]
+)
+async def test_a_worker_that_exits_by_itself_in_any_phase_is_restarted_and_the_reply_kept(
+    settings: Settings, paths: UserPaths, phase: str
+) -> None:
+    recorder = Recorder()
+    service = LlmService(settings, paths.worker_log, recorder, worker_target=fault_worker.run)
+    service.start()
+    try:
+        said = f"exited by itself with status {fault_worker.EXIT_STATUS}"
+        await _end_worker_in(service, recorder, phase, fault_worker.EXIT_SIGNAL, said)
+    finally:
+        await service.close()
+
+
+async def _end_worker_in(
+    service: LlmService, recorder: Recorder, phase: str, sig: signal.Signals, said: str
+) -> None:
+    """End the worker with ``sig`` in ``phase``; check the notice, the reply and the restart."""
+    rid = None
+    if phase == "loading":
+        # Progress comes from llama.cpp's load, so the worker is running by then.
+        await wait_until(lambda: recorder.of(LoadProgress), message="loading")
+    else:
+        await ready(service)
     if phase == "clearing":
-        service.clear_context()  # the kill lands while (or just after) it clears
-        rid = None
+        service.clear_context()  # the signal lands while (or just after) it clears
     elif phase == "generating":
         rid = service.generate(LONG_STORY, max_tokens=400)
         await wait_until(lambda: recorder.tokens(rid) >= 3, message="tokens")
-    else:
+    elif phase == "reading the prompt":
         long_prompt = [ChatMessage("user", "The boats rose with the tide. " * 300)]
         rid = service.generate(long_prompt, max_tokens=20)
         await wait_until(
@@ -438,8 +474,9 @@ async def test_a_worker_that_dies_in_any_phase_is_restarted_and_the_reply_kept(
     await wait_until(lambda: recorder.of(WorkerCrashed), message="the crash noticed")
     crash = recorder.of(WorkerCrashed)[-1]
     assert said in crash.notice
-    assert crash.restarting
+    assert (crash.crashes, crash.restarting) == (1, True)
     await wait_until(lambda: pid_gone(pid), message="the dead worker reaped")
     await ready(service)
+    assert service.worker_pid != pid
     after = await reply(service, recorder, "Say hello.")
     assert after.reason in (DoneReason.FINISHED, DoneReason.LENGTH)

@@ -110,7 +110,7 @@ class UserMessage(_SizedOnce, Static):
             rest = text[SHOWN_OF_LONG_MESSAGE:]
             text = (
                 f"{text[:SHOWN_OF_LONG_MESSAGE]}…\n[{rest.count(chr(10)) + 1:,} more lines, "
-                f"{len(rest):,} more characters: all of it was sent and saved]"
+                f"{len(rest):,} more characters: all of it was sent]"
             )
         super().__init__(literal(text), classes="user")
 
