@@ -323,7 +323,10 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
             await loaded(app)
             await type_and_send(pilot, "Say hello.")
             saved = await reply_finished(app)
-            await wait_until(lambda: len(rows(db)) == 2, message="the first exchange saved")
+            await wait_until(
+                lambda: [status for _, _, status in rows(db)] == ["complete", "complete"],
+                message="the first exchange saved",
+            )
             before = rows(db)
             await app.store.call(break_the_store)
             # Longer than a page of the file: it cannot be saved without growing it.

@@ -1,6 +1,7 @@
-"""Model files with hostile chat templates: the real model, its metadata rewritten with
-the GGUF project's own tools. A template that reaches for Python's internals is refused
-with a clear error; one that runs away is stopped; neither takes the app down."""
+"""Bad model files. A cut-short file is explained in the banner and another model can be
+chosen in the app. Hostile chat templates (the real model, its metadata rewritten with
+the GGUF project's own tools): one that reaches for Python's internals is refused with a
+clear error; one that runs away is stopped; neither takes the app down."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input, Label
 
 from tests.conftest import pid_gone, wait_until
+from tests.test_app import SIZE, loaded, reply_finished, type_and_send
 from tests.test_service import LONG_STORY, Recorder, ready
+from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.protocol import DoneReason, Error
+from tui_chat.core.protocol import ChatMessage, DoneReason, Error
 from tui_chat.core.settings import Settings
-from tui_chat.service.events import WorkerCrashed
+from tui_chat.service.events import ServiceState, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
+from tui_chat.ui.app import ChatApp
+from tui_chat.ui.screens.settings import SettingsScreen
+from tui_chat.ui.widgets.chat_log import Notice
 
 ESCAPE = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
 RUNAWAY = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
@@ -114,3 +121,65 @@ async def test_a_runaway_template_is_stopped_and_esc_still_works(
     assert done.reason is DoneReason.STOPPED
     await wait_until(lambda: pid_gone(pid), message="the deaf worker ended")
     await ready(service)
+
+
+async def test_a_broken_model_file_says_why_in_the_banner_and_another_can_be_chosen(
+    settings: Settings, paths: UserPaths, model_path: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(model_path.read_bytes()[:2_000_000])  # a download cut short
+    app = ChatApp(replace(settings, model=broken), paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.main.banner.message(), message="the banner")
+        banner = app.main.banner.message()
+        assert str(broken) in banner
+        assert "corrupted or incomplete" in banner
+        assert "Traceback" not in banner
+        assert "F3 to choose another model" in banner
+        assert app.service.state is ServiceState.LOAD_FAILED
+        assert not app.query(Notice), "a load error is not a crash loop"
+        # Choose another model in the settings: a wrong path is explained, then the real one.
+        await pilot.press("f3")
+        await wait_until(lambda: isinstance(app.screen, SettingsScreen), message="settings")
+        app.screen.query_one("#model", Input).value = str(tmp_path / "missing.gguf")
+        await pilot.press("ctrl+s")
+        problem = app.screen.query_one("#settings-problem", Label)
+        await wait_until(lambda: "Model file not found" in str(problem.render()))
+        app.screen.query_one("#model", Input).value = str(model_path)
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: not isinstance(app.screen, SettingsScreen), message="saved")
+        await loaded(app)
+        assert not app.main.banner.shown
+        assert app.service.settings.model == model_path
+        await type_and_send(pilot, "Say hello.")
+        assert (await reply_finished(app)).status is TurnStatus.COMPLETE
+    await app.service.close()
+    app.store.close_now()
+
+
+async def test_changing_the_model_mid_reply_stops_it_and_loads_the_new_one(
+    settings: Settings, paths: UserPaths
+) -> None:
+    recorder = Recorder()
+    service = LlmService(settings, paths.worker_log, recorder)
+    service.start()
+    try:
+        await ready(service)
+        old = service.worker_pid
+        rid = service.generate(LONG_STORY, max_tokens=400)
+        await wait_until(lambda: recorder.tokens(rid) >= 3, message="tokens")
+        await service.reload(replace(settings, n_ctx=1024))
+        done = recorder.done(rid)
+        assert done is not None
+        assert done.reason is DoneReason.STOPPED
+        assert recorder.text(rid), "the partial reply is kept"
+        assert old is not None
+        assert pid_gone(old)
+        await ready(service)
+        assert service.model is not None
+        assert service.model.n_ctx == 1024
+        assert not recorder.of(WorkerCrashed)
+        after = service.generate([ChatMessage("user", "Say hello.")])
+        await wait_until(lambda: recorder.done(after), message="a reply from the new worker")
+    finally:
+        await service.close()

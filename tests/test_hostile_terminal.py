@@ -128,8 +128,9 @@ def test_the_terminal_is_usable_after_quitting(
         terminal.keys("F1")
         screen = terminal.wait_for(lambda s: "exit-status-1" in s, "tui-chat to stop")
         # Two lines that say what and where, not a traceback full of the chat's text.
-        assert "tui-chat stopped on an internal error (RuntimeError: boom [bold]not" in screen
-        assert f"The details are in {user_paths().app_log}" in screen
+        said = terminal.tmux("capture-pane", "-p", "-J", "-t", "e2e")  # lines as written
+        assert "tui-chat stopped on an internal error (RuntimeError: boom [bold]not" in said
+        assert f"The details are in {user_paths().app_log}" in said
         assert "Traceback" not in screen
         app_log = user_paths().app_log.read_text()
         assert "Traceback" in app_log

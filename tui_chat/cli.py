@@ -233,4 +233,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         app.service.close_now()
         app.store.close_now()
+    if app.failure:
+        print(app.failure, file=sys.stderr)
     return EXIT_OK if app.return_code in (None, 0) else EXIT_FAILED

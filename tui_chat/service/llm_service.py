@@ -299,6 +299,30 @@ class LlmService:
         self._breaker.reset()
         self._spawn()
 
+    async def reload(self, settings: Settings) -> None:
+        """Use ``settings`` from now on with a fresh worker: another model file, context
+        size or thread count. A reply in progress ends stopped, with what it has so far;
+        requests that wait are answered by the new model. Not a crash."""
+        if self._closing or self._loop is None:
+            return
+        self.settings = settings
+        worker = self._detach()
+        if self._active is not None:
+            self._stopping.add(self._active.request_id)
+        self._interrupt_active()
+        self._fail_counts(ServiceUnavailableError("the model is being changed"))
+        self._model = None
+        self._set_state(ServiceState.LOADING)  # what is sent meanwhile waits for the new one
+        if worker is not None:
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(Shutdown())
+            await self._wait_for_exit(worker, SHUTDOWN_GRACE_SECONDS)
+            _reap(worker)
+        if self._closing:
+            return
+        self._breaker.reset()
+        self._spawn()
+
     async def close(self) -> None:
         """Shut the worker down: ask, wait, then kill. Never leaves a process behind."""
         worker = self._begin_shutdown()

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -80,6 +79,8 @@ class ChatApp(App[None]):
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation
         self._fault: BaseException | None = None
+        self.failure = ""
+        """Why the app ended on an error, for the terminal once it is back ("" if not)."""
 
     def _handle_exception(self, error: Exception) -> None:
         self._fault = error
@@ -88,20 +89,18 @@ class ChatApp(App[None]):
     def _fatal_error(self) -> None:
         """An exception escaped a handler and the app must end. Textual would print its
         traceback on the terminal, local variables (the chat's text among them) and all;
-        it goes to the log instead, and the terminal gets two lines saying where.
+        it goes to the log instead, and ``failure`` says in two lines what and where.
         (A private hook of Textual, whose version is pinned: a test covers it.)"""
         error = self._fault
         log.error("the app stopped on an error", exc_info=error)
         what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
         self.bell()
-        self.exit(
-            return_code=1,
-            message=Text(
-                f"tui-chat stopped on an internal error ({visible(what)}).\n"
-                f"The details are in {self.paths.app_log}. "
-                "tui-chat --resume opens the conversation again."
-            ),
+        self.failure = (
+            f"tui-chat stopped on an internal error ({visible(what)}).\n"
+            f"The details are in {self.paths.app_log}. "
+            "tui-chat --resume opens the conversation again."
         )
+        self.exit(return_code=1)  # the caller prints the failure: Rich would break the path
         self._close_messages_no_wait()  # as Textual's own: the queue may hold more trouble
 
     def get_default_screen(self) -> Screen[None]:

@@ -159,14 +159,15 @@ class MainScreen(Screen[None]):
 
     @work
     async def action_settings(self) -> None:
-        """Edit the settings (F3); sampling, reply length and system prompt apply at once."""
+        """Edit the settings (F3). Sampling, reply length and system prompt apply at once;
+        another model file, context size or thread count loads the model again."""
         saved = await self.app.push_screen_wait(
             SettingsScreen(self.service.settings, self._config_file)
         )
         if saved is None:
             return
         current = self.service.settings
-        self.service.settings = replace(
+        chosen = replace(
             current,
             sampling=replace(
                 current.sampling,
@@ -175,13 +176,22 @@ class MainScreen(Screen[None]):
             ),
             max_tokens=int(saved.get("max_tokens", current.max_tokens)),
             system_prompt=str(saved.get("system_prompt", current.system_prompt)),
+            model=Path(str(saved.get("model", current.model))).expanduser(),
+            n_ctx=int(saved.get("ctx", current.n_ctx)),
+            n_threads=int(saved.get("threads", current.n_threads)),
         )
-        self.notify(
-            f"Saved to {self._config_file}. Model, context size, threads and the translation "
-            "language take effect at the next start.",
-            timeout=6,
-            markup=False,
-        )
+        later = "The translation language takes effect at the next start."
+        if (chosen.model, chosen.n_ctx, chosen.n_threads) == (
+            current.model,
+            current.n_ctx,
+            current.n_threads,
+        ):
+            self.service.settings = chosen
+            self.notify(f"Saved to {self._config_file}. {later}", timeout=6)
+            return
+        self.banner.hide()
+        self.notify(f"Saved to {self._config_file}. Loading {chosen.model.name}… {later}")
+        await self.service.reload(chosen)
 
     def action_retry(self) -> None:
         """Close the crash breaker and start a fresh worker (Ctrl+R)."""
@@ -211,7 +221,7 @@ class MainScreen(Screen[None]):
             case Error(kind=ErrorKind.LOAD):
                 self.banner.show(
                     f"Could not load the model. {event.message} "
-                    "Press Ctrl+R to try again, or Ctrl+Q to quit."
+                    "Press F3 to choose another model, Ctrl+R to try again, or Ctrl+Q to quit."
                 )
             case Error():
                 await self.chat.add_notice(event.message, kind="error")

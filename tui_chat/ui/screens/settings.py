@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, TextArea
 
 from tui_chat.core import config
+from tui_chat.core.models import ModelFileError, check_model_file
 from tui_chat.core.settings import Settings
 from tui_chat.ui.literal import literal
 
@@ -20,9 +21,9 @@ FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("top_p", "Top p", True),
     ("max_tokens", "Most tokens in a reply", True),
     ("translation_language", "Translate into (at the next start)", False),
-    ("ctx", "Context size in tokens (next start)", False),
-    ("threads", "CPU threads (next start)", False),
-    ("model", "Model file (next start)", False),
+    ("ctx", "Context size in tokens (loads the model again)", True),
+    ("threads", "CPU threads (loads the model again)", True),
+    ("model", "Model file (a GGUF file; loads when saved)", True),
 )
 
 
@@ -79,8 +80,10 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
                 if key in current or value != in_use[key]
             }
             values = {**current, **changed}
+            if "model" in changed:
+                check_model_file(Path(str(changed["model"])).expanduser())
             config.save(self._path, values)
-        except (config.ConfigError, ValueError) as e:
+        except (config.ConfigError, ModelFileError, ValueError) as e:
             self.query_one("#settings-problem", Label).update(literal(str(e), style="bold red"))
             return
         self.dismiss(values)
