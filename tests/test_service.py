@@ -407,7 +407,10 @@ async def test_a_hung_worker_is_ended_when_it_does_not_answer_esc(
     assert after.reason in (DoneReason.FINISHED, DoneReason.LENGTH)
 
 
-@pytest.mark.parametrize("phase", ["reading the prompt", "generating", "clearing"])
+PHASES = ["loading", "idle", "reading the prompt", "generating", "clearing"]
+
+
+@pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize(
     ("sig", "said"),
     [
@@ -423,9 +426,7 @@ async def test_a_worker_that_dies_in_any_phase_is_restarted_and_the_reply_kept(
     await _end_worker_in(service, recorder, phase, sig, said)
 
 
-@pytest.mark.parametrize(
-    "phase", ["loading", "idle", "reading the prompt", "generating", "clearing"]
-)
+@pytest.mark.parametrize("phase", PHASES)
 async def test_a_worker_that_exits_by_itself_in_any_phase_is_restarted_and_the_reply_kept(
     settings: Settings, paths: UserPaths, phase: str
 ) -> None:
