@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -72,6 +71,8 @@ class StoreWorker:
         return work(self._opened.result().store)
 
     def _run_reporting(self, work: Callable[[Store], object]) -> None:
+        import sqlite3  # on the store's thread, not in the UI's start-up
+
         try:
             self._run(work)
         except sqlite3.Error as e:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -31,11 +33,13 @@ from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_view import ChatView, StoreFailed
 from tui_chat.ui.messages import ServiceMessage
-from tui_chat.ui.screens.settings import SettingsScreen
-from tui_chat.ui.translate_view import TranslateView
 from tui_chat.ui.widgets.banner import Banner
 from tui_chat.ui.widgets.status_line import StatusLine
 from tui_chat.ui.widgets.view_tabs import ViewTabs
+
+if TYPE_CHECKING:
+    # Imported where used: neither is needed for the first frame.
+    from tui_chat.ui.translate_view import TranslateView
 
 STATE_LABELS: dict[ServiceState, str] = {
     ServiceState.LOADING: "loading model…",
@@ -65,9 +69,17 @@ class MainScreen(Screen[None]):
         self.service = service
         self._config_file = config_file
         self._showing_retry = False
+        self._settings = settings
         self.chat = ChatView(service, store, self._translation_running, id="chat-view")
-        self.translate = TranslateView(
-            service,
+
+    @cached_property
+    def translate(self) -> TranslateView:
+        """The Translate view: built (and its modules imported) after the first frame."""
+        from tui_chat.ui.translate_view import TranslateView
+
+        settings = self._settings
+        return TranslateView(
+            self.service,
             settings.translation_template,
             self._chat_replying,
             settings.translation_language,
@@ -161,6 +173,8 @@ class MainScreen(Screen[None]):
     async def action_settings(self) -> None:
         """Edit the settings (F3). Sampling, reply length and system prompt apply at once;
         another model file, context size or thread count loads the model again."""
+        from tui_chat.ui.screens.settings import SettingsScreen
+
         saved = await self.app.push_screen_wait(
             SettingsScreen(self.service.settings, self._config_file)
         )

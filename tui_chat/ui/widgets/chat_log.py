@@ -278,9 +278,13 @@ class ChatLog(VerticalScroll):
         return UserMessage(text), Reply(cpu_budget)
 
     async def show_exchange(self, message: UserMessage, reply: Reply) -> None:
-        """Put a message and its reply on screen, in one mount (one layout)."""
+        """Put a message and its reply on screen, in one mount (one layout and one paint:
+        an anchored log follows by itself; re-anchoring when it already is costs another
+        full paint of the log while the model reads the prompt)."""
+        scrolled_up = self.scroll_y < self.max_scroll_y
         await self.mount_all([message, reply])
-        self.anchor()
+        if scrolled_up:
+            self.anchor()  # the person had scrolled up: sending brings them back down
 
     async def add_notice(self, text: str, *, kind: str = "info") -> Notice:
         """Show a notice from tui-chat."""
