@@ -375,3 +375,37 @@ async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: U
         assert "[interrupted: the model worker crashed]" in drawn
     await app.service.close()
     app.store.close_now()
+
+
+async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back_down(
+    settings: Settings, paths: UserPaths
+) -> None:
+    paths.data.mkdir(parents=True, exist_ok=True)
+    store = Store.open(paths.store)
+    conversation = store.create_conversation("model")
+    for n in range(8):
+        store.add_message(conversation, "user", f"Question {n}?", "complete")
+        store.add_message(
+            conversation, "assistant", f"Answer {n}.\n\n" + "Words. " * 60, "complete"
+        )
+    store.close()
+    app = ChatApp(settings, paths, open_conversation=conversation)
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.main.chat.chat_log
+        await wait_until(lambda: len(app.query(Reply)) == 8, message="the conversation")
+        await loaded(app)
+        await pilot.pause()
+        assert log.max_scroll_y > 0, "the conversation is longer than the screen"
+        await type_and_send(pilot, "Say hello.")
+        await reply_finished(app)
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y, "the log followed the reply"
+        log.scroll_home(animate=False)  # as a person scrolling back up
+        await pilot.pause()
+        assert log.scroll_y == 0
+        await type_and_send(pilot, "Say goodbye.")
+        await reply_finished(app)
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y, "sending brought the log back to the end"
+    await app.service.close()
+    app.store.close_now()
