@@ -26,6 +26,7 @@ class Terminal:
 
     def __init__(self, socket: str) -> None:
         self.socket = socket
+        self.environment: dict[str, str] = {}
 
     def tmux(self, *args: str) -> str:
         # The terminal's size is tmux's to say: a COLUMNS or LINES in the environment
@@ -36,6 +37,7 @@ class Terminal:
         ).stdout
 
     def start(self, command: str, env: dict[str, str]) -> None:
+        self.environment = env
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30",
                   *env_args, f"exec {command}")  # fmt: skip
@@ -75,7 +77,29 @@ class Terminal:
                 if status or signal:
                     return f"status {status}" if status else f"signal {signal}"
             time.sleep(0.05)
-        raise AssertionError(f"tui-chat did not quit:\n{self.screen()}")
+        raise AssertionError(f"tui-chat did not quit:\n{self.screen()}\n{self.hang_report()}")
+
+    def hang_report(self) -> str:
+        """What the program in the pane and its children are doing: their states and
+        kernel wait channels, and tui-chat's Python stacks (SIGUSR2 dumps them to its log)."""
+        pid = int(self.pane("pane_pid"))
+        lines = []
+        for p in [pid, *sorted(descendants(pid))]:
+            try:
+                stat = Path(f"/proc/{p}/stat").read_text()
+                wchan = Path(f"/proc/{p}/wchan").read_text()
+                cmdline = Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ")
+            except OSError:
+                continue
+            lines.append(f"{p} {stat[stat.rindex(')') + 2]} {wchan} {cmdline[:120]}")
+        home = self.environment.get("TUI_CHAT_HOME")
+        if home and os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGUSR2)
+            time.sleep(0.5)
+            log = Path(home, "logs", "tui-chat.log")
+            if log.exists():
+                lines.append(log.read_text()[-6000:])
+        return "\n".join(lines)
 
     def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout

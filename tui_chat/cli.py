@@ -7,8 +7,10 @@ the main module under spawn, and ``--help`` should be instant.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,14 +172,16 @@ def model_settings(
 
 
 def prepare_user_files() -> UserPaths:
-    """Create the log folder and send the UI process's log there."""
+    """Create the log folder and send the UI process's log there. ``kill -USR2`` on the
+    UI process writes every thread's Python stack to the same log (for a hang)."""
     paths = user_paths()
-    os.close(open_private(paths.app_log))
+    log_file = os.fdopen(open_private(paths.app_log), "a", buffering=1)
     logging.basicConfig(
-        filename=paths.app_log,
+        stream=log_file,
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    faulthandler.register(signal.SIGUSR2, file=log_file, all_threads=True)
     return paths
 
 
