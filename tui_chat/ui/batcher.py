@@ -3,8 +3,9 @@
 On a small machine the model's threads take every core, and any CPU time the UI uses is
 taken from them: a layout and a repaint of the screen cost about ten milliseconds. So
 the batcher keeps the UI process within a CPU budget while text streams: it measures
-the process's CPU time between two writes and waits longer before the next write when
-the share was over budget, shorter when under (never more often than ``FLUSH_SECONDS``).
+the process's CPU time between two writes and waits as long before the next write as
+that time would take at the budget's share (never more often than ``FLUSH_SECONDS``,
+never less often than ``LONGEST_FLUSH_SECONDS``).
 """
 
 from __future__ import annotations
@@ -99,14 +100,13 @@ class TextBatcher:
             await result
 
     def _adapt(self) -> None:
-        """Set the next interval from the CPU share used since the last write."""
+        """Set the next interval from the CPU time used since the last write: long enough
+        that the same work again would be ``budget`` of it (one step, not a slow climb:
+        a reply of a few seconds is over before doubling would have got there)."""
         now, cpu = time.monotonic(), time.process_time()
         if self._budget is not None and self._last:
-            share = (cpu - self._cpu_mark) / max(now - self._last, 1e-3)
-            if share > self._budget:
-                self._interval = min(LONGEST_FLUSH_SECONDS, self._interval * 2)
-            else:
-                self._interval = max(self._shortest, self._interval / 1.25)
+            wanted = (cpu - self._cpu_mark) / self._budget if self._budget > 0 else 0.0
+            self._interval = min(LONGEST_FLUSH_SECONDS, max(self._shortest, wanted))
         self._last, self._cpu_mark = now, cpu
 
     def discard(self) -> None:

@@ -1,0 +1,80 @@
+"""The text batcher: the first piece at once, the rest together, within a CPU budget."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tui_chat.ui import batcher as batcher_module
+from tui_chat.ui.batcher import FLUSH_SECONDS, LONGEST_FLUSH_SECONDS, TextBatcher
+
+
+class FakeTimer:
+    def __init__(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self.callback = callback
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class FakeWidget:
+    """Stands in for the widget whose timers schedule the delayed writes."""
+
+    def __init__(self) -> None:
+        self.timers: list[tuple[float, FakeTimer]] = []
+
+    def set_timer(self, delay: float, callback: Callable[[], Awaitable[None]]) -> FakeTimer:
+        timer = FakeTimer(callback)
+        self.timers.append((delay, timer))
+        return timer
+
+
+class Clock:
+    """Wall and CPU time the test moves by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.wall = 100.0
+        self.cpu = 10.0
+        monkeypatch.setattr(batcher_module.time, "monotonic", lambda: self.wall)
+        monkeypatch.setattr(batcher_module.time, "process_time", lambda: self.cpu)
+
+
+async def test_the_first_piece_is_written_at_once_and_the_next_ones_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    written: list[str] = []
+    widget = FakeWidget()
+    batcher = TextBatcher(widget, written.append, cpu_budget=None)  # type: ignore[arg-type]
+    await batcher.add("Hello")
+    assert written == ["Hello"]
+    clock.wall += 0.01
+    await batcher.add(",")
+    await batcher.add(" world")
+    assert written == ["Hello"], "later pieces wait for the interval"
+    ((delay, timer),) = widget.timers
+    assert delay == pytest.approx(FLUSH_SECONDS - 0.01)
+    await timer.callback()
+    assert written == ["Hello", ", world"]
+
+
+@pytest.mark.parametrize(
+    ("cpu_used", "interval"),
+    [
+        (0.001, FLUSH_SECONDS),  # a cheap write: as often as the screen is worth updating
+        (0.012, 0.6),  # 12 ms of CPU at a 2% budget: once every 0.6 s
+        (0.5, LONGEST_FLUSH_SECONDS),  # never less often than once a second
+    ],
+)
+async def test_the_interval_keeps_the_process_within_its_cpu_budget_in_one_step(
+    monkeypatch: pytest.MonkeyPatch, cpu_used: float, interval: float
+) -> None:
+    clock = Clock(monkeypatch)
+    batcher = TextBatcher(FakeWidget(), lambda _text: None, cpu_budget=0.02)  # type: ignore[arg-type]
+    await batcher.add("a")  # the first write starts the measurement
+    clock.wall += 1.0
+    clock.cpu += cpu_used  # what the write and everything since cost the process
+    await batcher.add("b")
+    assert batcher.interval == pytest.approx(interval)
