@@ -15,7 +15,7 @@ import pytest
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Static
 
 from tests.conftest import wait_until
 from tests.test_app import SIZE, last_reply_turn, loaded, reply_finished, type_and_send
@@ -27,7 +27,13 @@ from tui_chat.ui.app import ChatApp
 from tui_chat.ui.chat_view import MEMORY_MARKER
 from tui_chat.ui.screens.conversations import ConversationsScreen
 from tui_chat.ui.screens.dialogs import AskText, Confirm
-from tui_chat.ui.widgets.chat_log import Notice, Reply, UserMessage
+from tui_chat.ui.widgets.chat_log import (
+    SHOWN_AT_MOST,
+    SHOWN_PER_SCROLL,
+    Notice,
+    Reply,
+    UserMessage,
+)
 
 STORY = "Write a long story about a dragon who learns to sail."
 
@@ -407,5 +413,47 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
         await reply_finished(app)
         await pilot.pause()
         assert log.scroll_y == log.max_scroll_y, "sending brought the log back to the end"
+    await app.service.close()
+    app.store.close_now()
+
+
+async def test_a_long_conversation_lays_out_only_its_last_entries_and_shows_earlier_on_scroll(
+    settings: Settings, paths: UserPaths
+) -> None:
+    paths.data.mkdir(parents=True, exist_ok=True)
+    store = Store.open(paths.store)
+    conversation = store.create_conversation("model")
+    for n in range(15):
+        store.add_message(conversation, "user", f"Question {n}?", "complete")
+        store.add_message(conversation, "assistant", f"Answer {n}.\n\n- one\n- two", "complete")
+    store.close()
+    app = ChatApp(settings, paths, open_conversation=conversation)
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.main.chat.chat_log
+        await wait_until(lambda: len(log.entries) == 30, message="the conversation")
+        await pilot.pause()
+        shown = [w for w in log.entries if w.display]
+        assert len(shown) == SHOWN_AT_MOST
+        assert shown == log.entries[-SHOWN_AT_MOST:], "the newest entries are the ones shown"
+        assert all(not w.region for w in log.entries if not w.display), "folded: not laid out"
+        earlier = str(log.query_one(".earlier", Static).render())
+        assert f"{30 - SHOWN_AT_MOST} earlier entries: scroll up to show them" in earlier
+        # The person scrolls to the top: the next entries unfold above what they read.
+        first = shown[0]
+        log.focus()
+        await pilot.press("home")
+        await wait_until(
+            lambda: sum(w.display for w in log.entries) == SHOWN_AT_MOST + SHOWN_PER_SCROLL,
+            message="earlier entries shown",
+        )
+        await pilot.pause()
+        assert log.scroll_y > 0, "the entry that was first in view stays in view"
+        assert first.region.y >= log.region.y
+        # A new exchange folds the oldest shown ones again.
+        app.main.chat.input.focus()
+        await type_and_send(pilot, "Say hello.")
+        await reply_finished(app)
+        assert sum(w.display for w in log.entries) == SHOWN_AT_MOST
+        assert log.entries[-1].display
     await app.service.close()
     app.store.close_now()

@@ -365,6 +365,7 @@ class ChatView(Vertical):
         first = self._widgets.get(id(self.conversation.turns[start]))
         if first is not None:
             marker = Notice(MEMORY_MARKER, kind="memory-marker")
+            marker.display = first.display  # folded away with the message it stands before
             await self.chat_log.mount(marker, before=first)
 
     async def add_notice(self, text: str, *, kind: str = "info") -> None:

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_chat.core.protocol import DoneReason
@@ -251,21 +252,108 @@ class Reply(_SizedOnce, Vertical):
         self._ending.update(literal(f"[{ending}]" if ending else ""))
 
 
+SHOWN_AT_MOST = 12
+"""Messages, replies and notices the log lays out at most; earlier ones are folded away
+(``display: none``) until the person scrolls up to them. Textual lays out every shown
+widget of the screen at each update, and a reply is a widget per Markdown block: with 30
+exchanges on screen each update of a streaming reply cost ~50 ms of CPU instead of ~8,
+taken from the model."""
+
+SHOWN_PER_SCROLL = 12
+"""Folded messages shown again each time the person scrolls to the top of the log."""
+
+
+class _Earlier(_SizedOnce, Static):
+    """The log's first line while earlier messages are folded away; a click shows them."""
+
+    def on_click(self) -> None:
+        if isinstance(self.parent, ChatLog):
+            self.parent.show_earlier()
+
+
 class ChatLog(VerticalScroll):
-    """The scrolling conversation; stays pinned to the bottom while replies stream."""
+    """The scrolling conversation; stays pinned to the bottom while replies stream.
+
+    Only the last ``SHOWN_AT_MOST`` entries are laid out; scrolling to the top shows
+    earlier ones, ``SHOWN_PER_SCROLL`` at a time."""
+
+    def compose(self) -> ComposeResult:
+        yield _Earlier("", classes="notice earlier")
 
     def on_mount(self) -> None:
+        self.query_one(_Earlier).display = False
         self.anchor()
+
+    @property
+    def entries(self) -> list[Widget]:
+        """Messages, replies and notices, oldest first, folded ones included."""
+        return [w for w in self.children if not isinstance(w, _Earlier)]
+
+    def fold(self, room: int = 0) -> None:
+        """Fold away the oldest shown entries beyond ``SHOWN_AT_MOST`` (less ``room`` for
+        entries about to be added). Synchronous: it lands in the same layout as a mount
+        that follows it."""
+        shown = [w for w in self.entries if w.display]
+        for widget in shown[: max(0, len(shown) + room - SHOWN_AT_MOST)]:
+            widget.display = False
+        self._say_folded()
+
+    def _say_folded(self) -> None:
+        folded = sum(1 for w in self.entries if not w.display)
+        earlier = self.query_one(_Earlier)
+        earlier.display = folded > 0
+        if folded:
+            entries = "entry" if folded == 1 else "entries"
+            earlier.update(f"▲ {folded} earlier {entries}: scroll up to show them")
+
+    # Scrolled up to the top by the person (wheel or keys): show earlier entries. Not on
+    # scroll_y itself: folding shortens the log, which moves it without anyone scrolling.
+    def on_mouse_scroll_up(self) -> None:
+        self.call_after_refresh(self._show_earlier_at_top)
+
+    def action_scroll_up(self) -> None:
+        super().action_scroll_up()
+        self.call_after_refresh(self._show_earlier_at_top)
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self.call_after_refresh(self._show_earlier_at_top)
+
+    def action_scroll_home(self) -> None:
+        super().action_scroll_home()
+        self.call_after_refresh(self._show_earlier_at_top)
+
+    def _show_earlier_at_top(self) -> None:
+        if min(self.scroll_y, self.scroll_target_y) <= 0:  # there, or on its way (animated)
+            self.show_earlier()
+
+    def show_earlier(self) -> None:
+        """Show up to ``SHOWN_PER_SCROLL`` more folded entries, keeping the one that was
+        first in view at the top."""
+        entries = self.entries
+        folded = [w for w in entries if not w.display]
+        if not folded:
+            return
+        first_shown = next((w for w in entries if w.display), None)
+        for widget in folded[-SHOWN_PER_SCROLL:]:
+            widget.display = True
+        self._say_folded()
+        if first_shown is not None:
+            self.call_after_refresh(
+                lambda: self.scroll_to_widget(first_shown, top=True, animate=False)
+            )
 
     async def add_user(self, text: str) -> UserMessage:
         """Show a message the person sent."""
         widget = UserMessage(text)
+        self.fold(room=1)
         await self.mount(widget)
         return widget
 
     async def add_reply(self, cpu_budget: float | None = UI_CPU_BUDGET) -> Reply:
         """Start a reply that tokens will stream into."""
         widget = Reply(cpu_budget)
+        self.fold(room=1)
         await self.mount(widget)
         self.anchor()
         return widget
@@ -282,6 +370,7 @@ class ChatLog(VerticalScroll):
         an anchored log follows by itself; re-anchoring when it already is costs another
         full paint of the log while the model reads the prompt)."""
         scrolled_up = self.scroll_y < self.max_scroll_y
+        self.fold(room=2)
         await self.mount_all([message, reply])
         if scrolled_up:
             self.anchor()  # the person had scrolled up: sending brings them back down
@@ -289,9 +378,11 @@ class ChatLog(VerticalScroll):
     async def add_notice(self, text: str, *, kind: str = "info") -> Notice:
         """Show a notice from tui-chat."""
         widget = Notice(text, kind=kind)
+        self.fold(room=1)
         await self.mount(widget)
         return widget
 
     async def clear(self) -> None:
         """Remove everything."""
-        await self.remove_children()
+        await self.remove_children(self.entries)
+        self._say_folded()
