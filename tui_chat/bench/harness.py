@@ -139,8 +139,12 @@ async def ready(app: ChatApp) -> None:
 
 
 async def send(app: ChatApp, pilot: Pilot[None], text: str, timeline: Timeline) -> float:
-    """Put ``text`` in the input and press Enter; returns the time of the key press."""
+    """Put ``text`` in the input and press Enter; returns the time of the key press.
+
+    The input is drawn with the text before the key press, as it is when a person has
+    typed it: otherwise that repaint would fall in the time to first token."""
     app.main.chat.input.load_text(text)
+    await pilot.pause()
     timeline.clear()
     pressed = time.perf_counter()
     await pilot.press("enter")
