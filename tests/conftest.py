@@ -7,8 +7,11 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from textual.app import App
+from textual.widget import Widget
 
 from tui_chat.core.models import BUNDLED_INSTALL, bundled_model_path
 from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
@@ -103,3 +106,15 @@ def pid_gone(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rindex(")") + 2] == "Z"
+
+
+W = TypeVar("W", bound=Widget)
+
+
+def in_log(app: App[object], kind: type[W]) -> list[W]:
+    """The log's messages, replies or notices of ``kind``, oldest first: not the hidden
+    widgets that wait at its end for the next message."""
+    from tui_chat.ui.app import ChatApp
+
+    assert isinstance(app, ChatApp)
+    return [w for w in app.main.chat.chat_log.entries if isinstance(w, kind)]

@@ -15,7 +15,7 @@ from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Markdown
 
-from tests.conftest import pid_gone, wait_until
+from tests.conftest import in_log, pid_gone, wait_until
 from tui_chat.core.conversation import Turn, TurnStatus
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
@@ -64,7 +64,7 @@ async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> No
         await type_and_send(pilot, "What is the capital of France?")
         await wait_until(lambda: app.main.chat.conversation.turns, message="message sent")
         assert app.main.query_one(ChatInput).text == ""
-        (user,) = app.main.query(UserMessage)
+        (user,) = in_log(app, UserMessage)
         assert str(user.render()) == "What is the capital of France?"
         # Streaming: the reply is on screen before it has ended.
         await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
@@ -72,7 +72,7 @@ async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> No
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
         assert "Paris" in turn.text
-        markdown = app.main.query_one(Reply).query_one(Markdown)
+        markdown = in_log(app, Reply)[-1].query_one(Markdown)
         # One full update renders the whole reply when it ends.
         await wait_until(lambda: markdown.source == turn.text, message="final render")
         await pilot.pause()
@@ -99,6 +99,58 @@ async def test_a_message_sent_while_loading_is_sent_when_the_model_is_ready(app:
         assert turn.text.strip()
 
 
+async def test_enter_shows_widgets_mounted_while_the_model_was_idle(app: ChatApp) -> None:
+    """Enter mounts nothing: the message's and the reply's widgets wait, hidden, at the
+    end of the log from the time the model is idle (mounting them after Enter took ~7 ms
+    of CPU from the model reading the prompt)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        log = app.main.chat.chat_log
+        for n, text in enumerate(["Say hello.", "Say goodbye."], start=1):
+            await wait_until(
+                lambda n=n: sum(isinstance(w, Reply) for w in log.children) == n,
+                message="the next exchange's widgets",
+            )
+            await pilot.pause()
+            mounted = set(log.children)
+            await type_and_send(pilot, text)
+            await wait_until(lambda n=n: len(in_log(app, Reply)) == n, message="sent")
+            message, reply = in_log(app, UserMessage)[-1], in_log(app, Reply)[-1]
+            assert {message, reply} <= mounted, "sending mounted new widgets"
+            assert str(message.render()) == text
+            assert message.display
+            assert reply.display
+            turn = await reply_finished(app)
+            markdown = reply.query_one(Markdown)
+            await wait_until(lambda m=markdown, t=turn.text: m.source == t, message="rendered")
+        # The hidden ones are not part of the conversation on screen.
+        assert len(in_log(app, UserMessage)) == 2
+        assert [w.display for w in in_log(app, Reply)] == [True, True]
+
+
+async def test_a_long_prompt_read_says_so_in_the_reply(app: ChatApp) -> None:
+    """Nothing is drawn under a message until the model has something to say; if the
+    prompt takes longer than half a second, the reply says the model is reading it."""
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        app.main.chat.input.load_text("Summarize: " + "The boats rose with the tide. " * 60)
+        await pilot.press("enter")
+        await wait_until(lambda: in_log(app, Reply), message="sent")
+        reply = in_log(app, Reply)[-1]
+        ending = reply.query_one(".ending")
+        assert not ending.display or last_reply_turn(app).parts, "a line before anything to say"
+        await wait_until(
+            lambda: ending.display and "reading the prompt" in str(ending.render()),
+            message="the reading line",
+        )
+        assert not last_reply_turn(app).parts
+        await wait_until(lambda: last_reply_turn(app).parts, message="first token")
+        await pilot.pause()
+        assert not ending.display
+        await pilot.press("escape")
+        await reply_finished(app)
+
+
 async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
@@ -109,7 +161,7 @@ async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.STOPPED
         assert turn.text == shown, "a token appeared after Esc"
-        ending = app.main.query_one(Reply).query(".ending").first()
+        ending = in_log(app, Reply)[-1].query(".ending").first()
         await wait_until(lambda: "[stopped]" in str(ending.render()), message="stopped mark")
         assert "stopped" in status_text(app)
         # The stopped reply stays part of the conversation, and the next turn works.
@@ -129,8 +181,8 @@ async def test_ctrl_l_clears_the_log_and_the_model_context(app: ChatApp) -> None
         await type_and_send(pilot, "My name is Zorblax.")
         await reply_finished(app)
         await pilot.press("ctrl+l")
-        await wait_until(lambda: not app.main.query(UserMessage), message="log cleared")
-        assert not app.main.query(Reply)
+        await wait_until(lambda: not in_log(app, UserMessage), message="log cleared")
+        assert not in_log(app, Reply)
         assert app.main.chat.conversation.turns == []
         await type_and_send(pilot, "What is my name?")
         await reply_finished(app)
@@ -161,7 +213,7 @@ async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(app: ChatA
         banner = str(app.main.banner.render())
         assert "crashed 3 times in a row" in banner
         assert "Ctrl+R" in banner
-        notices = [str(n.render()) for n in app.main.query(Notice)]
+        notices = [str(n.render()) for n in in_log(app, Notice)]
         assert any("restart 1 of 2" in n for n in notices)
         assert "crashed" in status_text(app)
         # Sending now is refused and the text stays in the input.
@@ -197,7 +249,7 @@ async def test_empty_and_blank_messages_are_not_sent(app: ChatApp) -> None:
         await pilot.press("enter", "space", "space", "enter", "ctrl+j", "enter")
         await pilot.pause()
         assert app.main.chat.conversation.turns == []
-        assert not app.main.query(UserMessage)
+        assert not in_log(app, UserMessage)
 
 
 async def test_markup_in_messages_is_shown_literally(app: ChatApp) -> None:
@@ -205,8 +257,8 @@ async def test_markup_in_messages_is_shown_literally(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         await type_and_send(pilot, text)
-        await wait_until(lambda: app.main.query(UserMessage), message="sent")
-        (user,) = app.main.query(UserMessage)
+        await wait_until(lambda: in_log(app, UserMessage), message="sent")
+        (user,) = in_log(app, UserMessage)
         assert str(user.render()) == text
         await reply_finished(app)
         assert app.is_running

@@ -17,7 +17,7 @@ from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
-from tests.conftest import wait_until
+from tests.conftest import in_log, wait_until
 from tests.test_app import SIZE, last_reply_turn, loaded, reply_finished, type_and_send
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
@@ -125,7 +125,7 @@ async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(app: Ch
         old_id = app.main.chat.conversation.id
         assert old_id is not None
         await pilot.press("ctrl+l")  # clear starts a new conversation too
-        await wait_until(lambda: not app.main.query(UserMessage), message="empty log")
+        await wait_until(lambda: not in_log(app, UserMessage), message="empty log")
         assert app.main.chat.conversation.id is None
         await pilot.press("f2")
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen), message="list")
@@ -134,9 +134,9 @@ async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(app: Ch
         assert "My name is Zorblax." in str(options.get_option_at_index(0).prompt)
         await pilot.press("enter")
         await wait_until(lambda: app.main.chat.conversation.id == old_id, message="reopened")
-        texts = [str(w.render()) for w in app.main.query(UserMessage)]
+        texts = [str(w.render()) for w in in_log(app, UserMessage)]
         assert texts == ["My name is Zorblax."]
-        assert app.main.query_one(Reply).finished
+        assert in_log(app, Reply)[-1].finished
         # The model gets the history again with the next message.
         await type_and_send(pilot, "What is my name?")
         turn = await reply_finished(app)
@@ -187,7 +187,7 @@ async def test_rename_and_delete_from_the_list(app: ChatApp) -> None:
         await pilot.press("escape")
         # The open conversation was the deleted one: a new one takes its place.
         await wait_until(lambda: app.main.chat.conversation.id is None, message="new one")
-        assert not app.main.query(UserMessage)
+        assert not in_log(app, UserMessage)
 
 
 async def test_an_interrupted_reply_shows_as_such_when_reopened(app: ChatApp) -> None:
@@ -206,7 +206,7 @@ async def test_an_interrupted_reply_shows_as_such_when_reopened(app: ChatApp) ->
         await wait_until(lambda: app.main.chat.conversation.id is None)
         await loaded(app)
         assert await app.main.chat.open(conversation_id)
-        (reply,) = app.main.query(Reply)
+        (reply,) = in_log(app, Reply)
         ending = str(reply.query(".ending").first().render())
         assert "interrupted" in ending
         assert app.main.chat.conversation.turns[1].text == turn.text
@@ -265,13 +265,13 @@ async def test_a_long_conversation_is_trimmed_and_the_model_still_answers(
             assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
         chat = app.main.chat
         assert chat.conversation.context_start > 0
-        markers = [str(n.render()) for n in app.main.query(Notice) if n.has_class("memory-marker")]
+        markers = [str(n.render()) for n in in_log(app, Notice) if n.has_class("memory-marker")]
         assert markers == [MEMORY_MARKER]
         # A single message that cannot fit even alone gets its own message, with numbers.
         await put_and_send(app, pilot, "word " * 900)
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.FAILED
-        ending = str(app.main.query(Reply).last().query(".ending").first().render())
+        ending = str(in_log(app, Reply)[-1].query(".ending").first().render())
         assert "the context holds 512" in ending
         # And the conversation goes on.
         await type_and_send(pilot, "Thanks.")
@@ -346,7 +346,7 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
             assert "stays in memory" in message
             await type_and_send(pilot, "Again.")
             assert (await reply_finished(app)).status is TurnStatus.COMPLETE
-            assert len(app.query(UserMessage)) == 3, "every message is still on the screen"
+            assert len(in_log(app, UserMessage)) == 3, "every message is still on the screen"
     finally:
         await app.service.close()
         app.store.close_now()
@@ -373,7 +373,7 @@ async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: U
     store.close()
     app = ChatApp(settings, paths, open_conversation=conversation)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(lambda: app.main.query(Reply), message="the reopened reply")
+        await wait_until(lambda: in_log(app, Reply), message="the reopened reply")
         await pilot.pause(0.5)
         update = app.screen._compositor.render_full_update()
         drawn = update.render_segments(app.console)
@@ -398,7 +398,7 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
     app = ChatApp(settings, paths, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
-        await wait_until(lambda: len(app.query(Reply)) == 8, message="the conversation")
+        await wait_until(lambda: len(in_log(app, Reply)) == 8, message="the conversation")
         await loaded(app)
         await pilot.pause()
         assert log.max_scroll_y > 0, "the conversation is longer than the screen"

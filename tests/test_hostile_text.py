@@ -11,7 +11,7 @@ import pytest
 from textual import events
 from textual.widgets import Markdown
 
-from tests.conftest import wait_until
+from tests.conftest import in_log, wait_until
 from tests.test_app import SIZE, loaded, reply_finished
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import DoneReason
@@ -226,12 +226,12 @@ async def test_a_megabyte_paste_is_held_aside_sent_whole_and_refused_with_number
         assert chat_input.full_text == "Sum: " + big
         await pilot.press("enter")
         turn = await reply_finished(app)
-        reply = app.main.chat.chat_log.query(Reply).last()
+        reply = in_log(app, Reply)[-1]
         assert reply.reason is DoneReason.ERROR
         ending = str(reply.query_one(".ending").render())
         assert "too long for the model" in ending
         assert "4096" in ending  # the numbers: its tokens, the context's
-        shown = str(app.main.chat.chat_log.query(UserMessage).last().render())
+        shown = str(in_log(app, UserMessage)[-1].render())
         assert "more characters: all of it was sent" in shown
         assert len(shown) < 3_000
         assert turn is not None

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 SAVE_EVERY_SECONDS = 0.5
 """Longest a streaming reply goes unsaved: what a kill of the app can lose of it."""
 
+SAY_READING_AFTER_SECONDS = 0.5
+"""How long the model may read the prompt before the reply says it is doing so."""
+
 MEMORY_MARKER = "The model no longer remembers the messages above (they no longer fit its context)."
 
 
@@ -162,6 +165,7 @@ class ChatView(Vertical):
                 self._widgets[id(turn)] = reply
         await self._mark_memory_start()
         log.scroll_end(animate=False)
+        log.prepare()
         self.post_message(self.Cleared())
 
     def _end_all(self) -> None:
@@ -253,27 +257,36 @@ class ChatView(Vertical):
         conversation = self.conversation
         user = conversation.add_user(text)
         turn = conversation.start_reply()
-        budget = self.service.settings.stream_cpu_budget or None
-        message_widget, reply = self.chat_log.new_exchange(text, budget)
-        self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
         # On disk before the model sees it (~1 ms on the store's thread), then to the model,
-        # then on screen while the model reads the prompt. The input is cleared and the log
-        # grows in one go, so that it is one layout and one paint: the UI's CPU time in
-        # this window is taken from the model (two cores, two threads), and a mount
-        # running while the store answered held the Generate up by ~4 ms.
+        # then on screen while the model reads the prompt. The UI's CPU time in that
+        # window is taken from the model (two cores, two threads): the widgets were
+        # mounted beforehand, and the input is cleared and they are shown in one batch,
+        # so that it is one layout and one paint.
         await self._save_new(conversation, user, turn)
         if conversation is not self.conversation:
             return  # another conversation was opened meanwhile
         request_id = self.service.generate(conversation.messages_for(turn), keep=conversation.kept)
-        message.chat_input.clear()
-        showing = asyncio.ensure_future(self.chat_log.show_exchange(message_widget, reply))
-        exchange = self._exchanges[request_id] = _Exchange(turn, reply)
-        try:
-            await showing
-        finally:
-            exchange.shown.set()
+        log = self.chat_log
+        with self.app.batch_update():
+            message_widget, reply = log.new_exchange(
+                text, self.service.settings.stream_cpu_budget or None
+            )
+            self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
+            exchange = self._exchanges[request_id] = _Exchange(turn, reply)
+            try:
+                message.chat_input.clear()
+                await log.show_exchange(message_widget, reply)
+            finally:
+                exchange.shown.set()
         if self.service.state is ServiceState.LOADING:
             reply.show_progress("waiting for the model to load…")
+        else:
+            # Most prompts are read in well under a second; say so only for longer ones
+            # (long ones also report their progress).
+            self.set_timer(
+                SAY_READING_AFTER_SECONDS,
+                lambda: reply.show_progress("reading the prompt… (Esc stops)"),
+            )
 
     async def _save_new(self, conversation: Conversation, user: Turn, reply: Turn) -> None:
         model = self.service.model.name if self.service.model else self.service.settings.model.stem
@@ -329,6 +342,7 @@ class ChatView(Vertical):
                 self.last_reason = reason
                 self._save_final(exchange, reason, usage.prompt_tokens, usage.completion_tokens)
                 await exchange.reply.finish(exchange.turn.text, reason, exchange.error)
+                self.chat_log.prepare()  # the model is idle: ready the next exchange
 
     def _save_streaming(self, exchange: _Exchange) -> None:
         exchange.save_timer = None

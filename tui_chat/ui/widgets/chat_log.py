@@ -102,18 +102,26 @@ def chat_markdown_class() -> type[Markdown]:
     return ChatMarkdown
 
 
+def _shown_message(text: str) -> Text:
+    if len(text) > LONG_MESSAGE_CHARS:
+        # The log lays out what it shows: a megabyte would freeze it for seconds.
+        rest = text[SHOWN_OF_LONG_MESSAGE:]
+        text = (
+            f"{text[:SHOWN_OF_LONG_MESSAGE]}…\n[{rest.count(chr(10)) + 1:,} more lines, "
+            f"{len(rest):,} more characters: all of it was sent]"
+        )
+    return literal(text)
+
+
 class UserMessage(_SizedOnce, Static):
     """What the person sent, shown literally (never parsed as markup)."""
 
     def __init__(self, text: str) -> None:
-        if len(text) > LONG_MESSAGE_CHARS:
-            # The log lays out what it shows: a megabyte would freeze it for seconds.
-            rest = text[SHOWN_OF_LONG_MESSAGE:]
-            text = (
-                f"{text[:SHOWN_OF_LONG_MESSAGE]}…\n[{rest.count(chr(10)) + 1:,} more lines, "
-                f"{len(rest):,} more characters: all of it was sent]"
-            )
-        super().__init__(literal(text), classes="user")
+        super().__init__(_shown_message(text), classes="user")
+
+    def set_text(self, text: str) -> None:
+        """Show ``text`` instead."""
+        self.update(_shown_message(text))
 
 
 class _Ending(_SizedOnce, Static):
@@ -151,13 +159,21 @@ class Reply(_SizedOnce, Vertical):
         """
         super().__init__(classes="assistant")
         self._markdown: Markdown | None = None
-        self._ending = _Ending(Text("waiting for the model…"), classes="ending -waiting")
+        # Shown only when there is something to say before the first text (loading,
+        # a long prompt): drawing it costs ~1 ms while the model reads the prompt.
+        self._ending = _Ending(Text(""), classes="ending -waiting")
+        self._ending.display = False
         self._stream: MarkdownStream | None = None
         self._batcher = TextBatcher(self, self._write, cpu_budget=cpu_budget)
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
         """Why it ended, once it has."""
+
+    def set_cpu_budget(self, cpu_budget: float | None) -> None:
+        """Change the share of a core the UI may use while this reply streams (before
+        the first text only)."""
+        self._batcher = TextBatcher(self, self._write, cpu_budget=cpu_budget)
 
     def compose(self) -> ComposeResult:
         # The Markdown widget comes with the first text: mounting it costs a layout, and
@@ -186,6 +202,7 @@ class Reply(_SizedOnce, Vertical):
         """Say what the model is doing before the first token (loading, reading)."""
         if self._stream is None and not self.finished:
             self._ending.update(literal(message))
+            self._ending.display = True
 
     async def append(self, fragment: str) -> None:
         """Add streamed text."""
@@ -275,19 +292,29 @@ class ChatLog(VerticalScroll):
     """The scrolling conversation; stays pinned to the bottom while replies stream.
 
     Only the last ``SHOWN_AT_MOST`` entries are laid out; scrolling to the top shows
-    earlier ones, ``SHOWN_PER_SCROLL`` at a time."""
+    earlier ones, ``SHOWN_PER_SCROLL`` at a time.
+
+    The widgets for the next message and its reply wait at the end of the log, mounted
+    but hidden, from the time the model is idle: sending then only shows them. Mounting
+    them (compose, styles, mount events) costs ~7 ms of CPU, which in the moment after
+    Enter would be taken from the model reading the prompt."""
 
     def compose(self) -> ComposeResult:
         yield _Earlier("", classes="notice earlier")
 
     def on_mount(self) -> None:
         self.query_one(_Earlier).display = False
+        self._spare: tuple[UserMessage, Reply] | None = None
+        """Hidden widgets for the next exchange (mounted once ``_spare_ready``)."""
+        self._spare_ready = False
         self.anchor()
+        self.prepare()
 
     @property
     def entries(self) -> list[Widget]:
         """Messages, replies and notices, oldest first, folded ones included."""
-        return [w for w in self.children if not isinstance(w, _Earlier)]
+        spare = self._spare or ()
+        return [w for w in self.children if not isinstance(w, _Earlier) and w not in spare]
 
     def fold(self, room: int = 0) -> None:
         """Fold away the oldest shown entries beyond ``SHOWN_AT_MOST`` (less ``room`` for
@@ -343,35 +370,64 @@ class ChatLog(VerticalScroll):
                 lambda: self.scroll_to_widget(first_shown, top=True, animate=False)
             )
 
+    async def _append(self, *widgets: Widget) -> None:
+        """Mount ``widgets`` at the end of the log, before the spare exchange."""
+        before = self._spare[0] if self._spare and self._spare[0].parent is self else None
+        await self.mount_all(widgets, before=before)
+
     async def add_user(self, text: str) -> UserMessage:
         """Show a message the person sent."""
         widget = UserMessage(text)
         self.fold(room=1)
-        await self.mount(widget)
+        await self._append(widget)
         return widget
 
     async def add_reply(self, cpu_budget: float | None = UI_CPU_BUDGET) -> Reply:
         """Start a reply that tokens will stream into."""
         widget = Reply(cpu_budget)
         self.fold(room=1)
-        await self.mount(widget)
+        await self._append(widget)
         self.anchor()
         return widget
 
-    @staticmethod
+    def prepare(self) -> None:
+        """Mount hidden widgets for the next exchange, if there are none (call it when
+        the model is idle: the mount costs CPU the model would otherwise have)."""
+        if self._spare is None and self.is_attached:
+            message, reply = UserMessage(""), Reply()
+            message.display = reply.display = False
+            self._spare = message, reply
+            self._spare_ready = False
+            self.call_after_refresh(self._mount_spare, message, reply)
+
+    async def _mount_spare(self, message: UserMessage, reply: Reply) -> None:
+        if self._spare == (message, reply) and self.is_attached:
+            await self.mount_all([message, reply])
+            self._spare_ready = self._spare == (message, reply)
+
     def new_exchange(
-        text: str, cpu_budget: float | None = UI_CPU_BUDGET
+        self, text: str, cpu_budget: float | None = UI_CPU_BUDGET
     ) -> tuple[UserMessage, Reply]:
-        """The widgets for a message the person sent and the reply to it."""
-        return UserMessage(text), Reply(cpu_budget)
+        """The widgets for a message the person sent and the reply to it: the spare ones
+        if they are mounted, else new ones."""
+        if self._spare is None or not self._spare_ready:
+            return UserMessage(text), Reply(cpu_budget)
+        message, reply = self._spare
+        message.set_text(text)
+        reply.set_cpu_budget(cpu_budget)
+        return message, reply
 
     async def show_exchange(self, message: UserMessage, reply: Reply) -> None:
-        """Put a message and its reply on screen, in one mount (one layout and one paint:
-        an anchored log follows by itself; re-anchoring when it already is costs another
+        """Put a message and its reply on screen, in one layout and one paint (an
+        anchored log follows by itself; re-anchoring when it already is costs another
         full paint of the log while the model reads the prompt)."""
         scrolled_up = self.scroll_y < self.max_scroll_y
         self.fold(room=2)
-        await self.mount_all([message, reply])
+        if self._spare == (message, reply):
+            self._spare, self._spare_ready = None, False
+            message.display = reply.display = True
+        else:
+            await self._append(message, reply)
         if scrolled_up:
             self.anchor()  # the person had scrolled up: sending brings them back down
 
@@ -379,10 +435,10 @@ class ChatLog(VerticalScroll):
         """Show a notice from tui-chat."""
         widget = Notice(text, kind=kind)
         self.fold(room=1)
-        await self.mount(widget)
+        await self._append(widget)
         return widget
 
     async def clear(self) -> None:
-        """Remove everything."""
+        """Remove everything (the spare exchange stays)."""
         await self.remove_children(self.entries)
         self._say_folded()
