@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from tests.conftest import GREEDY
 from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel
+from tui_chat.worker import engine as engine_module
 from tui_chat.worker.engine import Engine, GenerationResult, RequestError, Utf8Pieces
 
 
@@ -143,3 +146,43 @@ def test_the_next_turn_renders_the_history_with_the_same_prefix(engine: Engine) 
     )
     # Everything of the first turn (prompt and, re-tokenized, the reply) is reused.
     assert two.usage.cached_tokens >= one.usage.prompt_tokens + one.usage.completion_tokens - 1
+
+
+def test_llama_cpp_watches_the_stop_flag_without_running_python(engine: Engine) -> None:
+    """llama.cpp polls the abort callback once per graph node (~600 times for a short
+    prompt) while its other threads wait: a Python callback cost 2-6 ms per prompt read.
+    The flag is polled by C code: no tui-chat Python runs while llama.cpp computes."""
+    tokens = engine.prompt_tokens([ChatMessage("user", "Write a story about a dragon.")])
+    ours = str(Path(engine_module.__file__).parent.parent)
+    calls: list[str] = []
+
+    def profile(frame: FrameType, event: str, _arg: object) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(ours):
+            calls.append(frame.f_code.co_name)
+
+    engine._set_abort_callback(True)
+    engine.clear()
+    sys.setprofile(profile)
+    try:
+        engine._llm.eval(tokens)
+    finally:
+        sys.setprofile(None)
+        engine._set_abort_callback(False)
+    assert calls == []
+
+
+def test_the_stop_flag_aborts_llama_cpp_and_clears_for_the_next_reply(engine: Engine) -> None:
+    tokens = engine.prompt_tokens([ChatMessage("user", "Write a story about a dragon.")])
+    engine._set_abort_callback(True)
+    try:
+        engine.stop_event.set()
+        engine.clear()
+        with pytest.raises(RuntimeError, match="llama_decode returned 2"):
+            engine._llm.eval(tokens)
+        engine.stop_event.clear()
+        engine.clear()
+        engine._llm.eval(tokens)  # no longer aborted
+    finally:
+        engine._set_abort_callback(False)
+    _pieces, result = run(engine, "Say hi.", max_tokens=4)
+    assert result.reason is DoneReason.LENGTH

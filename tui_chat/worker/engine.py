@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
+import os
 import signal
 import threading
 import time
@@ -28,7 +30,8 @@ from tui_chat.core.protocol import (
 )
 
 SLOW_TOKEN_SECONDS = 0.05
-"""Decoding slower than this per token keeps llama.cpp's abort callback on between tokens."""
+"""Decoding slower than this per token keeps a Python abort callback (where the C library's
+``strlen`` cannot serve) on between tokens."""
 
 
 class LoadError(Exception):
@@ -136,6 +139,48 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def _native_strlen() -> int | None:
+    """The address of the C library's ``strlen``, if there is one to be found."""
+    try:
+        libc = ctypes.CDLL(None) if os.name == "posix" else ctypes.cdll.msvcrt
+        return ctypes.cast(libc.strlen, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+
+
+class AbortFlag(threading.Event):
+    """A stop switch that llama.cpp polls without calling into Python.
+
+    While it computes, llama.cpp calls its abort callback on its first thread once per
+    graph node (~600 times while it reads a short prompt) as the other threads wait at
+    a barrier. A Python callback costs microseconds a call (the GIL, a frame): 2-6 ms of
+    every prompt read, measured here. This callback is the C library's own ``strlen``
+    on a two-byte buffer: 0 (go on) while the first byte is 0, 1 (abort) once it is set.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._byte = ctypes.create_string_buffer(2)
+        address = _native_strlen()
+        # References kept for as long as the flag lives: llama.cpp holds the pointers.
+        self.callback = (
+            llama_lib.ggml_abort_callback(address)
+            if address is not None
+            else llama_lib.ggml_abort_callback(lambda _data: self.is_set())
+        )
+        self.data = ctypes.cast(self._byte, ctypes.c_void_p)
+        self.native = address is not None
+        """True when llama.cpp polls the flag without entering Python."""
+
+    def set(self) -> None:
+        self._byte[0] = 1
+        super().set()
+
+    def clear(self) -> None:
+        super().clear()
+        self._byte[0] = 0
+
+
 class Engine:
     """A loaded model, its chat template and its stop switch."""
 
@@ -143,10 +188,9 @@ class Engine:
         self._llm = llm
         self._command = command
         self._load_seconds = load_seconds
-        self._abort = threading.Event()
-        # llama.cpp polls this between graph nodes while it computes; returning True makes
-        # llama_decode return 2 (aborted). A reference is kept for as long as the context lives.
-        self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._abort.is_set())
+        # llama.cpp polls this between graph nodes while it computes; when it is set,
+        # llama_decode returns 2 (aborted).
+        self._abort = AbortFlag()
         self._no_abort_callback = llama_lib.ggml_abort_callback()  # a NULL function pointer
         self._abort_watched = False
         self._vocab = llama_lib.llama_model_get_vocab(llm.model)
@@ -254,9 +298,12 @@ class Engine:
         if enabled is self._abort_watched:
             return
         self._abort_watched = enabled
-        llama_lib.llama_set_abort_callback(
-            self._llm.ctx, self._abort_callback if enabled else self._no_abort_callback, None
-        )
+        if enabled:
+            llama_lib.llama_set_abort_callback(
+                self._llm.ctx, self._abort.callback, self._abort.data
+            )
+        else:
+            llama_lib.llama_set_abort_callback(self._llm.ctx, self._no_abort_callback, None)
 
     def fit(self, request: Generate) -> tuple[list[int], int]:
         """The prompt tokens for ``request`` and how many of its oldest messages were left
@@ -351,10 +398,10 @@ class Engine:
                     now = time.perf_counter()
                     if count == 0:
                         first_at = now
-                    else:
-                        # Watching the abort flag costs a Python call per graph node (~600
-                        # per token on a small model, ~5% of its speed): only worth it when
-                        # a single token takes long enough for a stop to wait on it.
+                    elif not self._abort.native:
+                        # A Python abort callback costs a call per graph node (~600 per
+                        # token on a small model, ~5% of its speed): only worth it when a
+                        # single token takes long enough for a stop to wait on it.
                         self._set_abort_callback(now - last_at > SLOW_TOKEN_SECONDS)
                     last_at = now
                     if self._abort.is_set():
