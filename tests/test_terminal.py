@@ -84,7 +84,9 @@ class Terminal:
         kernel wait channels, and tui-chat's Python stacks (SIGUSR2 dumps them to its log)."""
         pid = int(self.pane("pane_pid"))
         lines = []
-        for p in [pid, *sorted(descendants(pid))]:
+        # A pane is dead once its terminal closes: list whoever still holds it open too
+        # (an orphan is no longer a descendant).
+        for p in sorted({pid, *descendants(pid), *holding(self.pane("pane_tty"))}):
             try:
                 stat = Path(f"/proc/{p}/stat").read_text()
                 wchan = Path(f"/proc/{p}/wchan").read_text()
@@ -117,6 +119,20 @@ def terminal() -> Iterator[Terminal]:
     term = Terminal(f"tui-chat-test-{os.getpid()}")
     yield term
     subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)
+
+
+def holding(tty: str) -> set[int]:
+    """Processes with ``tty`` as their standard input, output or error."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            for fd in ("0", "1", "2"):
+                try:
+                    if os.readlink(entry / "fd" / fd) == tty:
+                        found.add(int(entry.name))
+                except OSError:
+                    continue
+    return found
 
 
 def descendants(pid: int) -> set[int]:
