@@ -308,7 +308,8 @@ class ChatLog(VerticalScroll):
         """Hidden widgets for the next exchange (mounted once ``_spare_ready``)."""
         self._spare_ready = False
         self.anchor()
-        self.prepare()
+        # Not in the first frames: start-up is measured to the input being drawn.
+        self.set_timer(0.5, self.prepare)
 
     @property
     def entries(self) -> list[Widget]:
