@@ -383,18 +383,22 @@ async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: U
     app.store.close_now()
 
 
-async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back_down(
-    settings: Settings, paths: UserPaths
-) -> None:
+def _stored_exchanges(paths: UserPaths, exchanges: int, answer_tail: str) -> int:
+    """A saved conversation of ``exchanges`` questions and answers; its id."""
     paths.data.mkdir(parents=True, exist_ok=True)
     store = Store.open(paths.store)
     conversation = store.create_conversation("model")
-    for n in range(8):
+    for n in range(exchanges):
         store.add_message(conversation, "user", f"Question {n}?", "complete")
-        store.add_message(
-            conversation, "assistant", f"Answer {n}.\n\n" + "Words. " * 60, "complete"
-        )
+        store.add_message(conversation, "assistant", f"Answer {n}.{answer_tail}", "complete")
     store.close()
+    return conversation
+
+
+async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back_down(
+    settings: Settings, paths: UserPaths
+) -> None:
+    conversation = _stored_exchanges(paths, 8, "\n\n" + "Words. " * 60)
     app = ChatApp(settings, paths, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
@@ -420,13 +424,7 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
 async def test_a_long_conversation_lays_out_only_its_last_entries_and_shows_earlier_on_scroll(
     settings: Settings, paths: UserPaths
 ) -> None:
-    paths.data.mkdir(parents=True, exist_ok=True)
-    store = Store.open(paths.store)
-    conversation = store.create_conversation("model")
-    for n in range(15):
-        store.add_message(conversation, "user", f"Question {n}?", "complete")
-        store.add_message(conversation, "assistant", f"Answer {n}.\n\n- one\n- two", "complete")
-    store.close()
+    conversation = _stored_exchanges(paths, 15, "\n\n- one\n- two")
     app = ChatApp(settings, paths, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log

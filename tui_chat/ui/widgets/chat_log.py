@@ -305,8 +305,7 @@ class ChatLog(VerticalScroll):
     def on_mount(self) -> None:
         self.query_one(_Earlier).display = False
         self._spare: tuple[UserMessage, Reply] | None = None
-        """Hidden widgets for the next exchange (mounted once ``_spare_ready``)."""
-        self._spare_ready = False
+        """Hidden widgets for the next exchange (used once both are mounted)."""
         self.anchor()
         # Not in the first frames: start-up is measured to the input being drawn.
         self.set_timer(0.5, self.prepare)
@@ -398,20 +397,18 @@ class ChatLog(VerticalScroll):
             message, reply = UserMessage(""), Reply()
             message.display = reply.display = False
             self._spare = message, reply
-            self._spare_ready = False
             self.call_after_refresh(self._mount_spare, message, reply)
 
     async def _mount_spare(self, message: UserMessage, reply: Reply) -> None:
         if self._spare == (message, reply) and self.is_attached:
             await self.mount_all([message, reply])
-            self._spare_ready = self._spare == (message, reply)
 
     def new_exchange(
         self, text: str, cpu_budget: float | None = UI_CPU_BUDGET
     ) -> tuple[UserMessage, Reply]:
         """The widgets for a message the person sent and the reply to it: the spare ones
         if they are mounted, else new ones."""
-        if self._spare is None or not self._spare_ready:
+        if self._spare is None or not all(w.is_mounted for w in self._spare):
             return UserMessage(text), Reply(cpu_budget)
         message, reply = self._spare
         message.set_text(text)
@@ -425,7 +422,7 @@ class ChatLog(VerticalScroll):
         scrolled_up = self.scroll_y < self.max_scroll_y
         self.fold(room=2)
         if self._spare == (message, reply):
-            self._spare, self._spare_ready = None, False
+            self._spare = None
             message.display = reply.display = True
         else:
             await self._append(message, reply)
