@@ -21,6 +21,7 @@ from tests.conftest import in_log, wait_until
 from tests.test_app import SIZE, last_reply_turn, loaded, reply_finished, type_and_send
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
+from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import Settings
 from tui_chat.core.store import Store
 from tui_chat.ui.app import ChatApp
@@ -29,6 +30,7 @@ from tui_chat.ui.screens.conversations import ConversationsScreen
 from tui_chat.ui.screens.dialogs import AskText, Confirm
 from tui_chat.ui.widgets.chat_log import (
     SHOWN_AT_MOST,
+    SHOWN_BLOCKS,
     SHOWN_PER_SCROLL,
     Notice,
     Reply,
@@ -453,5 +455,60 @@ async def test_a_long_conversation_lays_out_only_its_last_entries_and_shows_earl
         await reply_finished(app)
         assert sum(w.display for w in log.entries) == SHOWN_AT_MOST
         assert log.entries[-1].display
+    await app.service.close()
+    app.store.close_now()
+
+
+def _paragraphs(n: int) -> str:
+    return "".join(f"Paragraph {k} of a long reply.\n\n" for k in range(n))
+
+
+async def test_a_long_reply_lays_out_only_its_last_blocks_and_a_click_shows_the_rest(
+    settings: Settings, paths: UserPaths
+) -> None:
+    app = ChatApp(settings, paths)
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.main.chat.chat_log
+        reply = Reply(cpu_budget=None)
+        await log.mount(reply)
+        text = _paragraphs(SHOWN_BLOCKS + 10)
+        for start in range(0, len(text), 40):  # streamed, in pieces
+            await reply.append(text[start : start + 40])
+        await reply.finish(text, DoneReason.FINISHED)
+        await pilot.pause()
+        blocks = reply._blocks()
+        assert len(blocks) == SHOWN_BLOCKS + 10
+        assert [b.display for b in blocks] == [False] * 10 + [True] * SHOWN_BLOCKS
+        assert all(not b.region for b in blocks[:10]), "folded blocks are not laid out"
+        line = reply.query_one(".earlier", Static)
+        assert "the first 10 blocks of this reply are folded away" in str(line.render())
+        first_shown = blocks[10]
+        log.scroll_to_widget(line, animate=False)  # as a person scrolling up to it
+        await pilot.pause()
+        await pilot.click(line)
+        await wait_until(lambda: all(b.display for b in blocks), message="blocks shown")
+        assert not line.display
+        await pilot.pause()
+        assert first_shown.region.y >= log.region.y, "what was first in view stays in view"
+    await app.service.close()
+    app.store.close_now()
+
+
+async def test_a_long_saved_reply_is_folded_and_scrolling_to_the_top_shows_it_whole(
+    settings: Settings, paths: UserPaths
+) -> None:
+    conversation = _stored_exchanges(paths, 1, "\n\n" + _paragraphs(SHOWN_BLOCKS + 5))
+    app = ChatApp(settings, paths, open_conversation=conversation)
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.main.chat.chat_log
+        await wait_until(lambda: len(in_log(app, Reply)) == 1, message="the conversation")
+        reply = in_log(app, Reply)[0]
+        await wait_until(lambda: reply.folded_blocks == 6, message="the reply folded")
+        await pilot.pause()
+        assert sum(b.display for b in reply._blocks()) == SHOWN_BLOCKS
+        log.focus()
+        await pilot.press("home")
+        await wait_until(lambda: reply.folded_blocks == 0, message="the reply shown whole")
+        assert all(b.display for b in reply._blocks())
     await app.service.close()
     app.store.close_now()

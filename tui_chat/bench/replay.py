@@ -2,8 +2,8 @@
 
 It speaks the worker protocol, loads nothing, and answers every Generate with the same
 long Markdown reply (paragraphs, lists, tables, code fences), one token per message, at
-a steady ``REPLAY_RATE`` tokens a second (far above any CPU model): a measure of what
-the UI costs per token, with no model in the way. It never stands in for the model in a
+a steady rate (far above any CPU model): a measure of what the UI costs per token, with
+no model in the way. It never stands in for the model in a
 test of generation.
 """
 
@@ -27,11 +27,10 @@ from tui_chat.core.protocol import (
 )
 
 REPLAY_TOKENS_ENV = "TUI_CHAT_REPLAY_TOKENS"
-REPLAY_RATE = 4000
-"""Tokens a second the replay offers: twice the rate the UI must sustain, so that the rate
-measured is the UI's own (a full pipe holds the replay back when the UI falls behind)."""
+REPLAY_RATE_ENV = "TUI_CHAT_REPLAY_RATE"
+"""Tokens a second the replay offers (a full pipe holds it back when the UI falls behind)."""
 BURST = 10
-"""Tokens sent together, every BURST / REPLAY_RATE seconds."""
+"""Tokens sent together, every BURST / rate seconds."""
 
 
 def markdown_reply(tokens: int) -> list[str]:
@@ -67,6 +66,7 @@ def markdown_reply(tokens: int) -> list[str]:
 def run(conn: Connection, log_path: str) -> None:
     """Worker entry point with the same signature as the real one."""
     tokens = int(os.environ.get(REPLAY_TOKENS_ENV, "10000"))
+    rate = float(os.environ.get(REPLAY_RATE_ENV, "4000"))
     reply = markdown_reply(tokens)
     conn.send(WorkerReady(os.getpid()))
     while True:
@@ -81,7 +81,7 @@ def run(conn: Connection, log_path: str) -> None:
                 started = time.perf_counter()
                 for n, piece in enumerate(reply):
                     if n % BURST == 0:
-                        wait = started + n / REPLAY_RATE - time.perf_counter()
+                        wait = started + n / rate - time.perf_counter()
                         if wait > 0:
                             time.sleep(wait)
                     conn.send(Token(rid, piece))
