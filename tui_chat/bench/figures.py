@@ -56,7 +56,7 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(5, 256, 50, 20, 10, 10_000, 10, 5, 3)
+        return cls(5, 256, 80, 20, 10, 10_000, 10, 5, 3)
 
     @classmethod
     def quick(cls) -> Plan:
