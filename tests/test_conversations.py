@@ -412,6 +412,9 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
         await reply_finished(app)
         await pilot.pause()
         assert log.scroll_y == log.max_scroll_y, "the log followed the reply"
+        scrollbar = log.vertical_scrollbar  # its thumb follows without a second layout
+        assert scrollbar.window_virtual_size == log.virtual_size.height
+        assert scrollbar.position == log.scroll_y
         log.scroll_home(animate=False)  # as a person scrolling back up
         await pilot.pause()
         assert log.scroll_y == 0
