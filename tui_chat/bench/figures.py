@@ -58,7 +58,7 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(9, 256, 80, 20, 10, 10_000, 10, 5, 3, 3)
+        return cls(9, 256, 80, 20, 10, 10_000, 10, 11, 3, 3)
 
     @classmethod
     def quick(cls) -> Plan:
