@@ -39,7 +39,15 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 # Command-line options that override a setting of the same name in the settings file.
-OVERRIDES = ("ctx", "threads", "crash_limit", "max_tokens", "temperature")
+OVERRIDES = (
+    "ctx",
+    "threads",
+    "crash_limit",
+    "max_tokens",
+    "temperature",
+    "server",
+    "server_model",
+)
 
 
 def _positive(text: str) -> int:
@@ -56,6 +64,15 @@ def _ctx(text: str) -> int:
     return value
 
 
+def _server_url(text: str) -> str:
+    scheme, _, rest = text.strip().partition("://")
+    if scheme not in ("http", "https") or not rest:
+        raise argparse.ArgumentTypeError(
+            f"must be an http:// or https:// address, e.g. http://127.0.0.1:8080, got {text!r}"
+        )
+    return text.strip()
+
+
 def _temperature(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 2.0:
@@ -70,6 +87,19 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument(
         "--model", metavar="PATH", help="GGUF model file (default: the bundled SmolLM2-135M)"
+    )
+    parser.add_argument(
+        "--server",
+        type=_server_url,
+        metavar="URL",
+        help=(
+            "chat with the model of an OpenAI-compatible server (llama.cpp, vLLM, Ollama) "
+            "instead of a local one, e.g. http://127.0.0.1:8080; its API key is read from "
+            "$OPENAI_API_KEY or the variable the settings name"
+        ),
+    )
+    parser.add_argument(
+        "--server-model", metavar="NAME", help="the server's model (default: the first it lists)"
     )
     parser.add_argument(
         "--ctx",

@@ -60,6 +60,23 @@ def _not_blank(v: Value) -> str:
     return "" if str(v).strip() else "must not be empty"
 
 
+def _server(v: Value) -> str:
+    text = str(v).strip()
+    if not text:
+        return ""  # the local model
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest:
+        return "must be an http:// or https:// address, e.g. http://127.0.0.1:8080"
+    return ""
+
+
+def _env_name(v: Value) -> str:
+    text = str(v)
+    if text and text.replace("_", "a").isalnum() and not text[0].isdigit():
+        return ""
+    return "must be an environment variable's name, e.g. OPENAI_API_KEY"
+
+
 def _template(v: Value) -> str:
     missing = [p for p in (TARGET, TEXT) if p not in str(v)]
     return f"must contain {' and '.join(missing)}" if missing else ""
@@ -75,6 +92,9 @@ OPTIONS: dict[str, Option] = {
     "max_tokens": Option(int, _at_least(1), "most tokens in one reply"),
     "crash_limit": Option(int, _at_least(1), "crashes in a row before restarts stop"),
     "translation_language": Option(str, _not_blank, "language the Translate view starts with"),
+    "server": Option(str, _server, "OpenAI-compatible server to use instead of a local model"),
+    "server_model": Option(str, _anything, "the server's model; empty: the first it lists"),
+    "api_key_env": Option(str, _env_name, "environment variable that holds the server's key"),
     "translation_prompt": Option(
         str, _template, "translation instruction with {target}, {text} (and {source})"
     ),

@@ -54,6 +54,14 @@ class LoadModel:
     """CPU threads for decoding and prompt processing."""
     seed: int = 0
     """Random seed for sampling."""
+    server: str = ""
+    """Base address of an OpenAI-compatible server to use instead of ``path``; empty:
+    the local model."""
+    server_model: str = ""
+    """The server's model to use; empty: the first it lists."""
+    api_key_env: str = ""
+    """Name of the environment variable that holds the server's API key (the key itself
+    never goes through the pipe)."""
 
 
 @dataclass(frozen=True, slots=True)

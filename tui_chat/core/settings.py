@@ -25,6 +25,10 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+"""Where a server's API key is looked for, unless the settings name another variable."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a session needs to start the model and generate."""
@@ -49,6 +53,13 @@ class Settings:
     """Instructions sent before every conversation; empty uses the chat template's own."""
     translation_language: str = DEFAULT_TRANSLATION_LANGUAGE
     """The language the Translate view starts with."""
+    server: str = ""
+    """An OpenAI-compatible server (``http://host:port``) to chat with instead of the
+    local model; empty: the local model."""
+    server_model: str = ""
+    """The server's model; empty: the first it lists."""
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    """The environment variable holding the server's API key (read by the worker only)."""
     stream_cpu_budget: float = 0.02
     """Share of one core the UI may use while a reply streams, so that it takes almost
     nothing from the model's threads; 0 updates the screen ten times a second."""
@@ -90,4 +101,7 @@ def settings_from(model: Path, values: Mapping[str, str | int | float], seed: in
         translation_template=get("translation_prompt", defaults.translation_template),
         system_prompt=get("system_prompt", defaults.system_prompt),
         translation_language=get("translation_language", defaults.translation_language),
+        server=get("server", defaults.server),
+        server_model=get("server_model", defaults.server_model),
+        api_key_env=get("api_key_env", defaults.api_key_env),
     )

@@ -385,7 +385,17 @@ class LlmService:
         self._loop.add_reader(parent_conn.fileno(), self._on_readable, worker)
         self._loop.add_reader(process.sentinel, self._on_exit, worker)
         s = self.settings
-        self._send(LoadModel(str(s.model), s.n_ctx, s.n_threads, s.seed))
+        self._send(
+            LoadModel(
+                str(s.model),
+                s.n_ctx,
+                s.n_threads,
+                s.seed,
+                server=s.server,
+                server_model=s.server_model,
+                api_key_env=s.api_key_env if s.server else "",
+            )
+        )
         self._set_state(ServiceState.LOADING)
 
     def _detach(self) -> _Worker | None:

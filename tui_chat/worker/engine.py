@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
@@ -28,18 +27,11 @@ from tui_chat.core.protocol import (
     ModelLoaded,
     Usage,
 )
+from tui_chat.worker.results import GenerationResult, LoadError, RequestError
 
 SLOW_TOKEN_SECONDS = 0.05
 """Decoding slower than this per token keeps a Python abort callback (where the C library's
 ``strlen`` cannot serve) on between tokens."""
-
-
-class LoadError(Exception):
-    """The model file could not be loaded."""
-
-
-class RequestError(Exception):
-    """A request cannot be served (for example: the prompt does not fit the context)."""
 
 
 TEMPLATE_SECONDS = 10.0
@@ -68,14 +60,6 @@ def _time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationResult:
-    """How a generation ended."""
-
-    reason: DoneReason
-    usage: Usage
 
 
 @contextlib.contextmanager

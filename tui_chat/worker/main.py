@@ -49,6 +49,7 @@ from tui_chat.core.protocol import (
 
 if TYPE_CHECKING:
     from tui_chat.worker.engine import Engine
+    from tui_chat.worker.remote import RemoteEngine
 
 LOG_LIMIT_BYTES = 5_000_000
 TOKEN_BATCH_SECONDS = 0.1
@@ -189,7 +190,7 @@ class Worker:
     def __init__(self, conn: Connection, log_path: str) -> None:
         self._conn = conn
         self._log_path = log_path
-        self._engine: Engine | None = None
+        self._engine: Engine | RemoteEngine | None = None
         self.switch = StopSwitch()
 
     def send(self, response: Response) -> None:
@@ -226,14 +227,14 @@ class Worker:
         return True
 
     def _load(self, command: LoadModel) -> None:
-        from tui_chat.worker.engine import Engine, LoadError
+        from tui_chat.worker.results import LoadError
 
         if self._engine is not None:
             self._engine.close()
             self._engine = None
         log_offset = _log_size(self._log_path)
         try:
-            engine = Engine.load(command, lambda f: self.send(LoadProgress(f)))
+            engine = _backend(command).load(command, lambda f: self.send(LoadProgress(f)))
         except LoadError as e:
             sys.stderr.flush()
             reason = _first_llama_error(self._log_path, log_offset)
@@ -244,7 +245,7 @@ class Worker:
         self.send(engine.info())
 
     def _generate(self, command: Generate) -> None:
-        from tui_chat.worker.engine import RequestError
+        from tui_chat.worker.results import RequestError
 
         rid = command.request_id
         if self._engine is None:
@@ -289,6 +290,18 @@ class Worker:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+
+
+def _backend(command: LoadModel) -> type[Engine] | type[RemoteEngine]:
+    """The local llama.cpp engine, or a server's when ``command`` names one (imported only
+    when chosen: each is slow to import and the other is not needed)."""
+    if command.server:
+        from tui_chat.worker.remote import RemoteEngine
+
+        return RemoteEngine
+    from tui_chat.worker.engine import Engine
+
+    return Engine
 
 
 def run(conn: Connection, log_path: str) -> None:

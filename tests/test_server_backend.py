@@ -1,0 +1,116 @@
+"""Chatting through an OpenAI-compatible server: llama-cpp-python's own server on the
+bundled model, started and stopped for each test on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import in_log, wait_until
+from tests.test_app import SIZE, last_reply_turn, reply_finished, status_text, type_and_send
+from tui_chat.core.conversation import TurnStatus
+from tui_chat.core.paths import UserPaths
+from tui_chat.core.settings import Settings
+from tui_chat.service.events import ServiceState
+from tui_chat.ui.app import ChatApp
+from tui_chat.ui.widgets.chat_log import Reply
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(model_path: Path, home: Path) -> Iterator[str]:
+    """A llama.cpp-compatible server on the bundled model; its base address."""
+    port = _free_port()
+    log = (home / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "4096"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/v1/models", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the test server did not start: {process.poll()}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+async def app(settings: Settings, paths: UserPaths, server: str) -> AsyncIterator[ChatApp]:
+    app = ChatApp(replace(settings, max_tokens=300, server=server), paths)
+    yield app
+    await app.service.close()
+
+
+async def ready(app: ChatApp) -> None:
+    await wait_until(lambda: app.service.state is ServiceState.READY, message="server ready")
+
+
+async def test_a_reply_streams_from_the_server_into_the_log(app: ChatApp, server: str) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        assert "SmolLM2-135M-Instruct.Q4_1.gguf @ 127.0.0.1" in status_text(app)
+        await type_and_send(pilot, "Name one animal of the sea.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+        assert turn.text.strip()
+        assert len(turn.parts) > 1, "the reply came in pieces, as it was written"
+
+
+async def test_escape_closes_the_stream_and_the_server_takes_the_next_request(
+    app: ChatApp,
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
+        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
+        await pilot.press("escape")
+        shown = last_reply_turn(app).text
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.STOPPED
+        assert turn.text == shown, "a token appeared after Esc"
+        ending = in_log(app, Reply)[-1].query(".ending").first()
+        await wait_until(lambda: "[stopped]" in str(ending.render()), message="stopped mark")
+        await type_and_send(pilot, "Thanks.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE, "the server was free for the next request"
+
+
+async def test_no_server_running_says_so_clearly(settings: Settings, paths: UserPaths) -> None:
+    base = f"http://127.0.0.1:{_free_port()}"
+    app = ChatApp(replace(settings, server=base), paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.service.state is ServiceState.LOAD_FAILED, message="fail")
+        await pilot.pause()
+        banner = str(app.main.banner.render())
+        assert f"Nothing answers at {base} (connection refused)" in banner
+        assert "Traceback" not in banner
+    await app.service.close()

@@ -1,0 +1,318 @@
+"""A model behind an OpenAI-compatible server (llama.cpp's server, vLLM, Ollama, a hosted
+endpoint): the worker's second backend, chosen when the model is loaded.
+
+Replies stream from ``POST {base}/v1/chat/completions`` as server-sent events. The server
+keeps no state of ours: every request carries the whole conversation. Esc closes the
+stream, and the server stops generating when its client goes away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from urllib.parse import urlsplit
+
+import httpx
+
+from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
+from tui_chat.worker.results import GenerationResult, LoadError, RequestError
+
+CONNECT_SECONDS = 10.0
+"""Longest wait for a connection to the server."""
+BETWEEN_CHUNKS_SECONDS = 120.0
+"""Longest wait for the next piece of a reply (a long prompt is read before the first)."""
+DEFAULT_SERVER_CTX = 4096
+"""Context size assumed when the server does not say and none was set."""
+CHARS_PER_TOKEN = 4
+"""For token counts the server does not give: an estimate, about right for English."""
+
+
+class _StopFlag(threading.Event):
+    """Set from the command thread; also closes the open stream, so that a read waiting
+    on the server returns at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._closing: Callable[[], None] | None = None
+
+    def watch(self, close: Callable[[], None] | None) -> None:
+        """Call ``close`` when the flag is set (None: stop watching)."""
+        with self._lock:
+            self._closing = close
+        if close is not None and self.is_set():
+            close()
+
+    def set(self) -> None:
+        super().set()
+        with self._lock:
+            close = self._closing
+        if close is not None:
+            close()
+
+
+def describe(error: httpx.HTTPError, base: str) -> str:
+    """A person's sentence for what went wrong talking to the server."""
+    host = urlsplit(base).netloc or base
+    match error:
+        case httpx.ConnectTimeout():
+            return f"The server {host} did not accept a connection within {CONNECT_SECONDS:g} s"
+        case httpx.ConnectError() if "Name or service not known" in str(
+            error
+        ) or "nodename nor servname" in str(error):
+            return f"The server name {urlsplit(base).hostname} could not be found (DNS)"
+        case httpx.ConnectError() if "refused" in str(error).lower():
+            return f"Nothing answers at {base} (connection refused): is the server running?"
+        case httpx.ConnectError():
+            return f"Could not connect to {base}: {error}"
+        case httpx.ReadTimeout():
+            return f"The server {host} sent nothing for {BETWEEN_CHUNKS_SECONDS:g} s"
+        case httpx.RemoteProtocolError() | httpx.ReadError():
+            return f"The server {host} closed the connection in the middle of the reply"
+        case _:
+            return f"Talking to {host} failed: {error}"
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The error message in a server's error answer, if it gives one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300]
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail", body))
+        if isinstance(error, dict):
+            return str(error.get("message", error))[:300]
+        return str(error)[:300]
+    return str(body)[:300]
+
+
+def _status_error(response: httpx.Response) -> str:
+    message = _server_message(response)
+    reason = response.reason_phrase or ""
+    said = f": {message}" if message else ""
+    return f"The server answered {response.status_code} {reason}{said}".strip()
+
+
+def sse_data(lines: Iterator[str]) -> Iterator[str]:
+    """The data of each server-sent event (``data:`` lines; others are skipped)."""
+    for line in lines:
+        if line.startswith("data:"):
+            yield line[5:].strip()
+
+
+class RemoteEngine:
+    """A model on an OpenAI-compatible server, with the local engine's interface."""
+
+    def __init__(
+        self, client: httpx.Client, command: LoadModel, model: str, n_ctx: int, seconds: float
+    ) -> None:
+        self._client = client
+        self._command = command
+        self._model = model
+        self._n_ctx = n_ctx
+        self._seconds = seconds
+        self._stop = _StopFlag()
+
+    @classmethod
+    def load(cls, command: LoadModel, on_progress: Callable[[float], None]) -> RemoteEngine:
+        """Connect to the server and choose the model.
+
+        Raises:
+            LoadError: The server cannot be reached, refuses, or has no such model.
+        """
+        started = time.perf_counter()
+        base = command.server.rstrip("/")
+        headers = {"Accept": "application/json"}
+        key = os.environ.get(command.api_key_env, "") if command.api_key_env else ""
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        client = httpx.Client(
+            base_url=base,
+            headers=headers,
+            timeout=httpx.Timeout(BETWEEN_CHUNKS_SECONDS, connect=CONNECT_SECONDS),
+        )
+        try:
+            models = list_models(client, base)
+            if command.server_model and command.server_model not in models:
+                offered = ", ".join(models) or "none"
+                raise LoadError(
+                    f"The server at {base} has no model {command.server_model} "
+                    f"(it offers: {offered})"
+                )
+            model = command.server_model or (models[0] if models else "")
+            if not model:
+                raise LoadError(f"The server at {base} lists no models")
+            n_ctx = _context_size(client) or command.n_ctx or DEFAULT_SERVER_CTX
+        except LoadError:
+            client.close()
+            raise
+        on_progress(1.0)
+        return cls(client, command, model, n_ctx, time.perf_counter() - started)
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set from any thread to stop the reply in progress."""
+        return self._stop
+
+    def info(self) -> ModelLoaded:
+        """The server's model, as the service and the UI need to know it."""
+        host = urlsplit(self._command.server).netloc or self._command.server
+        short = self._model.rstrip("/").rsplit("/", 1)[-1]  # some servers list file paths
+        return ModelLoaded(
+            name=f"{short} @ {host}",
+            path=self._command.server,
+            n_ctx=self._n_ctx,
+            n_ctx_train=self._n_ctx,
+            chat_template="the server's",
+            n_threads=0,
+            load_seconds=self._seconds,
+        )
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """An estimate only: the server does the tokenizing (placeholders, one per token)."""
+        return [0] * sum(self.count_text(m.content) + 4 for m in messages)
+
+    def count_text(self, text: str) -> int:
+        """An estimate of the tokens in ``text`` (the server does not say)."""
+        return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+    def clear(self) -> None:
+        """Nothing to forget: the server keeps no state of ours."""
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._client.close()
+
+    def generate(
+        self,
+        request: Generate,
+        emit: Callable[[str], None],
+        on_prompt_progress: Callable[[int, int], None],
+        on_trimmed: Callable[[int], None] = lambda _dropped: None,
+    ) -> GenerationResult:
+        """Stream a reply from the server, calling ``emit`` with each piece of text.
+
+        Raises:
+            RequestError: The server refused the request or failed during it.
+        """
+        base = self._command.server
+        sampling = request.sampling
+        body: dict[str, object] = {
+            "model": self._model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "max_tokens": request.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "stream_options": {"include_usage": True},
+        }
+        started = time.perf_counter()
+        first = 0.0
+        count = 0
+        reason = DoneReason.LENGTH
+        usage = Usage()
+        try:
+            with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
+                self._stop.watch(response.close)
+                try:
+                    if response.status_code >= 400:
+                        response.read()
+                        raise RequestError(_status_error(response))
+                    for data in sse_data(response.iter_lines()):
+                        if self._stop.is_set():
+                            reason = DoneReason.STOPPED
+                            break
+                        if data == "[DONE]":
+                            break
+                        chunk = _chunk(data, base)
+                        if chunk.get("usage"):
+                            usage = _usage(chunk["usage"])
+                        for choice in chunk.get("choices") or ():
+                            text = (choice.get("delta") or {}).get("content") or ""
+                            if text:
+                                first = first or time.perf_counter()
+                                count += 1
+                                emit(text)
+                            finish = choice.get("finish_reason")
+                            if finish == "stop":
+                                reason = DoneReason.FINISHED
+                            elif finish == "length":
+                                reason = DoneReason.LENGTH
+                finally:
+                    self._stop.watch(None)
+        except httpx.HTTPError as e:
+            if self._stop.is_set():
+                reason = DoneReason.STOPPED
+            else:
+                raise RequestError(describe(e, base)) from None
+        ended = time.perf_counter()
+        completion = usage.completion_tokens or count
+        return GenerationResult(
+            reason,
+            Usage(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=completion,
+                prompt_seconds=(first or ended) - started,
+                decode_seconds=ended - first if first else 0.0,
+            ),
+        )
+
+
+def _chunk(data: str, base: str) -> dict[str, object]:
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise RequestError(
+            f"The server at {base} sent something that is not JSON in the stream: {data[:80]!r}"
+        ) from None
+    if not isinstance(chunk, dict):
+        raise RequestError(f"The server at {base} sent an unexpected event: {data[:80]!r}")
+    if "error" in chunk:
+        error = chunk["error"]
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise RequestError(f"The server reported an error: {message}")
+    return chunk
+
+
+def _usage(raw: object) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    return Usage(
+        prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        completion_tokens=int(raw.get("completion_tokens") or 0),
+    )
+
+
+def list_models(client: httpx.Client, base: str) -> list[str]:
+    """The ids of the models the server offers.
+
+    Raises:
+        LoadError: The server cannot be reached or answers with an error.
+    """
+    try:
+        response = client.get("/v1/models")
+    except httpx.HTTPError as e:
+        raise LoadError(describe(e, base)) from None
+    if response.status_code >= 400:
+        raise LoadError(_status_error(response))
+    try:
+        listed = response.json().get("data") or []
+        return [str(m["id"]) for m in listed if isinstance(m, dict) and "id" in m]
+    except (ValueError, AttributeError):
+        raise LoadError(f"{base}/v1/models did not answer with a list of models") from None
+
+
+def _context_size(client: httpx.Client) -> int:
+    """The context size, where the server says: llama.cpp's ``/props``; 0 if unknown."""
+    try:
+        response = client.get("/props")
+        if response.status_code == 200:
+            settings = response.json().get("default_generation_settings") or {}
+            return int(settings.get("n_ctx") or 0)
+    except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+        pass
+    return 0

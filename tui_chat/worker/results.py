@@ -1,0 +1,23 @@
+"""What every model backend of the worker reports: the local engine and the server one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui_chat.core.protocol import DoneReason, Usage
+
+
+class LoadError(Exception):
+    """The model could not be loaded (or the server could not be reached)."""
+
+
+class RequestError(Exception):
+    """A request cannot be served (for example: the prompt does not fit the context)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    """How a generation ended."""
+
+    reason: DoneReason
+    usage: Usage
