@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import in_log, wait_until
 from tests.test_app import SIZE, last_reply_turn, reply_finished, status_text, type_and_send
+from tests.test_hostile_text import terminal_output
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings
@@ -31,10 +32,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(model_path: Path, home: Path) -> Iterator[str]:
+def server(model_path: Path, tmp_path: Path) -> Iterator[str]:
     """A llama.cpp-compatible server on the bundled model; its base address."""
     port = _free_port()
-    log = (home / "server.log").open("w")
+    log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
          "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "4096"],
@@ -114,3 +115,55 @@ async def test_no_server_running_says_so_clearly(settings: Settings, paths: User
         assert f"Nothing answers at {base} (connection refused)" in banner
         assert "Traceback" not in banner
     await app.service.close()
+
+
+TUI_CHAT = str(Path(sys.executable).with_name("tui-chat"))
+
+
+def run_cli(
+    *args: str, stdin: bytes | None = None, **env: str
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [TUI_CHAT, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_translate_and_list_models_through_the_server(server: str) -> None:
+    listed = run_cli("--list-models", "--server", server)
+    assert listed.returncode == 0, listed.stderr.decode()
+    assert listed.stdout.decode().strip().endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    result = run_cli("translate", "--to", "French", "--server", server, stdin=b"Good morning.\n")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.strip()
+    assert b"Traceback" not in result.stderr
+
+
+def test_list_models_without_a_server_says_what_is_missing() -> None:
+    result = run_cli("--list-models")
+    assert result.returncode == 2
+    assert b"--list-models needs --server URL" in result.stderr
+
+
+async def test_the_api_key_is_never_written_or_shown(
+    settings: Settings, paths: UserPaths, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-5f1c9e0b7a2d4c68"
+    monkeypatch.setenv("TUI_CHAT_TEST_KEY", secret)
+    app = ChatApp(replace(settings, server=server, api_key_env="TUI_CHAT_TEST_KEY"), paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await type_and_send(pilot, "Say hello.")
+        await reply_finished(app)
+        await pilot.pause()
+        assert secret not in terminal_output(app)
+    await app.service.close()
+    app.store.close_now()
+    for file in paths.data.rglob("*"):
+        if file.is_file():
+            assert secret.encode() not in file.read_bytes(), file
+    for file in paths.logs.rglob("*"):
+        if file.is_file():
+            assert secret.encode() not in file.read_bytes(), file

@@ -168,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--config-path", action="store_true", help="print where the settings file is and exit"
     )
+    which.add_argument(
+        "--list-models",
+        action="store_true",
+        help="print the models the server (--server) offers and exit",
+    )
     parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
     return parser
 
@@ -220,6 +225,27 @@ def store_path(paths: UserPaths) -> Path:
     return paths.store
 
 
+def print_server_models(settings: Settings) -> int:
+    """Print the ids of the models the settings' server offers, one a line."""
+    if not settings.server:
+        print(
+            "tui-chat: --list-models needs --server URL (or server in the settings file)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from tui_chat.core.openai_api import ServerError, client, list_models
+
+    with client(settings.server, os.environ.get(settings.api_key_env, "")) as http:
+        try:
+            models = list_models(http, settings.server)
+        except ServerError as e:
+            print(f"tui-chat: {e}", file=sys.stderr)
+            return EXIT_FAILED
+    for model in models:
+        print(model)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run tui-chat; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -250,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = model_settings(args, values, seed=args.seed)
     if settings is None:
         return EXIT_USAGE
+    if args.list_models:
+        return print_server_models(settings)
     paths = prepare_user_files()
     opening: int | None = None
     if args.resume or args.open is not None:

@@ -12,18 +12,23 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 import httpx
 
+from tui_chat.core.openai_api import (
+    ServerError,
+    client,
+    context_size,
+    describe,
+    list_models,
+    sse_data,
+    status_error,
+)
 from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
 from tui_chat.worker.results import GenerationResult, LoadError, RequestError
 
-CONNECT_SECONDS = 10.0
-"""Longest wait for a connection to the server."""
-BETWEEN_CHUNKS_SECONDS = 120.0
-"""Longest wait for the next piece of a reply (a long prompt is read before the first)."""
 DEFAULT_SERVER_CTX = 4096
 """Context size assumed when the server does not say and none was set."""
 CHARS_PER_TOKEN = 4
@@ -54,56 +59,6 @@ class _StopFlag(threading.Event):
             close()
 
 
-def describe(error: httpx.HTTPError, base: str) -> str:
-    """A person's sentence for what went wrong talking to the server."""
-    host = urlsplit(base).netloc or base
-    match error:
-        case httpx.ConnectTimeout():
-            return f"The server {host} did not accept a connection within {CONNECT_SECONDS:g} s"
-        case httpx.ConnectError() if "Name or service not known" in str(
-            error
-        ) or "nodename nor servname" in str(error):
-            return f"The server name {urlsplit(base).hostname} could not be found (DNS)"
-        case httpx.ConnectError() if "refused" in str(error).lower():
-            return f"Nothing answers at {base} (connection refused): is the server running?"
-        case httpx.ConnectError():
-            return f"Could not connect to {base}: {error}"
-        case httpx.ReadTimeout():
-            return f"The server {host} sent nothing for {BETWEEN_CHUNKS_SECONDS:g} s"
-        case httpx.RemoteProtocolError() | httpx.ReadError():
-            return f"The server {host} closed the connection in the middle of the reply"
-        case _:
-            return f"Talking to {host} failed: {error}"
-
-
-def _server_message(response: httpx.Response) -> str:
-    """The error message in a server's error answer, if it gives one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300]
-    if isinstance(body, dict):
-        error = body.get("error", body.get("detail", body))
-        if isinstance(error, dict):
-            return str(error.get("message", error))[:300]
-        return str(error)[:300]
-    return str(body)[:300]
-
-
-def _status_error(response: httpx.Response) -> str:
-    message = _server_message(response)
-    reason = response.reason_phrase or ""
-    said = f": {message}" if message else ""
-    return f"The server answered {response.status_code} {reason}{said}".strip()
-
-
-def sse_data(lines: Iterator[str]) -> Iterator[str]:
-    """The data of each server-sent event (``data:`` lines; others are skipped)."""
-    for line in lines:
-        if line.startswith("data:"):
-            yield line[5:].strip()
-
-
 class RemoteEngine:
     """A model on an OpenAI-compatible server, with the local engine's interface."""
 
@@ -126,17 +81,13 @@ class RemoteEngine:
         """
         started = time.perf_counter()
         base = command.server.rstrip("/")
-        headers = {"Accept": "application/json"}
         key = os.environ.get(command.api_key_env, "") if command.api_key_env else ""
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        client = httpx.Client(
-            base_url=base,
-            headers=headers,
-            timeout=httpx.Timeout(BETWEEN_CHUNKS_SECONDS, connect=CONNECT_SECONDS),
-        )
+        http = client(base, key)
         try:
-            models = list_models(client, base)
+            try:
+                models = list_models(http, base)
+            except ServerError as e:
+                raise LoadError(str(e)) from None
             if command.server_model and command.server_model not in models:
                 offered = ", ".join(models) or "none"
                 raise LoadError(
@@ -146,12 +97,12 @@ class RemoteEngine:
             model = command.server_model or (models[0] if models else "")
             if not model:
                 raise LoadError(f"The server at {base} lists no models")
-            n_ctx = _context_size(client) or command.n_ctx or DEFAULT_SERVER_CTX
+            n_ctx = context_size(http) or command.n_ctx or DEFAULT_SERVER_CTX
         except LoadError:
-            client.close()
+            http.close()
             raise
         on_progress(1.0)
-        return cls(client, command, model, n_ctx, time.perf_counter() - started)
+        return cls(http, command, model, n_ctx, time.perf_counter() - started)
 
     @property
     def stop_event(self) -> threading.Event:
@@ -221,7 +172,7 @@ class RemoteEngine:
                 try:
                     if response.status_code >= 400:
                         response.read()
-                        raise RequestError(_status_error(response))
+                        raise RequestError(status_error(response))
                     for data in sse_data(response.iter_lines()):
                         if self._stop.is_set():
                             reason = DoneReason.STOPPED
@@ -285,34 +236,3 @@ def _usage(raw: object) -> Usage:
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or 0),
     )
-
-
-def list_models(client: httpx.Client, base: str) -> list[str]:
-    """The ids of the models the server offers.
-
-    Raises:
-        LoadError: The server cannot be reached or answers with an error.
-    """
-    try:
-        response = client.get("/v1/models")
-    except httpx.HTTPError as e:
-        raise LoadError(describe(e, base)) from None
-    if response.status_code >= 400:
-        raise LoadError(_status_error(response))
-    try:
-        listed = response.json().get("data") or []
-        return [str(m["id"]) for m in listed if isinstance(m, dict) and "id" in m]
-    except (ValueError, AttributeError):
-        raise LoadError(f"{base}/v1/models did not answer with a list of models") from None
-
-
-def _context_size(client: httpx.Client) -> int:
-    """The context size, where the server says: llama.cpp's ``/props``; 0 if unknown."""
-    try:
-        response = client.get("/props")
-        if response.status_code == 200:
-            settings = response.json().get("default_generation_settings") or {}
-            return int(settings.get("n_ctx") or 0)
-    except (httpx.HTTPError, ValueError, AttributeError, TypeError):
-        pass
-    return 0

@@ -1,0 +1,122 @@
+"""The OpenAI-compatible chat API as servers speak it (llama.cpp's server, vLLM, Ollama):
+what the worker's server backend and ``tui-chat --list-models`` share. httpx is imported
+by the callers that talk to a server, never at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import httpx
+
+CONNECT_SECONDS = 10.0
+"""Longest wait for a connection to the server."""
+BETWEEN_CHUNKS_SECONDS = 120.0
+"""Longest wait for the next piece of a reply (a long prompt is read before the first)."""
+
+
+class ServerError(Exception):
+    """The server cannot be reached, or answered with an error; the message says which."""
+
+
+def client(base: str, api_key: str = "") -> httpx.Client:
+    """An HTTP client for the server at ``base`` (TLS verified), with the API key if any."""
+    import httpx
+
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return httpx.Client(
+        base_url=base.rstrip("/"),
+        headers=headers,
+        timeout=httpx.Timeout(BETWEEN_CHUNKS_SECONDS, connect=CONNECT_SECONDS),
+    )
+
+
+def describe(error: Exception, base: str) -> str:
+    """A person's sentence for what went wrong talking to the server."""
+    import httpx
+
+    host = urlsplit(base).netloc or base
+    match error:
+        case httpx.ConnectTimeout():
+            return f"The server {host} did not accept a connection within {CONNECT_SECONDS:g} s"
+        case httpx.ConnectError() if "Name or service not known" in str(
+            error
+        ) or "nodename nor servname" in str(error):
+            return f"The server name {urlsplit(base).hostname} could not be found (DNS)"
+        case httpx.ConnectError() if "refused" in str(error).lower():
+            return f"Nothing answers at {base} (connection refused): is the server running?"
+        case httpx.ConnectError():
+            return f"Could not connect to {base}: {error}"
+        case httpx.ReadTimeout():
+            return f"The server {host} sent nothing for {BETWEEN_CHUNKS_SECONDS:g} s"
+        case httpx.RemoteProtocolError() | httpx.ReadError():
+            return f"The server {host} closed the connection in the middle of the reply"
+        case _:
+            return f"Talking to {host} failed: {error}"
+
+
+def server_message(response: httpx.Response) -> str:
+    """The error message in a server's error answer, if it gives one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300]
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail", body))
+        if isinstance(error, dict):
+            return str(error.get("message", error))[:300]
+        return str(error)[:300]
+    return str(body)[:300]
+
+
+def status_error(response: httpx.Response) -> str:
+    message = server_message(response)
+    reason = response.reason_phrase or ""
+    said = f": {message}" if message else ""
+    return f"The server answered {response.status_code} {reason}{said}".strip()
+
+
+def sse_data(lines: Iterator[str]) -> Iterator[str]:
+    """The data of each server-sent event (``data:`` lines; others are skipped)."""
+    for line in lines:
+        if line.startswith("data:"):
+            yield line[5:].strip()
+
+
+def list_models(http: httpx.Client, base: str) -> list[str]:
+    """The ids of the models the server offers.
+
+    Raises:
+        ServerError: The server cannot be reached or answers with an error.
+    """
+    import httpx
+
+    try:
+        response = http.get("/v1/models")
+    except httpx.HTTPError as e:
+        raise ServerError(describe(e, base)) from None
+    if response.status_code >= 400:
+        raise ServerError(status_error(response))
+    try:
+        listed = response.json().get("data") or []
+        return [str(m["id"]) for m in listed if isinstance(m, dict) and "id" in m]
+    except (ValueError, AttributeError):
+        raise ServerError(f"{base}/v1/models did not answer with a list of models") from None
+
+
+def context_size(http: httpx.Client) -> int:
+    """The context size, where the server says: llama.cpp's ``/props``; 0 if unknown."""
+    import httpx
+
+    try:
+        response = http.get("/props")
+        if response.status_code == 200:
+            settings = response.json().get("default_generation_settings") or {}
+            return int(settings.get("n_ctx") or 0)
+    except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+        pass
+    return 0
