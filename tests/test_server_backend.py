@@ -31,37 +31,67 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(model_path: Path, tmp_path: Path) -> Iterator[str]:
-    """A llama.cpp-compatible server on the bundled model; its base address."""
-    port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "4096"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
+class Server:
+    """llama-cpp-python's server on the bundled model, on a fixed port of 127.0.0.1."""
+
+    def __init__(self, model: Path, log: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._model = model
+        self._log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self._log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "llama_cpp.server", "--model", str(self._model),
+                 "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", "2",
+                 "--n_ctx", "4096"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/v1/models", timeout=1):
-                    break
+                with urllib.request.urlopen(f"{self.base}/v1/models", timeout=1):
+                    return
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the test server did not start: {process.poll()}") from None
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the test server did not start: {self._log.read_text()[-800:]}"
+                    ) from None
                 time.sleep(0.2)
-        yield base
+
+    def kill(self) -> None:
+        """End the server at once, as a crash or a pulled cable would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def running_server(model_path: Path, tmp_path: Path) -> Iterator[Server]:
+    server = Server(model_path, tmp_path / "server.log")
+    try:
+        server.start()
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
+
+
+@pytest.fixture
+def server(running_server: Server) -> str:
+    """A llama.cpp-compatible server on the bundled model; its base address."""
+    return running_server.base
 
 
 @pytest.fixture
@@ -167,3 +197,33 @@ async def test_the_api_key_is_never_written_or_shown(
     for file in paths.logs.rglob("*"):
         if file.is_file():
             assert secret.encode() not in file.read_bytes(), file
+
+
+async def test_a_server_killed_mid_reply_keeps_the_reply_and_recovers_when_it_is_back(
+    settings: Settings, paths: UserPaths, running_server: Server
+) -> None:
+    app = ChatApp(replace(settings, max_tokens=300, server=running_server.base), paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
+        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
+        running_server.kill()
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.INTERRUPTED
+        assert turn.text.strip(), "what came before the server died is kept"
+        ending = in_log(app, Reply)[-1].query(".ending").first()
+        await wait_until(lambda: "interrupted" in str(ending.render()), message="mark")
+        assert "closed the connection in the middle of the reply" in str(ending.render())
+        # The worker is restarted (the breaker counts it) and finds no server.
+        await wait_until(lambda: app.service.state is ServiceState.LOAD_FAILED, message="down")
+        assert app.service.crashes == 1
+        await pilot.pause()
+        assert "connection refused" in str(app.main.banner.render())
+        # The server is back: Ctrl+R connects again and the chat goes on.
+        running_server.start()
+        await pilot.press("ctrl+r")
+        await ready(app)
+        await type_and_send(pilot, "Thanks.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+    await app.service.close()

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+EXIT_SERVER_LOST = 75
+"""Exit status of a worker whose server connection failed during a reply."""
+
 Role = Literal["system", "user", "assistant"]
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from tui_chat.core.breaker import CrashBreaker
 from tui_chat.core.protocol import (
+    EXIT_SERVER_LOST,
     ChatMessage,
     ClearContext,
     Command,
@@ -79,6 +80,8 @@ def describe_exit(exitcode: int | None) -> str:
     """Say how a process ended, for a person."""
     if exitcode is None:
         return "disappeared"
+    if exitcode == EXIT_SERVER_LOST:
+        return "lost its connection to the server"
     if exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name
@@ -297,6 +300,11 @@ class LlmService:
         if self._state not in (ServiceState.BROKEN, ServiceState.LOAD_FAILED):
             return
         self._breaker.reset()
+        failed = self._detach()  # after a load error the old worker is alive and idle
+        if failed is not None:
+            with contextlib.suppress(OSError, ValueError):
+                failed.conn.send(Shutdown())
+            _reap(failed)
         self._spawn()
 
     async def reload(self, settings: Settings) -> None:

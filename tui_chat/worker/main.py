@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from tui_chat.core.paths import open_private
 from tui_chat.core.protocol import (
+    EXIT_SERVER_LOST,
     ClearContext,
     Command,
     ContextTrimmed,
@@ -245,7 +246,7 @@ class Worker:
         self.send(engine.info())
 
     def _generate(self, command: Generate) -> None:
-        from tui_chat.worker.results import RequestError
+        from tui_chat.worker.results import RequestError, ServerLost
 
         rid = command.request_id
         if self._engine is None:
@@ -263,6 +264,12 @@ class Worker:
                 on_prompt_progress=lambda done, total: self.send(PromptProgress(rid, done, total)),
                 on_trimmed=lambda dropped: self.send(ContextTrimmed(rid, dropped)),
             )
+        except ServerLost as e:
+            outbox.flush()
+            self.send(Error(ErrorKind.GENERATE, str(e), rid))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_SERVER_LOST)
         except RequestError as e:
             self.send(Error(ErrorKind.GENERATE, str(e), rid))
             self.send(Done(rid, DoneReason.ERROR))

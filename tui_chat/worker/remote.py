@@ -27,7 +27,7 @@ from tui_chat.core.openai_api import (
     status_error,
 )
 from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
-from tui_chat.worker.results import GenerationResult, LoadError, RequestError
+from tui_chat.worker.results import GenerationResult, LoadError, RequestError, ServerLost
 
 DEFAULT_SERVER_CTX = 4096
 """Context size assumed when the server does not say and none was set."""
@@ -195,9 +195,11 @@ class RemoteEngine:
                                 reason = DoneReason.LENGTH
                 finally:
                     self._stop.watch(None)
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.StreamError) as e:
             if self._stop.is_set():
                 reason = DoneReason.STOPPED
+            elif isinstance(e, httpx.TransportError):
+                raise ServerLost(describe(e, base)) from None
             else:
                 raise RequestError(describe(e, base)) from None
         ended = time.perf_counter()

@@ -15,6 +15,12 @@ class RequestError(Exception):
     """A request cannot be served (for example: the prompt does not fit the context)."""
 
 
+class ServerLost(RequestError):
+    """The connection to the server failed during a request: the worker ends, so that
+    the reply is kept as interrupted and the crash breaker counts it, as for a crash of a
+    local model (its restart connects again)."""
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationResult:
     """How a generation ended."""
