@@ -27,7 +27,7 @@ from tui_chat.core.protocol import (
     ModelLoaded,
     Usage,
 )
-from tui_chat.worker.results import GenerationResult, LoadError, RequestError
+from tui_chat.worker.results import GenerationResult, LoadError, RequestError, fit_messages
 
 SLOW_TOKEN_SECONDS = 0.05
 """Decoding slower than this per token keeps a Python abort callback (where the C library's
@@ -291,41 +291,21 @@ class Engine:
 
     def fit(self, request: Generate) -> tuple[list[int], int]:
         """The prompt tokens for ``request`` and how many of its oldest messages were left
-        out so that the prompt fits the context with room for the reply.
-
-        The first ``request.keep`` messages (the system prompt) and the newest message are
-        never left out. When some must go, enough go to leave a quarter of the context
-        free as well: the next turns then keep the same prompt prefix (and the prefix
-        cache) for a while instead of losing one old message, and the cache, every turn.
+        out so that the prompt fits the context with room for the reply (see
+        ``fit_messages``).
 
         Raises:
             RequestError: Even the newest message alone does not fit; with both numbers.
         """
-        n_ctx = self._llm.n_ctx()
-        room = min(request.max_tokens, n_ctx // 4)
-        messages = list(request.messages)
-        tokens = self.prompt_tokens(messages)
-        if len(tokens) + room <= n_ctx:
-            return tokens, 0
-        target = n_ctx - room - n_ctx // 4
-        first = min(request.keep, len(messages) - 1)
-        dropped = 0
-        while len(tokens) > target and len(messages) - first > 1:
-            del messages[first]
-            dropped += 1
-            # Begin with a person's message, as chat templates expect.
-            while len(messages) - first > 1 and messages[first].role != "user":
-                del messages[first]
-                dropped += 1
+        tokens: list[int] = []
+
+        def measure(messages: Sequence[ChatMessage]) -> int:
+            nonlocal tokens
             tokens = self.prompt_tokens(messages)
-        if len(tokens) + room > n_ctx:
-            raise RequestError(
-                f"This message is too long for the model: with the chat template"
-                f"{' and the system prompt' if first else ''} it takes {len(tokens)} tokens, "
-                f"the context holds {n_ctx} and {room} of them are kept for the reply. "
-                "Shorten it, or start tui-chat with a larger --ctx."
-            )
-        return tokens, dropped
+            return len(tokens)
+
+        _, dropped = fit_messages(request, self._llm.n_ctx(), measure)
+        return tokens, dropped  # the last measured are the messages kept
 
     def generate(
         self,

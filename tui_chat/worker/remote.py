@@ -27,7 +27,13 @@ from tui_chat.core.openai_api import (
     status_error,
 )
 from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
-from tui_chat.worker.results import GenerationResult, LoadError, RequestError, ServerLost
+from tui_chat.worker.results import (
+    GenerationResult,
+    LoadError,
+    RequestError,
+    ServerLost,
+    fit_messages,
+)
 
 DEFAULT_SERVER_CTX = 4096
 """Context size assumed when the server does not say and none was set."""
@@ -152,9 +158,14 @@ class RemoteEngine:
         """
         base = self._command.server
         sampling = request.sampling
+        messages, dropped = fit_messages(
+            request, self._n_ctx, lambda kept: len(self.prompt_tokens(kept))
+        )
+        if dropped:
+            on_trimmed(dropped)
         body: dict[str, object] = {
             "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
             "stream": True,
             "max_tokens": request.max_tokens,
             "temperature": sampling.temperature,
@@ -207,7 +218,7 @@ class RemoteEngine:
         return GenerationResult(
             reason,
             Usage(
-                prompt_tokens=usage.prompt_tokens,
+                prompt_tokens=usage.prompt_tokens or len(self.prompt_tokens(messages)),
                 completion_tokens=completion,
                 prompt_seconds=(first or ended) - started,
                 decode_seconds=ended - first if first else 0.0,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tui_chat.core.protocol import DoneReason, Usage
+from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, Usage
 
 
 class LoadError(Exception):
@@ -27,3 +28,44 @@ class GenerationResult:
 
     reason: DoneReason
     usage: Usage
+
+
+def fit_messages(
+    request: Generate, n_ctx: int, measure: Callable[[Sequence[ChatMessage]], int]
+) -> tuple[list[ChatMessage], int]:
+    """The messages of ``request`` that fit the context with room for the reply, and how
+    many of the oldest were left out; ``measure`` gives a prompt's size in tokens (it is
+    called last with the messages returned).
+
+    The first ``request.keep`` messages (the system prompt) and the newest message are
+    never left out. When some must go, enough go to leave a quarter of the context free
+    as well: the next turns then keep the same prompt prefix (and the prefix cache) for a
+    while instead of losing one old message, and the cache, every turn.
+
+    Raises:
+        RequestError: Even the newest message alone does not fit; with both numbers.
+    """
+    room = min(request.max_tokens, n_ctx // 4)
+    messages = list(request.messages)
+    size = measure(messages)
+    if size + room <= n_ctx:
+        return messages, 0
+    target = n_ctx - room - n_ctx // 4
+    first = min(request.keep, len(messages) - 1)
+    dropped = 0
+    while size > target and len(messages) - first > 1:
+        del messages[first]
+        dropped += 1
+        # Begin with a person's message, as chat templates expect.
+        while len(messages) - first > 1 and messages[first].role != "user":
+            del messages[first]
+            dropped += 1
+        size = measure(messages)
+    if size + room > n_ctx:
+        raise RequestError(
+            f"This message is too long for the model: with the chat template"
+            f"{' and the system prompt' if first else ''} it takes {size} tokens, "
+            f"the context holds {n_ctx} and {room} of them are kept for the reply. "
+            "Shorten it, or start tui-chat with a larger --ctx."
+        )
+    return messages, dropped
