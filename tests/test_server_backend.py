@@ -116,6 +116,8 @@ async def test_a_reply_streams_from_the_server_into_the_log(app: ChatApp, server
         assert turn.status is TurnStatus.COMPLETE
         assert turn.text.strip()
         assert len(turn.parts) > 1, "the reply came in pieces, as it was written"
+        await wait_until(lambda: "token counts estimated" in status_text(app), message="est")
+        assert "context ~" in status_text(app)
 
 
 async def test_escape_closes_the_stream_and_the_server_takes_the_next_request(

@@ -153,6 +153,8 @@ class ModelLoaded:
     """CPU threads in use."""
     load_seconds: float
     """Wall time the load took."""
+    estimated_counts: bool = False
+    """Token counts are estimated from the text (a server that does not say them)."""
 
 
 @dataclass(frozen=True, slots=True)

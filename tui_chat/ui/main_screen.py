@@ -241,9 +241,10 @@ class MainScreen(Screen[None]):
                 await self.chat.add_notice(event.message, kind="error")
             case LoadProgress(fraction=fraction):
                 self.status.state = f"loading model {fraction:.0%}"
-            case ModelLoaded(name=name, n_ctx=n_ctx):
+            case ModelLoaded(name=name, n_ctx=n_ctx, estimated_counts=estimated):
                 self.status.model_name = name
                 self.status.n_ctx = n_ctx
+                self.status.estimated = estimated
                 self.banner.hide()
             case StateChanged(state=state):
                 self._show_state(state)

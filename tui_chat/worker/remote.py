@@ -127,6 +127,7 @@ class RemoteEngine:
             chat_template="the server's",
             n_threads=0,
             load_seconds=self._seconds,
+            estimated_counts=True,
         )
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:

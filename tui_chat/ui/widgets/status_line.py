@@ -24,6 +24,8 @@ class StatusLine(Static):
     """The model's context size, once loaded."""
     context_tokens: reactive[int | None] = reactive(None)
     """Tokens the open conversation takes in the context (None: not known)."""
+    estimated: reactive[bool] = reactive(False)
+    """Token counts are estimates (a server's model that does not report them)."""
 
     def render(self) -> Text:
         parts = [self.model_name or "no model yet", self.state]
@@ -33,5 +35,8 @@ class StatusLine(Static):
                 parts.append(f"{u.tokens_per_second:.1f} tok/s")
             parts.append(f"reply {u.completion_tokens} tokens")
         if self.context_tokens is not None and self.n_ctx:
-            parts.append(f"context {self.context_tokens}/{self.n_ctx}")
+            about = "~" if self.estimated else ""
+            parts.append(f"context {about}{self.context_tokens}/{self.n_ctx}")
+            if self.estimated:
+                parts.append("token counts estimated")
         return literal(" · ".join(parts))
