@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tui_chat.core import openai_api
 from tui_chat.core.protocol import ChatMessage, Generate, LoadModel, Sampling
 from tui_chat.worker.remote import RemoteEngine
 from tui_chat.worker.results import LoadError, RequestError
@@ -39,6 +41,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.mode == "silent":  # headers, then nothing for longer than the client waits
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(2)
+            return
         if self.mode == "500":
             self._json(500, {"error": {"message": "out of memory"}})
             return
@@ -118,3 +127,23 @@ def test_a_missing_model_names_what_the_server_offers(server: str) -> None:
     with pytest.raises(LoadError) as info:
         RemoteEngine.load(LoadModel("", 0, 1, server=server, server_model="other"), lambda _f: None)
     assert str(info.value) == (f"The server at {server} has no model other (it offers: test-model)")
+
+
+def test_an_unknown_server_name_is_a_clear_load_error() -> None:
+    with pytest.raises(LoadError) as info:
+        load("http://no-such-host.invalid:8080")
+    assert str(info.value) == "The server name no-such-host.invalid could not be found (DNS)"
+
+
+def test_a_server_that_stops_sending_times_out_with_a_clear_message(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(openai_api, "BETWEEN_CHUNKS_SECONDS", 0.5)
+    engine = load(server)
+    Handler.mode = "silent"
+    started = time.monotonic()
+    with pytest.raises(RequestError) as info:
+        generate(engine, [])
+    assert time.monotonic() - started < 1.8, "the wait was not cut at the timeout"
+    assert str(info.value).endswith("sent nothing for 0.5 s")
+    engine.close()
