@@ -13,13 +13,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from tests.conftest import in_log, wait_until
 from tests.test_app import SIZE, last_reply_turn, reply_finished, status_text, type_and_send
 from tests.test_conversations import put_and_send
 from tests.test_hostile_text import terminal_output
+from tests.test_translate_view import open_translate, paste
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
+from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState
 from tui_chat.ui.app import ChatApp
@@ -256,3 +259,29 @@ async def test_a_long_conversation_is_trimmed_to_the_servers_context(
         assert "the context holds 512" in ending
     await app.service.close()
     app.store.close_now()
+
+
+async def test_ctrl_l_and_the_translate_view_work_with_a_server(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await type_and_send(pilot, "My name is Zorblax.")
+        await reply_finished(app)
+        await pilot.press("ctrl+l")
+        await wait_until(lambda: not in_log(app, Reply), message="log cleared")
+        assert app.main.chat.conversation.turns == []
+        await type_and_send(pilot, "What is my name?")
+        turn = await reply_finished(app)
+        sent = app.main.chat.conversation.messages_for(turn)
+        assert [m.content for m in sent if m.role != "system"] == ["What is my name?"]
+        # The Translate view streams from the server too.
+        view = await open_translate(app, pilot)
+        await paste(app, "Good morning.")
+        await wait_until(lambda: view.source.text == "Good morning.", message="paste")
+        app.main.query_one("#target-other", Input).value = "French"
+        await pilot.press("ctrl+g")
+        await wait_until(lambda: view.running, message="translation started")
+        await wait_until(lambda: not view.running, timeout=60, message="translation done")
+        result = view.last_result
+        assert result is not None
+        assert result.reason is DoneReason.FINISHED
+        assert view.output.text.strip()
