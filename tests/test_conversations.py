@@ -254,27 +254,31 @@ async def test_a_damaged_store_gives_a_banner_and_the_chat_still_works(
     assert moved[0].read_bytes() == b"\x00garbage that is not SQLite\n" * 200
 
 
+async def outgrow_a_512_token_context(app: ChatApp, pilot: Pilot[None]) -> None:
+    """Six long turns in a 512-token context: the oldest are left out, once marked, and
+    every reply completes; then a message too long to fit even alone fails, with numbers."""
+    paragraph = "Tell me about rivers, boats, bridges, harbours and the sea. " * 6
+    for n in range(6):
+        await put_and_send(app, pilot, f"{n}: {paragraph}")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
+    assert app.main.chat.conversation.context_start > 0
+    markers = [str(n.render()) for n in in_log(app, Notice) if n.has_class("memory-marker")]
+    assert markers == [MEMORY_MARKER]
+    await put_and_send(app, pilot, "word " * 900)
+    turn = await reply_finished(app)
+    assert turn.status is TurnStatus.FAILED
+    ending = str(in_log(app, Reply)[-1].query(".ending").first().render())
+    assert "the context holds 512" in ending
+
+
 async def test_a_long_conversation_is_trimmed_and_the_model_still_answers(
     settings: Settings, paths: UserPaths
 ) -> None:
     app = ChatApp(replace(settings, n_ctx=512, max_tokens=48), paths)
-    paragraph = "Tell me about rivers, boats, bridges, harbours and the sea. " * 6
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        for n in range(6):
-            await put_and_send(app, pilot, f"{n}: {paragraph}")
-            turn = await reply_finished(app)
-            assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
-        chat = app.main.chat
-        assert chat.conversation.context_start > 0
-        markers = [str(n.render()) for n in in_log(app, Notice) if n.has_class("memory-marker")]
-        assert markers == [MEMORY_MARKER]
-        # A single message that cannot fit even alone gets its own message, with numbers.
-        await put_and_send(app, pilot, "word " * 900)
-        turn = await reply_finished(app)
-        assert turn.status is TurnStatus.FAILED
-        ending = str(in_log(app, Reply)[-1].query(".ending").first().render())
-        assert "the context holds 512" in ending
+        await outgrow_a_512_token_context(app, pilot)
         # And the conversation goes on.
         await type_and_send(pilot, "Thanks.")
         turn = await reply_finished(app)

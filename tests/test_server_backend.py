@@ -17,7 +17,7 @@ from textual.widgets import Input
 
 from tests.conftest import in_log, wait_until
 from tests.test_app import SIZE, last_reply_turn, reply_finished, status_text, type_and_send
-from tests.test_conversations import put_and_send
+from tests.test_conversations import outgrow_a_512_token_context
 from tests.test_hostile_text import terminal_output
 from tests.test_translate_view import open_translate, paste
 from tui_chat.core.conversation import TurnStatus
@@ -26,8 +26,7 @@ from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState
 from tui_chat.ui.app import ChatApp
-from tui_chat.ui.chat_view import MEMORY_MARKER
-from tui_chat.ui.widgets.chat_log import Notice, Reply
+from tui_chat.ui.widgets.chat_log import Reply
 
 
 def _free_port() -> int:
@@ -242,21 +241,9 @@ async def test_a_long_conversation_is_trimmed_to_the_servers_context(
     # The server does not say its context size: the setting (512 here) is used, with
     # token counts estimated from the text.
     app = ChatApp(replace(settings, n_ctx=512, max_tokens=48, server=server), paths)
-    paragraph = "Tell me about rivers, boats, bridges, harbours and the sea. " * 6
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
-        for n in range(6):
-            await put_and_send(app, pilot, f"{n}: {paragraph}")
-            turn = await reply_finished(app)
-            assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
-        assert app.main.chat.conversation.context_start > 0
-        markers = [str(n.render()) for n in in_log(app, Notice) if n.has_class("memory-marker")]
-        assert markers == [MEMORY_MARKER]
-        await put_and_send(app, pilot, "word " * 900)
-        turn = await reply_finished(app)
-        assert turn.status is TurnStatus.FAILED
-        ending = str(in_log(app, Reply)[-1].query(".ending").first().render())
-        assert "the context holds 512" in ending
+        await outgrow_a_512_token_context(app, pilot)
     await app.service.close()
     app.store.close_now()
 

@@ -101,25 +101,23 @@ def test_a_server_error_gives_the_servers_message(server: str) -> None:
     engine.close()
 
 
-def test_a_stream_cut_in_the_middle_keeps_what_came_and_says_so(server: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("cut", "closed the connection in the middle of the reply"),
+        ("malformed", "sent something that is not JSON in the stream: '{not json'"),
+    ],
+)
+def test_a_broken_stream_keeps_what_came_and_says_what_broke(
+    server: str, mode: str, said: str
+) -> None:
     engine = load(server)
-    Handler.mode = "cut"
+    Handler.mode = mode
     pieces: list[str] = []
     with pytest.raises(RequestError) as info:
         generate(engine, pieces)
     assert pieces == ["Hello"]
-    assert "closed the connection in the middle of the reply" in str(info.value)
-    engine.close()
-
-
-def test_malformed_events_are_a_clear_error(server: str) -> None:
-    engine = load(server)
-    Handler.mode = "malformed"
-    pieces: list[str] = []
-    with pytest.raises(RequestError) as info:
-        generate(engine, pieces)
-    assert pieces == ["Hello"]
-    assert "sent something that is not JSON in the stream: '{not json'" in str(info.value)
+    assert said in str(info.value)
     engine.close()
 
 

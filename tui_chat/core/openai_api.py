@@ -59,18 +59,22 @@ def describe(error: Exception, base: str) -> str:
             return f"Talking to {host} failed: {error}"
 
 
+def error_message(body: object) -> str:
+    """The message in an error a server sent (``{"error": {"message": ...}}``, FastAPI's
+    ``{"detail": ...}``, or a bare string), at most 300 characters."""
+    if isinstance(body, dict):
+        body = body.get("error", body.get("detail", body))
+    if isinstance(body, dict):
+        body = body.get("message", body)
+    return str(body)[:300]
+
+
 def server_message(response: httpx.Response) -> str:
     """The error message in a server's error answer, if it gives one."""
     try:
-        body = response.json()
+        return error_message(response.json())
     except ValueError:
         return response.text.strip()[:300]
-    if isinstance(body, dict):
-        error = body.get("error", body.get("detail", body))
-        if isinstance(error, dict):
-            return str(error.get("message", error))[:300]
-        return str(error)[:300]
-    return str(body)[:300]
 
 
 def status_error(response: httpx.Response) -> str:

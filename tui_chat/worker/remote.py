@@ -22,6 +22,7 @@ from tui_chat.core.openai_api import (
     client,
     context_size,
     describe,
+    error_message,
     list_models,
     sse_data,
     status_error,
@@ -237,9 +238,7 @@ def _chunk(data: str, base: str) -> dict[str, object]:
     if not isinstance(chunk, dict):
         raise RequestError(f"The server at {base} sent an unexpected event: {data[:80]!r}")
     if "error" in chunk:
-        error = chunk["error"]
-        message = error.get("message", error) if isinstance(error, dict) else error
-        raise RequestError(f"The server reported an error: {message}")
+        raise RequestError(f"The server reported an error: {error_message(chunk)}")
     return chunk
 
 
