@@ -25,8 +25,9 @@ from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState
+from tui_chat.service.llm_service import SERVER_RETRY_SECONDS
 from tui_chat.ui.app import ChatApp
-from tui_chat.ui.widgets.chat_log import Reply
+from tui_chat.ui.widgets.chat_log import Notice, Reply
 
 
 def _free_port() -> int:
@@ -144,12 +145,24 @@ async def test_escape_closes_the_stream_and_the_server_takes_the_next_request(
 async def test_no_server_running_says_so_clearly(settings: Settings, paths: UserPaths) -> None:
     base = f"http://127.0.0.1:{_free_port()}"
     app = ChatApp(replace(settings, server=base), paths)
+    started = time.monotonic()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(lambda: app.service.state is ServiceState.LOAD_FAILED, message="fail")
+        await wait_until(lambda: app.service.state is ServiceState.BROKEN, message="gave up")
+        # Three attempts, with pauses of 1 s and 2 s between them: no busy loop.
+        assert time.monotonic() - started >= 3 * SERVER_RETRY_SECONDS
+        assert (app.service.workers_started, app.service.crashes) == (3, 3)
+        assert app.service.worker_pid is None, "no worker left trying"
         await pilot.pause()
+        refused = f"Nothing answers at {base} (connection refused): is the server running?"
+        notices = [str(n.render()) for n in in_log(app, Notice)]
+        assert notices[:2] == [
+            f"{refused} Trying again in 1 s (failure 1 of 3 in a row).",
+            f"{refused} Trying again in 2 s (failure 2 of 3 in a row).",
+        ]
         banner = str(app.main.banner.render())
-        assert f"Nothing answers at {base} (connection refused)" in banner
-        assert "Traceback" not in banner
+        assert f"could not be reached 3 times in a row (last time: {refused})" in banner
+        assert "Ctrl+R to try again" in banner
+        assert "Traceback" not in terminal_output(app)
     await app.service.close()
 
 
@@ -220,9 +233,10 @@ async def test_a_server_killed_mid_reply_keeps_the_reply_and_recovers_when_it_is
         ending = in_log(app, Reply)[-1].query(".ending").first()
         await wait_until(lambda: "interrupted" in str(ending.render()), message="mark")
         assert "closed the connection in the middle of the reply" in str(ending.render())
-        # The worker is restarted (the breaker counts it) and finds no server.
-        await wait_until(lambda: app.service.state is ServiceState.LOAD_FAILED, message="down")
-        assert app.service.crashes == 1
+        # The breaker counts it; two more attempts find no server, and it opens.
+        await wait_until(lambda: app.service.crashes >= 1, message="counted")
+        await wait_until(lambda: app.service.state is ServiceState.BROKEN, message="down")
+        assert app.service.crashes == 3
         await pilot.pause()
         assert "connection refused" in str(app.main.banner.render())
         # The server is back: Ctrl+R connects again and the chat goes on.

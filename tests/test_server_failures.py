@@ -4,17 +4,24 @@ answers with each failure in turn (the real server is tested in test_server_back
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.conftest import wait_until
 from tui_chat.core import openai_api
-from tui_chat.core.protocol import ChatMessage, Generate, LoadModel, Sampling
+from tui_chat.core.paths import UserPaths
+from tui_chat.core.protocol import ChatMessage, Done, Generate, LoadModel, Sampling
+from tui_chat.core.settings import Settings
+from tui_chat.service.events import ServiceEvent, ServiceState, WorkerCrashed
+from tui_chat.service.llm_service import SERVER_RETRY_SECONDS, LlmService
 from tui_chat.worker.remote import RemoteEngine
-from tui_chat.worker.results import LoadError, RequestError
+from tui_chat.worker.results import LoadError, RequestError, ServerUnavailable
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -34,13 +41,25 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.mode == "401":
             self._json(401, {"error": {"message": "Invalid API key"}})
+        elif self.mode == "503":  # as llama.cpp's server while it loads its model
+            self._json(503, {"error": {"message": "Loading model"}})
         elif self.path == "/v1/models":
-            self._json(200, {"data": [{"id": "test-model"}]})
+            self._json(200, {"data": [{"id": "test-model", "max_model_len": 2048}]})
         else:
             self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.mode == "done":  # a whole reply, as a server sends one
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for piece in ("Hello", " there."):
+                chunk = {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            end = {"choices": [{"delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+            return
         if self.mode == "silent":  # headers, then nothing for longer than the client waits
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -90,6 +109,20 @@ def test_a_refused_key_is_a_clear_load_error(server: str) -> None:
     with pytest.raises(LoadError) as info:
         load(server)
     assert str(info.value) == "The server answered 401 Unauthorized: Invalid API key"
+    assert not isinstance(info.value, ServerUnavailable), "trying again would not help"
+
+
+def test_a_server_still_loading_is_worth_trying_again(server: str) -> None:
+    Handler.mode = "503"
+    with pytest.raises(ServerUnavailable) as info:
+        load(server)
+    assert str(info.value) == "The server answered 503 Service Unavailable: Loading model"
+
+
+def test_the_context_size_comes_from_the_model_listing(server: str) -> None:
+    engine = load(server)
+    assert engine.info().n_ctx == 2048, "vLLM's max_model_len, not the setting"
+    engine.close()
 
 
 def test_a_server_error_gives_the_servers_message(server: str) -> None:
@@ -128,9 +161,43 @@ def test_a_missing_model_names_what_the_server_offers(server: str) -> None:
 
 
 def test_an_unknown_server_name_is_a_clear_load_error() -> None:
-    with pytest.raises(LoadError) as info:
+    with pytest.raises(ServerUnavailable) as info:
         load("http://no-such-host.invalid:8080")
     assert str(info.value) == "The server name no-such-host.invalid could not be found (DNS)"
+
+
+@pytest.fixture
+def unanswered() -> Iterator[str]:
+    """An address whose connections are never accepted: a listening socket whose queue
+    of waiting connections is full, so the kernel drops the next ones, as a firewall or
+    an unplugged host does."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    waiting = []
+    for _ in range(3):
+        waiting.append(socket.socket())
+        waiting[-1].setblocking(False)
+        waiting[-1].connect_ex(("127.0.0.1", port))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for s in waiting:
+            s.close()
+        listener.close()
+
+
+def test_a_server_that_never_accepts_times_out_with_a_clear_message(
+    unanswered: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(openai_api, "CONNECT_SECONDS", 0.5)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable) as info:
+        load(unanswered)
+    assert time.monotonic() - started < 3, "the wait was not cut at the timeout"
+    host = unanswered.removeprefix("http://")
+    assert str(info.value) == f"The server {host} did not accept a connection within 0.5 s"
 
 
 def test_a_server_that_stops_sending_times_out_with_a_clear_message(
@@ -145,3 +212,35 @@ def test_a_server_that_stops_sending_times_out_with_a_clear_message(
     assert time.monotonic() - started < 1.8, "the wait was not cut at the timeout"
     assert str(info.value).endswith("sent nothing for 0.5 s")
     engine.close()
+
+
+async def test_after_a_failure_the_worker_tries_again_by_itself_and_goes_on(
+    server: str, settings: Settings, paths: UserPaths
+) -> None:
+    Handler.mode = "503"
+    events: list[ServiceEvent] = []
+
+    def sink(event: ServiceEvent) -> None:
+        events.append(event)
+        if isinstance(event, WorkerCrashed):
+            Handler.mode = "done"  # the server has loaded its model meanwhile
+
+    service = LlmService(replace(settings, server=server), paths.worker_log, sink)
+    started = time.monotonic()
+    service.start()
+    try:
+        await wait_until(lambda: service.state is ServiceState.READY, message="back")
+        assert time.monotonic() - started >= SERVER_RETRY_SECONDS, "it waited first"
+        assert [e.notice for e in events if isinstance(e, WorkerCrashed)] == [
+            "The server answered 503 Service Unavailable: Loading model. "
+            "Trying again in 1 s (failure 1 of 3 in a row)."
+        ]
+        assert (service.crashes, service.workers_started) == (1, 2)
+        request = service.generate([ChatMessage("user", "Hi.")])
+        await wait_until(
+            lambda: any(isinstance(e, Done) and e.request_id == request for e in events),
+            message="reply",
+        )
+        assert service.crashes == 0, "a reply proves the server healthy again"
+    finally:
+        await service.close()

@@ -242,7 +242,7 @@ def print_server_models(settings: Settings) -> int:
             print(f"tui-chat: {e}", file=sys.stderr)
             return EXIT_FAILED
     for model in models:
-        print(model)
+        print(model.id)
     return EXIT_OK
 
 

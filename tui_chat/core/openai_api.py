@@ -5,6 +5,7 @@ by the callers that talk to a server, never at start-up."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,7 +19,35 @@ BETWEEN_CHUNKS_SECONDS = 120.0
 
 
 class ServerError(Exception):
-    """The server cannot be reached, or answered with an error; the message says which."""
+    """The server cannot be reached, or answered with an error; the message says which.
+
+    ``transient`` when trying again later may work: no connection, a timeout, or a
+    5xx or 429 answer (llama.cpp's server answers 503 while it loads its model); not
+    for a refusal such as a wrong key or an unknown address on the server.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """A model a server offers."""
+
+    id: str
+    context: int = 0
+    """Its context size where the listing says (vLLM's ``max_model_len``); 0 if not."""
+
+
+CONTEXT_FIELDS = ("max_model_len", "context_length", "max_context_length")
+"""Where servers put a model's context size in ``/v1/models``: vLLM, OpenRouter and
+LM Studio."""
+
+
+def transient_status(status: int) -> bool:
+    """True for an HTTP status that a later attempt may not get (overloaded, loading)."""
+    return status >= 500 or status == 429
 
 
 def client(base: str, api_key: str = "") -> httpx.Client:
@@ -91,8 +120,8 @@ def sse_data(lines: Iterator[str]) -> Iterator[str]:
             yield line[5:].strip()
 
 
-def list_models(http: httpx.Client, base: str) -> list[str]:
-    """The ids of the models the server offers.
+def list_models(http: httpx.Client, base: str) -> list[ServedModel]:
+    """The models the server offers, in its order.
 
     Raises:
         ServerError: The server cannot be reached or answers with an error.
@@ -102,14 +131,26 @@ def list_models(http: httpx.Client, base: str) -> list[str]:
     try:
         response = http.get("/v1/models")
     except httpx.HTTPError as e:
-        raise ServerError(describe(e, base)) from None
+        raise ServerError(describe(e, base), transient=True) from None
     if response.status_code >= 400:
-        raise ServerError(status_error(response))
+        raise ServerError(status_error(response), transient=transient_status(response.status_code))
     try:
         listed = response.json().get("data") or []
-        return [str(m["id"]) for m in listed if isinstance(m, dict) and "id" in m]
+        return [
+            ServedModel(str(m["id"]), _context(m))
+            for m in listed
+            if isinstance(m, dict) and "id" in m
+        ]
     except (ValueError, AttributeError):
         raise ServerError(f"{base}/v1/models did not answer with a list of models") from None
+
+
+def _context(listed: dict[str, object]) -> int:
+    for field in CONTEXT_FIELDS:
+        value = listed.get(field)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 0
 
 
 def context_size(http: httpx.Client) -> int:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Literal
 
 EXIT_SERVER_LOST = 75
-"""Exit status of a worker whose server connection failed during a reply."""
+"""Exit status of a worker that cannot reach its server (at load, or during a reply)."""
 
 Role = Literal["system", "user", "assistant"]
 
@@ -265,6 +265,9 @@ class ErrorKind(StrEnum):
     """The model could not be loaded; retrying the same file will not help."""
     GENERATE = "generate"
     """A request failed (for example the prompt does not fit the context)."""
+    SERVER = "server"
+    """The server cannot be reached or failed; the worker exits with
+    ``EXIT_SERVER_LOST`` and is started again through the crash breaker."""
     PROTOCOL = "protocol"
     """The worker got a command it cannot handle."""
 

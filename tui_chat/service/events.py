@@ -43,20 +43,35 @@ class StateChanged:
 
 @dataclass(frozen=True, slots=True)
 class WorkerCrashed:
-    """The worker process died without being asked to."""
+    """The worker process died without being asked to, or could not reach its server."""
 
     description: str
-    """How it died, for a person: "was killed by signal SIGKILL"."""
+    """How it died, for a person ("was killed by SIGKILL"); with a server, the sentence
+    saying what went wrong ("Nothing answers at ... (connection refused) ...")."""
     crashes: int
     """Consecutive crashes, this one included."""
     limit: int
     """The crash that reaches this number opens the breaker."""
     restarting: bool
     """True if a new worker is being started; False if the breaker is now open."""
+    server: bool = False
+    """The worker ended because its server could not be reached."""
+    pause_seconds: float = 0.0
+    """How long the service waits before it starts the new worker."""
 
     @property
     def notice(self) -> str:
         """A sentence for the chat log or the banner."""
+        if self.server and self.restarting:
+            return (
+                f"{_sentence(self.description)} Trying again in {self.pause_seconds:g} s "
+                f"(failure {self.crashes} of {self.limit} in a row)."
+            )
+        if self.server:
+            return (
+                f"The server could not be reached {self.crashes} times in a row "
+                f"(last time: {self.description.rstrip('.')}). Not trying again."
+            )
         if self.restarting:
             return (
                 f"The model worker {self.description}. Restarting it and reloading the model "
@@ -67,6 +82,10 @@ class WorkerCrashed:
             f"The model worker crashed {self.crashes} times in a row "
             f"(last time it {self.description}). Not restarting it."
         )
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 ServiceEvent = (

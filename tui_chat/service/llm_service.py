@@ -66,6 +66,10 @@ STOP_DEADLINE_SECONDS = 2.0
 fresh one started (a crash, for the breaker)."""
 SHUTDOWN_GRACE_SECONDS = 2.0
 """How long a worker may take to exit after the shutdown command before it is killed."""
+SERVER_RETRY_SECONDS = 1.0
+"""Pause before the first new attempt after the server could not be reached; it doubles
+with each failure in a row (a server that restarts needs a moment; a crash of a local
+model is restarted at once)."""
 
 
 class ServiceUnavailableError(Exception):
@@ -104,6 +108,8 @@ class _Worker:
         self.pid: int | None = process.pid
         self.hung = False
         """Ended by the service because it did not answer a stop."""
+        self.server_error = ""
+        """Why it could not reach its server, when it said so before ending."""
 
 
 class LlmService:
@@ -146,6 +152,10 @@ class LlmService:
         self._counts: dict[int, asyncio.Future[TokenCounts]] = {}
         self._state_waiters: list[asyncio.Future[None]] = []
         self._retiring: _Worker | None = None
+        self._restart: asyncio.TimerHandle | None = None
+        """A new worker to be started after a pause (the server could not be reached)."""
+        self.workers_started = 0
+        """Worker processes started so far."""
 
     # Properties -----------------------------------------------------------------------
 
@@ -209,7 +219,7 @@ class LlmService:
             ServiceUnavailableError: The breaker is open, the load failed, or closed.
         """
         if not self.accepts_requests:
-            raise ServiceUnavailableError(f"the model worker is {self._state.value}")
+            raise self._unavailable()
         request = Generate(
             request_id=self._next_id,
             messages=tuple(messages),
@@ -244,6 +254,20 @@ class LlmService:
             stopped = True
         return stopped
 
+    def _unavailable(self) -> ServiceUnavailableError:
+        """Why no request can be taken now, for a person."""
+        match self._state:
+            case ServiceState.BROKEN:
+                return ServiceUnavailableError(
+                    f"the model worker was stopped after {self._breaker.count} failures in a row"
+                )
+            case ServiceState.LOAD_FAILED:
+                return ServiceUnavailableError("the model could not be loaded")
+            case ServiceState.CLOSED:
+                return ServiceUnavailableError("the model worker was shut down")
+            case _:
+                return ServiceUnavailableError(f"the model worker is {self._state.value}")
+
     def _stop_overdue(self, worker: _Worker, request: Generate) -> None:
         """A stop was not confirmed in time: a worker stuck in native code (or stopped by
         a signal) cannot answer, so it is ended; the exit is handled as a crash."""
@@ -263,8 +287,10 @@ class LlmService:
                 closed), or it crashed before answering.
             RequestFailedError: The worker could not count (no model loaded).
         """
+        if self._worker is None:
+            await self.wait_ready()  # a new worker starts after a pause
         if not self.accepts_requests or self._loop is None:
-            raise ServiceUnavailableError(f"the model worker is {self._state.value}")
+            raise self._unavailable()
         request_id = self._next_id
         self._next_id += 1
         answer: asyncio.Future[TokenCounts] = self._loop.create_future()
@@ -283,7 +309,7 @@ class LlmService:
         """
         while self._model is None:
             if not self.accepts_requests or self._loop is None:
-                raise ServiceUnavailableError(f"the model worker is {self._state.value}")
+                raise self._unavailable()
             changed = self._loop.create_future()
             self._state_waiters.append(changed)
             await changed
@@ -300,6 +326,7 @@ class LlmService:
         if self._state not in (ServiceState.BROKEN, ServiceState.LOAD_FAILED):
             return
         self._breaker.reset()
+        self._cancel_restart()
         failed = self._detach()  # after a load error the old worker is alive and idle
         if failed is not None:
             with contextlib.suppress(OSError, ValueError):
@@ -314,6 +341,7 @@ class LlmService:
         if self._closing or self._loop is None:
             return
         self.settings = settings
+        self._cancel_restart()
         worker = self._detach()
         if self._active is not None:
             self._stopping.add(self._active.request_id)
@@ -348,6 +376,7 @@ class LlmService:
     def _begin_shutdown(self) -> _Worker | None:
         """Stop watching the worker and ask it to exit; the worker still to be reaped."""
         self._closing = True
+        self._cancel_restart()
         worker = self._detach()
         if worker is not None:
             # Kept until reaped, so that a close interrupted half-way can be finished.
@@ -383,6 +412,7 @@ class LlmService:
             daemon=True,
         )
         self._spawned_at = time.perf_counter()
+        self.workers_started += 1
         with _real_stderr():
             process.start()
         # Only the child may hold its end: when the child dies, our reads hit EOF.
@@ -405,6 +435,21 @@ class LlmService:
             )
         )
         self._set_state(ServiceState.LOADING)
+
+    def _spawn_later(self, seconds: float) -> None:
+        assert self._loop is not None
+        self._set_state(ServiceState.LOADING)  # what is sent meanwhile waits for it
+        self._restart = self._loop.call_later(seconds, self._spawn_now)
+
+    def _spawn_now(self) -> None:
+        self._restart = None
+        if not self._closing and self._worker is None:
+            self._spawn()
+
+    def _cancel_restart(self) -> None:
+        if self._restart is not None:
+            self._restart.cancel()
+            self._restart = None
 
     def _detach(self) -> _Worker | None:
         """Stop watching the current worker and forget it."""
@@ -479,6 +524,7 @@ class LlmService:
                 self._handle(worker.conn.recv())
         self._detach()
         worker.process.join(1.0)
+        server = worker.process.exitcode == EXIT_SERVER_LOST
         description = (
             f"did not answer Esc within {STOP_DEADLINE_SECONDS:g} s and was ended"
             if worker.hung
@@ -489,8 +535,22 @@ class LlmService:
         self._interrupt_active()
         self._fail_counts(ServiceUnavailableError(f"the model worker {description}"))
         restarting = self._breaker.record_crash()
-        self._emit(WorkerCrashed(description, self._breaker.count, self._breaker.limit, restarting))
-        if restarting:
+        count = self._breaker.count
+        pause = SERVER_RETRY_SECONDS * 2 ** (count - 1) if server and restarting else 0.0
+        self._emit(
+            WorkerCrashed(
+                worker.server_error
+                or (f"The model worker {description}" if server else description),
+                count,
+                self._breaker.limit,
+                restarting,
+                server=server,
+                pause_seconds=pause,
+            )
+        )
+        if restarting and pause:
+            self._spawn_later(pause)
+        elif restarting:
             self._spawn()
         else:
             self._fail_pending(DoneReason.INTERRUPTED)
@@ -554,6 +614,12 @@ class LlmService:
                 self._emit(response)
                 self._set_state(ServiceState.READY)
                 self._dispatch()
+            case Error(kind=ErrorKind.SERVER, request_id=rid):
+                # The worker ends next: the message says why, in the crash notice.
+                if self._worker is not None:
+                    self._worker.server_error = response.message
+                if rid is not None:
+                    self._emit_for(rid, response)
             case Error(kind=ErrorKind.LOAD):
                 self._emit(response)
                 self._fail_pending(DoneReason.ERROR)

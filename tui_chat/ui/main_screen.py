@@ -257,7 +257,7 @@ class MainScreen(Screen[None]):
                 await self.chat.add_notice(event.notice, kind="error")
                 if not event.restarting:
                     self.banner.show(
-                        f"{event.notice} Press Ctrl+R to restart it, or Ctrl+Q to quit."
+                        f"{event.notice} Press Ctrl+R to try again, or Ctrl+Q to quit."
                     )
 
     async def _chat_event(self, event: RequestEvent) -> None:
@@ -278,6 +278,8 @@ class MainScreen(Screen[None]):
 
     def _show_state(self, state: ServiceState) -> None:
         label = STATE_LABELS[state]
+        if state is ServiceState.LOADING and self.service.settings.server:
+            label = "connecting to the server…"
         if state is ServiceState.READY and self.chat.last_reason is DoneReason.STOPPED:
             label = "stopped"
         self.status.state = label

@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tui_chat.core.paths import open_private
 from tui_chat.core.protocol import (
@@ -228,7 +228,7 @@ class Worker:
         return True
 
     def _load(self, command: LoadModel) -> None:
-        from tui_chat.worker.results import LoadError
+        from tui_chat.worker.results import LoadError, ServerUnavailable
 
         if self._engine is not None:
             self._engine.close()
@@ -236,6 +236,8 @@ class Worker:
         log_offset = _log_size(self._log_path)
         try:
             engine = _backend(command).load(command, lambda f: self.send(LoadProgress(f)))
+        except ServerUnavailable as e:
+            self._lose_server(str(e))
         except LoadError as e:
             sys.stderr.flush()
             reason = _first_llama_error(self._log_path, log_offset)
@@ -266,10 +268,7 @@ class Worker:
             )
         except ServerLost as e:
             outbox.flush()
-            self.send(Error(ErrorKind.GENERATE, str(e), rid))
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(EXIT_SERVER_LOST)
+            self._lose_server(str(e), rid)
         except RequestError as e:
             self.send(Error(ErrorKind.GENERATE, str(e), rid))
             self.send(Done(rid, DoneReason.ERROR))
@@ -278,6 +277,14 @@ class Worker:
             outbox.flush()
             self.switch.end()
         self.send(Done(rid, result.reason, result.usage))
+
+    def _lose_server(self, message: str, request_id: int | None = None) -> NoReturn:
+        """The server cannot be reached: say why and end, with the status that tells the
+        service to start a new worker after a pause, through the crash breaker."""
+        self.send(Error(ErrorKind.SERVER, message, request_id))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_SERVER_LOST)
 
     def _count(self, command: CountTokens) -> None:
         engine = self._engine

@@ -33,6 +33,7 @@ from tui_chat.worker.results import (
     LoadError,
     RequestError,
     ServerLost,
+    ServerUnavailable,
     fit_messages,
 )
 
@@ -84,7 +85,8 @@ class RemoteEngine:
         """Connect to the server and choose the model.
 
         Raises:
-            LoadError: The server cannot be reached, refuses, or has no such model.
+            ServerUnavailable: The server cannot be reached now, or fails to answer.
+            LoadError: The server refuses (a wrong key) or has no such model.
         """
         started = time.perf_counter()
         base = command.server.rstrip("/")
@@ -92,19 +94,23 @@ class RemoteEngine:
         http = client(base, key)
         try:
             try:
-                models = list_models(http, base)
+                models = {m.id: m for m in list_models(http, base)}
             except ServerError as e:
-                raise LoadError(str(e)) from None
+                raise (ServerUnavailable if e.transient else LoadError)(str(e)) from None
             if command.server_model and command.server_model not in models:
                 offered = ", ".join(models) or "none"
                 raise LoadError(
                     f"The server at {base} has no model {command.server_model} "
                     f"(it offers: {offered})"
                 )
-            model = command.server_model or (models[0] if models else "")
+            model = command.server_model or next(iter(models), "")
             if not model:
                 raise LoadError(f"The server at {base} lists no models")
-            n_ctx = context_size(http) or command.n_ctx or DEFAULT_SERVER_CTX
+            # The context the server runs with (llama.cpp's /props), else the model's
+            # as listed (vLLM), else the setting.
+            n_ctx = (
+                context_size(http) or models[model].context or command.n_ctx or DEFAULT_SERVER_CTX
+            )
         except LoadError:
             http.close()
             raise

@@ -12,6 +12,12 @@ class LoadError(Exception):
     """The model could not be loaded (or the server could not be reached)."""
 
 
+class ServerUnavailable(LoadError):
+    """The server cannot be reached now, or failed to answer (a timeout, a 5xx answer):
+    the worker ends, and the service starts a new one after a pause, through the crash
+    breaker, as after a crash of a local model."""
+
+
 class RequestError(Exception):
     """A request cannot be served (for example: the prompt does not fit the context)."""
 
