@@ -20,6 +20,7 @@ from tests.test_app import SIZE, last_reply_turn, reply_finished, status_text, t
 from tests.test_conversations import outgrow_a_512_token_context
 from tests.test_hostile_text import terminal_output
 from tests.test_translate_view import open_translate, paste
+from tui_chat.core import config
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import DoneReason
@@ -27,7 +28,10 @@ from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState
 from tui_chat.service.llm_service import SERVER_RETRY_SECONDS
 from tui_chat.ui.app import ChatApp
+from tui_chat.ui.screens.settings import SettingsScreen
 from tui_chat.ui.widgets.chat_log import Notice, Reply
+
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _free_port() -> int:
@@ -286,3 +290,35 @@ async def test_ctrl_l_and_the_translate_view_work_with_a_server(app: ChatApp) ->
         assert result is not None
         assert result.reason is DoneReason.FINISHED
         assert view.output.text.strip()
+
+
+async def test_f3_switches_to_a_server_and_fixes_a_model_it_does_not_have(
+    settings: Settings, paths: UserPaths, server: str
+) -> None:
+    app = ChatApp(settings, paths)  # the bundled model, on this machine
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        for model in ("nope", ""):
+            await pilot.press("f3")
+            await wait_until(lambda: isinstance(app.screen, SettingsScreen), message="F3")
+            app.screen.query_one("#server", Input).value = server
+            app.screen.query_one("#server_model", Input).value = model
+            await pilot.press("ctrl+s")
+            await wait_until(lambda: app.service.state is not ServiceState.READY, message="go")
+            if model:  # a refusal: said at once, not retried
+                await wait_until(
+                    lambda: app.service.state is ServiceState.LOAD_FAILED, message="refused"
+                )
+                await pilot.pause()
+                banner = str(app.main.banner.render())
+                assert "has no model nope (it offers: " in banner
+                assert f"{GGUF}). Press F3 to choose another model" in banner
+                assert app.service.crashes == 0
+        await ready(app)
+        assert f"{GGUF} @ 127.0.0.1" in status_text(app)
+        await type_and_send(pilot, "Say hello.")
+        assert (await reply_finished(app)).status is TurnStatus.COMPLETE
+    await app.service.close()
+    app.store.close_now()
+    saved = config.load(config.config_path(paths.config))
+    assert saved == {"server": server, "server_model": ""}, "the local model is not pinned"

@@ -77,6 +77,8 @@ class Settings:
             "crash_limit": self.crash_limit,
             "translation_language": self.translation_language,
             "translation_prompt": self.translation_template,
+            "server": self.server,
+            "server_model": self.server_model,
         }
 
 

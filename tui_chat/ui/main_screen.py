@@ -193,18 +193,19 @@ class MainScreen(Screen[None]):
             model=Path(str(saved.get("model", current.model))).expanduser(),
             n_ctx=int(saved.get("ctx", current.n_ctx)),
             n_threads=int(saved.get("threads", current.n_threads)),
+            server=str(saved.get("server", current.server)).strip(),
+            server_model=str(saved.get("server_model", current.server_model)).strip(),
         )
         later = "The translation language takes effect at the next start."
-        if (chosen.model, chosen.n_ctx, chosen.n_threads) == (
-            current.model,
-            current.n_ctx,
-            current.n_threads,
-        ):
+        if _worker_settings(chosen) == _worker_settings(current):
             self.service.settings = chosen
             self.notify(f"Saved to {self._config_file}. {later}", timeout=6)
             return
         self.banner.hide()
-        self.notify(f"Saved to {self._config_file}. Loading {chosen.model.name}… {later}")
+        loading = (
+            f"Connecting to {chosen.server}" if chosen.server else f"Loading {chosen.model.name}"
+        )
+        self.notify(f"Saved to {self._config_file}. {loading}… {later}")
         await self.service.reload(chosen)
 
     def action_retry(self) -> None:
@@ -283,3 +284,14 @@ class MainScreen(Screen[None]):
         if state is ServiceState.READY and self.chat.last_reason is DoneReason.STOPPED:
             label = "stopped"
         self.status.state = label
+
+
+def _worker_settings(settings: Settings) -> tuple[object, ...]:
+    """What a worker is started with: a change loads the model again."""
+    return (
+        settings.model,
+        settings.n_ctx,
+        settings.n_threads,
+        settings.server,
+        settings.server_model,
+    )

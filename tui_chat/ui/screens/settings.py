@@ -24,6 +24,8 @@ FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("ctx", "Context size in tokens (loads the model again)", True),
     ("threads", "CPU threads (loads the model again)", True),
     ("model", "Model file (a GGUF file; loads when saved)", True),
+    ("server", "Server instead of the model file (http://host:port; empty: the file)", True),
+    ("server_model", "The server's model (empty: the first it lists)", True),
 )
 
 
