@@ -236,13 +236,17 @@ async def test_a_server_killed_mid_reply_keeps_the_reply_and_recovers_when_it_is
         assert turn.text.strip(), "what came before the server died is kept"
         ending = in_log(app, Reply)[-1].query(".ending").first()
         await wait_until(lambda: "interrupted" in str(ending.render()), message="mark")
-        assert "closed the connection in the middle of the reply" in str(ending.render())
+        host = running_server.base.removeprefix("http://")
+        assert str(ending.render()) == (
+            f"[interrupted: The server {host} closed the connection in the middle of the reply]"
+        )
         # The breaker counts it; two more attempts find no server, and it opens.
         await wait_until(lambda: app.service.crashes >= 1, message="counted")
         await wait_until(lambda: app.service.state is ServiceState.BROKEN, message="down")
         assert app.service.crashes == 3
         await pilot.pause()
         assert "connection refused" in str(app.main.banner.render())
+        assert "server not reachable" in status_text(app)
         # The server is back: Ctrl+R connects again and the chat goes on.
         running_server.start()
         await pilot.press("ctrl+r")

@@ -281,6 +281,8 @@ class MainScreen(Screen[None]):
         label = STATE_LABELS[state]
         if state is ServiceState.LOADING and self.service.settings.server:
             label = "connecting to the server…"
+        elif state is ServiceState.BROKEN and self.service.settings.server:
+            label = "server not reachable"
         if state is ServiceState.READY and self.chat.last_reason is DoneReason.STOPPED:
             label = "stopped"
         self.status.state = label

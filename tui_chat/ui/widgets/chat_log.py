@@ -354,7 +354,9 @@ class Reply(_SizedOnce, Vertical):
                 self._folded = 0
                 self._fold_blocks()
         ending = REPLY_ENDINGS.get(reason)
-        if detail:
+        if detail and reason is DoneReason.INTERRUPTED:
+            ending = f"interrupted: {detail}"  # what broke, instead of "crashed"
+        elif detail:
             ending = f"{ending}: {detail}" if ending else detail
         self._ending.remove_class("-waiting")
         self._ending.display = bool(ending)
