@@ -14,14 +14,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.conftest import wait_until
+from tests.test_app import SIZE, reply_finished, status_text, type_and_send
 from tui_chat.core import openai_api
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.protocol import ChatMessage, Done, Generate, LoadModel, Sampling
+from tui_chat.core.protocol import (
+    ChatMessage,
+    Done,
+    DoneReason,
+    Generate,
+    LoadModel,
+    Sampling,
+)
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceEvent, ServiceState, WorkerCrashed
 from tui_chat.service.llm_service import SERVER_RETRY_SECONDS, LlmService
+from tui_chat.ui.app import ChatApp
 from tui_chat.worker.remote import RemoteEngine
-from tui_chat.worker.results import LoadError, RequestError, ServerUnavailable
+from tui_chat.worker.results import (
+    GenerationResult,
+    LoadError,
+    RequestError,
+    ServerLost,
+    ServerUnavailable,
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -43,6 +58,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(401, {"error": {"message": "Invalid API key"}})
         elif self.mode == "503":  # as llama.cpp's server while it loads its model
             self._json(503, {"error": {"message": "Loading model"}})
+        elif self.path == "/props" and self.mode == "props":  # llama.cpp's server
+            self._json(200, {"default_generation_settings": {"n_ctx": 1024}})
         elif self.path == "/v1/models":
             self._json(200, {"data": [{"id": "test-model", "max_model_len": 2048}]})
         else:
@@ -50,15 +67,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.mode == "done":  # a whole reply, as a server sends one
+        if self.mode == "json":  # a server that does not stream
+            self._json(200, {"choices": [{"message": {"content": "Hello"}}]})
+            return
+        if self.mode in ("done", "usage", "unfinished"):  # a whole reply, or its start
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             for piece in ("Hello", " there."):
                 chunk = {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            if self.mode == "unfinished":  # the connection closes cleanly, too early
+                return
             end = {"choices": [{"delta": {}, "finish_reason": "stop"}]}
-            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+            self.wfile.write(f"data: {json.dumps(end)}\n\n".encode())
+            if self.mode == "usage":
+                usage = {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2}}
+                self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
             return
         if self.mode == "silent":  # headers, then nothing for longer than the client waits
             self.send_response(200)
@@ -99,9 +125,9 @@ def load(base: str) -> RemoteEngine:
     return RemoteEngine.load(LoadModel("", 0, 1, server=base), lambda _f: None)
 
 
-def generate(engine: RemoteEngine, pieces: list[str]) -> None:
+def generate(engine: RemoteEngine, pieces: list[str]) -> GenerationResult:
     request = Generate(1, (ChatMessage("user", "Hi."),), 16, Sampling(temperature=0.0))
-    engine.generate(request, pieces.append, lambda _d, _t: None)
+    return engine.generate(request, pieces.append, lambda _d, _t: None)
 
 
 def test_a_refused_key_is_a_clear_load_error(server: str) -> None:
@@ -122,6 +148,48 @@ def test_a_server_still_loading_is_worth_trying_again(server: str) -> None:
 def test_the_context_size_comes_from_the_model_listing(server: str) -> None:
     engine = load(server)
     assert engine.info().n_ctx == 2048, "vLLM's max_model_len, not the setting"
+    engine.close()
+    Handler.mode = "props"
+    engine = load(server)
+    assert engine.info().n_ctx == 1024, "llama.cpp's /props: the context it runs with"
+    engine.close()
+
+
+@pytest.mark.parametrize(("mode", "estimated"), [("usage", False), ("done", True)])
+def test_token_counts_are_the_servers_or_marked_as_estimates(
+    server: str, mode: str, estimated: bool
+) -> None:
+    engine = load(server)
+    Handler.mode = mode
+    pieces: list[str] = []
+    result = generate(engine, pieces)
+    assert "".join(pieces) == "Hello there."
+    assert result.reason is DoneReason.FINISHED
+    assert result.usage.estimated is estimated
+    if not estimated:
+        assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (12, 2)
+    engine.close()
+
+
+def test_a_stream_that_ends_too_early_keeps_what_came_as_a_lost_server(server: str) -> None:
+    engine = load(server)
+    Handler.mode = "unfinished"
+    pieces: list[str] = []
+    with pytest.raises(ServerLost) as info:
+        generate(engine, pieces)
+    assert pieces == ["Hello", " there."]
+    assert "ended the stream in the middle of the reply" in str(info.value)
+    engine.close()
+
+
+def test_a_server_that_does_not_stream_says_what_it_sent(server: str) -> None:
+    engine = load(server)
+    Handler.mode = "json"
+    with pytest.raises(RequestError) as info:
+        generate(engine, [])
+    assert str(info.value) == (
+        f"The server at {server} did not answer with a stream of events (it sent application/json)"
+    )
     engine.close()
 
 
@@ -244,3 +312,19 @@ async def test_after_a_failure_the_worker_tries_again_by_itself_and_goes_on(
         assert service.crashes == 0, "a reply proves the server healthy again"
     finally:
         await service.close()
+
+
+async def test_the_status_line_uses_the_servers_token_counts_when_it_gives_them(
+    server: str, settings: Settings, paths: UserPaths
+) -> None:
+    app = ChatApp(replace(settings, server=server), paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.service.state is ServiceState.READY, message="ready")
+        for mode, shown in (("done", "context ~"), ("usage", "context 14/2048")):
+            Handler.mode = mode
+            await type_and_send(pilot, "Hi.")
+            await reply_finished(app)
+            await pilot.pause()
+            assert shown in status_text(app)
+            assert ("token counts estimated" in status_text(app)) is (mode == "done")
+    await app.service.close()

@@ -237,6 +237,8 @@ class Usage:
     """Time from the request to the first generated token."""
     decode_seconds: float = 0.0
     """Time from the first generated token to the last."""
+    estimated: bool = False
+    """The token counts are estimated from the text (a server that did not give them)."""
 
     @property
     def tokens_per_second(self) -> float:

@@ -274,6 +274,7 @@ class MainScreen(Screen[None]):
             case Done(reason=reason, usage=usage):
                 if reason is not DoneReason.ERROR:
                     self.status.usage = usage
+                    self.status.estimated = usage.estimated
                     self.status.context_tokens = usage.prompt_tokens + usage.completion_tokens
                 self._show_state(self.service.state)
 

@@ -183,8 +183,9 @@ class RemoteEngine:
         started = time.perf_counter()
         first = 0.0
         count = 0
-        reason = DoneReason.LENGTH
-        usage = Usage()
+        reason: DoneReason | None = None  # until the server says how the reply ended
+        events = 0
+        usage: Usage | None = None
         try:
             with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
                 self._stop.watch(response.close)
@@ -193,10 +194,12 @@ class RemoteEngine:
                         response.read()
                         raise RequestError(status_error(response))
                     for data in sse_data(response.iter_lines()):
+                        events += 1
                         if self._stop.is_set():
                             reason = DoneReason.STOPPED
                             break
                         if data == "[DONE]":
+                            reason = reason or DoneReason.FINISHED
                             break
                         chunk = _chunk(data, base)
                         if chunk.get("usage"):
@@ -208,10 +211,24 @@ class RemoteEngine:
                                 count += 1
                                 emit(text)
                             finish = choice.get("finish_reason")
-                            if finish == "stop":
-                                reason = DoneReason.FINISHED
-                            elif finish == "length":
+                            if finish == "length":
                                 reason = DoneReason.LENGTH
+                            elif finish:  # "stop", or a server's own word for it
+                                reason = DoneReason.FINISHED
+                    if self._stop.is_set():
+                        reason = DoneReason.STOPPED
+                    elif not events:
+                        kind = response.headers.get("content-type", "nothing")
+                        raise RequestError(
+                            f"The server at {base} did not answer with a stream of events "
+                            f"(it sent {kind})"
+                        )
+                    elif reason is None:
+                        # The connection closed cleanly, but the reply had not ended.
+                        raise ServerLost(
+                            f"The server {urlsplit(base).netloc} ended the stream in the "
+                            "middle of the reply"
+                        )
                 finally:
                     self._stop.watch(None)
         except (httpx.HTTPError, httpx.StreamError) as e:
@@ -222,14 +239,14 @@ class RemoteEngine:
             else:
                 raise RequestError(describe(e, base)) from None
         ended = time.perf_counter()
-        completion = usage.completion_tokens or count
         return GenerationResult(
-            reason,
+            reason or DoneReason.STOPPED,
             Usage(
-                prompt_tokens=usage.prompt_tokens or len(self.prompt_tokens(messages)),
-                completion_tokens=completion,
+                prompt_tokens=usage.prompt_tokens if usage else len(self.prompt_tokens(messages)),
+                completion_tokens=usage.completion_tokens if usage else count,
                 prompt_seconds=(first or ended) - started,
                 decode_seconds=ended - first if first else 0.0,
+                estimated=usage is None,
             ),
         )
 
@@ -248,9 +265,9 @@ def _chunk(data: str, base: str) -> dict[str, object]:
     return chunk
 
 
-def _usage(raw: object) -> Usage:
+def _usage(raw: object) -> Usage | None:
     if not isinstance(raw, dict):
-        return Usage()
+        return None
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or 0),
