@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -53,9 +55,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _quote_key(self) -> None:
+        """Refuse the key, quoting it back, as some servers do."""
+        sent = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        self._json(401, {"error": {"message": f"Incorrect API key provided: {sent}"}})
+
     def do_GET(self) -> None:
         if self.mode == "401":
             self._json(401, {"error": {"message": "Invalid API key"}})
+        elif self.mode == "401-quoted":
+            self._quote_key()
         elif self.mode == "503":  # as llama.cpp's server while it loads its model
             self._json(503, {"error": {"message": "Loading model"}})
         elif self.path == "/props" and self.mode == "props":  # llama.cpp's server
@@ -67,6 +76,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.mode == "401-quoted":
+            self._quote_key()
+            return
         if self.mode == "json":  # a server that does not stream
             self._json(200, {"choices": [{"message": {"content": "Hello"}}]})
             return
@@ -121,6 +133,26 @@ def server() -> Iterator[str]:
         Handler.mode = "ok"
 
 
+TLS = Path(__file__).with_name("data")
+"""A self-signed certificate for 127.0.0.1 (and its key), made for these tests only."""
+
+
+@pytest.fixture
+def tls_server() -> Iterator[str]:
+    """The same handler behind TLS, with a certificate that no public authority signed."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS / "tls-cert.pem", TLS / "tls-key.pem")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def load(base: str) -> RemoteEngine:
     return RemoteEngine.load(LoadModel("", 0, 1, server=base), lambda _f: None)
 
@@ -136,6 +168,30 @@ def test_a_refused_key_is_a_clear_load_error(server: str) -> None:
         load(server)
     assert str(info.value) == "The server answered 401 Unauthorized: Invalid API key"
     assert not isinstance(info.value, ServerUnavailable), "trying again would not help"
+
+
+@pytest.mark.parametrize("when", ["connecting", "asking for a reply"])
+def test_a_key_that_the_server_quotes_back_is_not_repeated(
+    server: str, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    monkeypatch.setenv("TUI_CHAT_TEST_KEY", "sk-test-0d6e2b")
+    command = LoadModel("", 0, 1, server=server, api_key_env="TUI_CHAT_TEST_KEY")
+
+    def refused() -> None:
+        if when == "connecting":
+            Handler.mode = "401-quoted"
+        engine = RemoteEngine.load(command, lambda _f: None)
+        Handler.mode = "401-quoted"
+        try:
+            generate(engine, [])
+        finally:
+            engine.close()
+
+    with pytest.raises((LoadError, RequestError)) as info:
+        refused()
+    assert str(info.value) == (
+        "The server answered 401 Unauthorized: Incorrect API key provided: [the API key]"
+    )
 
 
 def test_a_server_still_loading_is_worth_trying_again(server: str) -> None:
@@ -232,6 +288,25 @@ def test_an_unknown_server_name_is_a_clear_load_error() -> None:
     with pytest.raises(ServerUnavailable) as info:
         load("http://no-such-host.invalid:8080")
     assert str(info.value) == "The server name no-such-host.invalid could not be found (DNS)"
+
+
+def test_a_certificate_that_cannot_be_verified_is_refused_and_says_what_to_do(
+    tls_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(LoadError) as info:
+        load(tls_server)
+    assert not isinstance(info.value, ServerUnavailable), "trying again would not help"
+    host = tls_server.removeprefix("https://")
+    assert str(info.value) == (
+        f"The TLS certificate of {host} could not be verified (self-signed certificate). "
+        "If the server has its own certificate authority, set SSL_CERT_FILE to its "
+        "certificate"
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "tls-cert.pem"))
+    engine = load(tls_server)  # trusted now: verified, not skipped
+    assert engine.info().name == f"test-model @ {host}"
+    engine.close()
 
 
 @pytest.fixture

@@ -70,6 +70,12 @@ def describe(error: Exception, base: str) -> str:
 
     host = urlsplit(base).netloc or base
     match error:
+        case httpx.ConnectError() if _certificate_problem(error):
+            return (
+                f"The TLS certificate of {host} could not be verified "
+                f"({_certificate_problem(error)}). If the server has its own certificate "
+                "authority, set SSL_CERT_FILE to its certificate"
+            )
         case httpx.ConnectTimeout():
             return f"The server {host} did not accept a connection within {CONNECT_SECONDS:g} s"
         case httpx.ConnectError() if "Name or service not known" in str(
@@ -86,6 +92,24 @@ def describe(error: Exception, base: str) -> str:
             return f"The server {host} closed the connection in the middle of the reply"
         case _:
             return f"Talking to {host} failed: {error}"
+
+
+def transient(error: Exception) -> bool:
+    """True if trying again later may get through: no connection, a timeout, a dropped
+    connection; not a certificate that cannot be verified or a malformed address."""
+    import httpx
+
+    return isinstance(
+        error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+    ) and not _certificate_problem(error)
+
+
+def _certificate_problem(error: Exception) -> str:
+    """What is wrong with the server's certificate, if that is why the connection failed."""
+    text = str(error)
+    if "CERTIFICATE_VERIFY_FAILED" not in text:
+        return ""
+    return text.partition("certificate verify failed: ")[2].split(" (_ssl")[0] or "unknown"
 
 
 def error_message(body: object) -> str:
@@ -131,7 +155,7 @@ def list_models(http: httpx.Client, base: str) -> list[ServedModel]:
     try:
         response = http.get("/v1/models")
     except httpx.HTTPError as e:
-        raise ServerError(describe(e, base), transient=True) from None
+        raise ServerError(describe(e, base), transient=transient(e)) from None
     if response.status_code >= 400:
         raise ServerError(status_error(response), transient=transient_status(response.status_code))
     try:

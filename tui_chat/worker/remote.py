@@ -71,9 +71,16 @@ class RemoteEngine:
     """A model on an OpenAI-compatible server, with the local engine's interface."""
 
     def __init__(
-        self, client: httpx.Client, command: LoadModel, model: str, n_ctx: int, seconds: float
+        self,
+        client: httpx.Client,
+        command: LoadModel,
+        model: str,
+        n_ctx: int,
+        seconds: float,
+        key: str = "",
     ) -> None:
         self._client = client
+        self._key = key
         self._command = command
         self._model = model
         self._n_ctx = n_ctx
@@ -96,7 +103,8 @@ class RemoteEngine:
             try:
                 models = {m.id: m for m in list_models(http, base)}
             except ServerError as e:
-                raise (ServerUnavailable if e.transient else LoadError)(str(e)) from None
+                said = _hide(str(e), key)
+                raise (ServerUnavailable if e.transient else LoadError)(said) from None
             if command.server_model and command.server_model not in models:
                 offered = ", ".join(models) or "none"
                 raise LoadError(
@@ -115,7 +123,7 @@ class RemoteEngine:
             http.close()
             raise
         on_progress(1.0)
-        return cls(http, command, model, n_ctx, time.perf_counter() - started)
+        return cls(http, command, model, n_ctx, time.perf_counter() - started, key)
 
     @property
     def stop_event(self) -> threading.Event:
@@ -162,8 +170,23 @@ class RemoteEngine:
         """Stream a reply from the server, calling ``emit`` with each piece of text.
 
         Raises:
+            ServerLost: The connection failed, or the stream ended, in the middle.
             RequestError: The server refused the request or failed during it.
         """
+        try:
+            return self._stream(request, emit, on_trimmed)
+        except RequestError as e:
+            said = _hide(str(e), self._key)
+            if said != str(e):
+                raise type(e)(said) from None
+            raise
+
+    def _stream(
+        self,
+        request: Generate,
+        emit: Callable[[str], None],
+        on_trimmed: Callable[[int], None],
+    ) -> GenerationResult:
         base = self._command.server
         sampling = request.sampling
         messages, dropped = fit_messages(
@@ -249,6 +272,11 @@ class RemoteEngine:
                 estimated=usage is None,
             ),
         )
+
+
+def _hide(message: str, key: str) -> str:
+    """``message`` without the API key, should a server quote it back in an error."""
+    return message.replace(key, "[the API key]") if key else message
 
 
 def _chunk(data: str, base: str) -> dict[str, object]:
