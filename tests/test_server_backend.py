@@ -160,8 +160,8 @@ async def test_no_server_running_says_so_clearly(settings: Settings, paths: User
         refused = f"Nothing answers at {base} (connection refused): is the server running?"
         notices = [str(n.render()) for n in in_log(app, Notice)]
         assert notices[:2] == [
-            f"{refused} Trying again in 1 s (failure 1 of 3 in a row).",
-            f"{refused} Trying again in 2 s (failure 2 of 3 in a row).",
+            f"{refused} Connecting again in 1 s (failure 1 of 3 in a row).",
+            f"{refused} Connecting again in 2 s (failure 2 of 3 in a row).",
         ]
         banner = str(app.main.banner.render())
         assert f"could not be reached 3 times in a row (last time: {refused})" in banner

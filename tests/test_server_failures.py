@@ -43,6 +43,7 @@ from tui_chat.worker.results import (
 
 class Handler(BaseHTTPRequestHandler):
     mode = "ok"
+    padding = 0
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -58,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
     def _quote_key(self) -> None:
         """Refuse the key, quoting it back, as some servers do."""
         sent = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        self._json(401, {"error": {"message": f"Incorrect API key provided: {sent}"}})
+        padding = "." * self.padding
+        self._json(401, {"error": {"message": f"Incorrect API key provided: {padding}{sent}"}})
 
     def do_GET(self) -> None:
         if self.mode == "401":
@@ -69,6 +71,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(503, {"error": {"message": "Loading model"}})
         elif self.path == "/props" and self.mode == "props":  # llama.cpp's server
             self._json(200, {"default_generation_settings": {"n_ctx": 1024}})
+        elif self.mode == "odd-list":
+            self._json(200, {"data": 5})
         elif self.path == "/v1/models":
             self._json(200, {"data": [{"id": "test-model", "max_model_len": 2048}]})
         else:
@@ -108,6 +112,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode == "500":
             self._json(500, {"error": {"message": "out of memory"}})
             return
+        if self.mode == "400":
+            self._json(400, {"detail": "the prompt is longer than the context"})
+            return
+        if self.mode == "pings":  # keep-alive comments only, then the connection closes
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.write(b": ping\n\n: ping\n\n")
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Content-Length", "100000")  # promises more than it sends
@@ -131,6 +144,7 @@ def server() -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         Handler.mode = "ok"
+        Handler.padding = 0
 
 
 TLS = Path(__file__).with_name("data")
@@ -170,10 +184,12 @@ def test_a_refused_key_is_a_clear_load_error(server: str) -> None:
     assert not isinstance(info.value, ServerUnavailable), "trying again would not help"
 
 
-@pytest.mark.parametrize("when", ["connecting", "asking for a reply"])
+@pytest.mark.parametrize("when", ["connecting", "asking for a reply", "at the 300th character"])
 def test_a_key_that_the_server_quotes_back_is_not_repeated(
     server: str, monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
+    if when == "at the 300th character":  # where long messages are cut: cut inside the key
+        Handler.padding = 300 - len("Incorrect API key provided: ") - 8
     monkeypatch.setenv("TUI_CHAT_TEST_KEY", "sk-test-0d6e2b")
     command = LoadModel("", 0, 1, server=server, api_key_env="TUI_CHAT_TEST_KEY")
 
@@ -189,9 +205,10 @@ def test_a_key_that_the_server_quotes_back_is_not_repeated(
 
     with pytest.raises((LoadError, RequestError)) as info:
         refused()
-    assert str(info.value) == (
-        "The server answered 401 Unauthorized: Incorrect API key provided: [the API key]"
-    )
+    said = str(info.value)
+    assert "sk-test" not in said
+    assert said.startswith("The server answered 401 Unauthorized: Incorrect API key provided: ")
+    assert said.endswith(("[the API key]", "[the API")), "cut at 300 characters, after it"
 
 
 def test_a_server_still_loading_is_worth_trying_again(server: str) -> None:
@@ -227,13 +244,16 @@ def test_token_counts_are_the_servers_or_marked_as_estimates(
     engine.close()
 
 
-def test_a_stream_that_ends_too_early_keeps_what_came_as_a_lost_server(server: str) -> None:
+@pytest.mark.parametrize(("mode", "came"), [("unfinished", ["Hello", " there."]), ("pings", [])])
+def test_a_stream_that_ends_too_early_keeps_what_came_as_a_lost_server(
+    server: str, mode: str, came: list[str]
+) -> None:
     engine = load(server)
-    Handler.mode = "unfinished"
+    Handler.mode = mode
     pieces: list[str] = []
     with pytest.raises(ServerLost) as info:
         generate(engine, pieces)
-    assert pieces == ["Hello", " there."]
+    assert pieces == came
     assert "ended the stream in the middle of the reply" in str(info.value)
     engine.close()
 
@@ -249,13 +269,54 @@ def test_a_server_that_does_not_stream_says_what_it_sent(server: str) -> None:
     engine.close()
 
 
-def test_a_server_error_gives_the_servers_message(server: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "lost", "said"),
+    [
+        ("500", True, "500 Internal Server Error: out of memory"),
+        ("400", False, "400 Bad Request: the prompt is longer than the context"),
+    ],
+)
+def test_an_error_answer_gives_the_servers_message(
+    server: str, mode: str, lost: bool, said: str
+) -> None:
+    """A 5xx is the server failing (the breaker counts it, a new worker connects again);
+    a 4xx is this request refused (the worker goes on)."""
     engine = load(server)
-    Handler.mode = "500"
+    Handler.mode = mode
     with pytest.raises(RequestError) as info:
         generate(engine, [])
-    assert str(info.value) == "The server answered 500 Internal Server Error: out of memory"
+    assert str(info.value) == f"The server answered {said}"
+    assert isinstance(info.value, ServerLost) is lost
     engine.close()
+
+
+def test_a_listing_that_is_not_a_list_of_models_is_a_clear_load_error(server: str) -> None:
+    Handler.mode = "odd-list"
+    with pytest.raises(LoadError) as info:
+        load(server)
+    assert str(info.value) == f"{server}/v1/models did not answer with a list of models"
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("http://gpu-box:80a0", "is not a usable address (e.g. http://127.0.0.1:8080)"),
+        ("ftp://gpu-box", "must be an http:// or https:// address, e.g. http://127.0.0.1:8080"),
+        ("http://", "must be an http:// or https:// address, e.g. http://127.0.0.1:8080"),
+        ("https://me:secret@gpu-box", "must not hold a name or password: put the key in the "
+         "API key variable"),
+        ("https://gpu-box:8443/base", ""),
+    ],
+)  # fmt: skip
+def test_a_server_address_is_checked_before_use(address: str, problem: str) -> None:
+    assert openai_api.address_problem(address) == problem
+
+
+def test_a_placeholder_key_is_not_hunted_in_messages() -> None:
+    assert openai_api.hide("Nothing answers at 127.0.0.1", "1") == "Nothing answers at 127.0.0.1"
+    assert openai_api.hide("key sk-0123456789 refused", "sk-0123456789") == (
+        "key [the API key] refused"
+    )
 
 
 @pytest.mark.parametrize(
@@ -376,7 +437,7 @@ async def test_after_a_failure_the_worker_tries_again_by_itself_and_goes_on(
         assert time.monotonic() - started >= SERVER_RETRY_SECONDS, "it waited first"
         assert [e.notice for e in events if isinstance(e, WorkerCrashed)] == [
             "The server answered 503 Service Unavailable: Loading model. "
-            "Trying again in 1 s (failure 1 of 3 in a row)."
+            "Connecting again in 1 s (failure 1 of 3 in a row)."
         ]
         assert (service.crashes, service.workers_started) == (1, 2)
         request = service.generate([ChatMessage("user", "Hi.")])

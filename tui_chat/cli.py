@@ -24,6 +24,7 @@ from tui_chat.core.models import (
     check_model_file,
     resolve_model,
 )
+from tui_chat.core.openai_api import address_problem
 from tui_chat.core.paths import HOME_ENV, UserPaths, open_private, user_paths
 from tui_chat.core.settings import (
     DEFAULT_CRASH_LIMIT,
@@ -65,11 +66,9 @@ def _ctx(text: str) -> int:
 
 
 def _server_url(text: str) -> str:
-    scheme, _, rest = text.strip().partition("://")
-    if scheme not in ("http", "https") or not rest:
-        raise argparse.ArgumentTypeError(
-            f"must be an http:// or https:// address, e.g. http://127.0.0.1:8080, got {text!r}"
-        )
+    problem = address_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
     return text.strip()
 
 

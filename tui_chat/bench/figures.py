@@ -29,6 +29,8 @@ from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState
 
 STORY = "Write a long story about a dragon who learns to sail."
+STOPPABLE_TOKENS = 512
+"""Most tokens of a reply that the stop-latency figure stops (it never gets that far)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,9 @@ async def stop_latency(settings: Settings, paths: UserPaths, plan: Plan) -> list
     decoding: list[float] = []
     prompt: list[float] = []
     long_prompt = "The tide came in over the sand and the boats rose with it. " * 150
+    # Replies long enough to be stopped: a quick plan's 32 tokens can run out before Esc
+    # lands on a busy machine (seen in CI: "a stop ended as length").
+    settings = replace(settings, max_tokens=max(settings.max_tokens, STOPPABLE_TOKENS))
     async with running_app(settings, paths) as (app, pilot, timeline):
         await ready(app)
         for n in range(plan.stops_decoding + plan.stops_prompt):

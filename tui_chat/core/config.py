@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui_chat.core.openai_api import address_problem
 from tui_chat.core.paths import private_dir
 from tui_chat.core.translation import TARGET, TEXT
 
@@ -62,12 +63,7 @@ def _not_blank(v: Value) -> str:
 
 def _server(v: Value) -> str:
     text = str(v).strip()
-    if not text:
-        return ""  # the local model
-    scheme, _, rest = text.partition("://")
-    if scheme not in ("http", "https") or not rest:
-        return "must be an http:// or https:// address, e.g. http://127.0.0.1:8080"
-    return ""
+    return address_problem(text) if text else ""  # empty: the local model
 
 
 def _env_name(v: Value) -> str:

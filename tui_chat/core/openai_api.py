@@ -45,6 +45,37 @@ CONTEXT_FIELDS = ("max_model_len", "context_length", "max_context_length")
 LM Studio."""
 
 
+MIN_SECRET_LENGTH = 8
+"""Shorter API keys are placeholders ("EMPTY", "x"): not looked for in messages."""
+
+
+def address_problem(text: str) -> str:
+    """What is wrong with a server address, for a person; empty if it is usable."""
+    example = "e.g. http://127.0.0.1:8080"
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        return f"is not a usable address ({example})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http:// or https:// address, {example}"
+    if parts.username or parts.password:
+        return "must not hold a name or password: put the key in the API key variable"
+    return ""
+
+
+def hide(text: str, secret: str) -> str:
+    """``text`` without ``secret``, should a server quote the API key back."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return text
+    return text.replace(secret, "[the API key]")
+
+
+def sent_key(response: httpx.Response) -> str:
+    """The API key the request of ``response`` carried, if any."""
+    return response.request.headers.get("authorization", "").removeprefix("Bearer ")
+
+
 def transient_status(status: int) -> bool:
     """True for an HTTP status that a later attempt may not get (overloaded, loading)."""
     return status >= 500 or status == 429
@@ -112,25 +143,26 @@ def _certificate_problem(error: Exception) -> str:
     return text.partition("certificate verify failed: ")[2].split(" (_ssl")[0] or "unknown"
 
 
-def error_message(body: object) -> str:
+def error_message(body: object, secret: str = "") -> str:
     """The message in an error a server sent (``{"error": {"message": ...}}``, FastAPI's
-    ``{"detail": ...}``, or a bare string), at most 300 characters."""
+    ``{"detail": ...}``, or a bare string), at most 300 characters, without ``secret``."""
     if isinstance(body, dict):
         body = body.get("error", body.get("detail", body))
     if isinstance(body, dict):
         body = body.get("message", body)
-    return str(body)[:300]
+    return hide(str(body), secret)[:300]
 
 
 def server_message(response: httpx.Response) -> str:
-    """The error message in a server's error answer, if it gives one."""
+    """The error message in a server's error answer, if it gives one (never the key)."""
     try:
-        return error_message(response.json())
+        return error_message(response.json(), sent_key(response))
     except ValueError:
-        return response.text.strip()[:300]
+        return hide(response.text.strip(), sent_key(response))[:300]
 
 
 def status_error(response: httpx.Response) -> str:
+    """The status of an error answer, with the server's message."""
     message = server_message(response)
     reason = response.reason_phrase or ""
     said = f": {message}" if message else ""
@@ -165,7 +197,7 @@ def list_models(http: httpx.Client, base: str) -> list[ServedModel]:
             for m in listed
             if isinstance(m, dict) and "id" in m
         ]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError):
         raise ServerError(f"{base}/v1/models did not answer with a list of models") from None
 
 

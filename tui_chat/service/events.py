@@ -64,12 +64,12 @@ class WorkerCrashed:
         """A sentence for the chat log or the banner."""
         if self.server and self.restarting:
             return (
-                f"{_sentence(self.description)} Trying again in {self.pause_seconds:g} s "
+                f"{_sentence(self.description)} Connecting again in {self.pause_seconds:g} s "
                 f"(failure {self.crashes} of {self.limit} in a row)."
             )
         if self.server:
             return (
-                f"The server could not be reached {self.crashes} times in a row "
+                f"The server could not be reached {_times(self.crashes)} in a row "
                 f"(last time: {self.description.rstrip('.')}). Not trying again."
             )
         if self.restarting:
@@ -82,6 +82,10 @@ class WorkerCrashed:
             f"The model worker crashed {self.crashes} times in a row "
             f"(last time it {self.description}). Not restarting it."
         )
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def _sentence(text: str) -> str:

@@ -70,6 +70,8 @@ SERVER_RETRY_SECONDS = 1.0
 """Pause before the first new attempt after the server could not be reached; it doubles
 with each failure in a row (a server that restarts needs a moment; a crash of a local
 model is restarted at once)."""
+SERVER_RETRY_MAX_SECONDS = 30.0
+"""The longest pause between attempts, however high the crash limit is set."""
 
 
 class ServiceUnavailableError(Exception):
@@ -438,6 +440,7 @@ class LlmService:
 
     def _spawn_later(self, seconds: float) -> None:
         assert self._loop is not None
+        self._cancel_restart()
         self._set_state(ServiceState.LOADING)  # what is sent meanwhile waits for it
         self._restart = self._loop.call_later(seconds, self._spawn_now)
 
@@ -536,7 +539,11 @@ class LlmService:
         self._fail_counts(ServiceUnavailableError(f"the model worker {description}"))
         restarting = self._breaker.record_crash()
         count = self._breaker.count
-        pause = SERVER_RETRY_SECONDS * 2 ** (count - 1) if server and restarting else 0.0
+        pause = (
+            min(SERVER_RETRY_SECONDS * 2 ** (count - 1), SERVER_RETRY_MAX_SECONDS)
+            if server and restarting
+            else 0.0
+        )
         self._emit(
             WorkerCrashed(
                 worker.server_error
@@ -569,7 +576,8 @@ class LlmService:
             Done(
                 request.request_id,
                 DoneReason.STOPPED if stopped else DoneReason.INTERRUPTED,
-                Usage(completion_tokens=self._active_tokens),
+                # Counted here, from the pieces received: a server's are estimates.
+                Usage(completion_tokens=self._active_tokens, estimated=bool(self.settings.server)),
             ),
         )
 

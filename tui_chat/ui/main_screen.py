@@ -69,6 +69,8 @@ class MainScreen(Screen[None]):
         self.service = service
         self._config_file = config_file
         self._showing_retry = False
+        self._server_gone = False
+        """The breaker opened because the server could not be reached."""
         self._settings = settings
         self.chat = ChatView(service, store, self._translation_running, id="chat-view")
 
@@ -222,6 +224,8 @@ class MainScreen(Screen[None]):
 
     def on_chat_view_context_used(self, message: ChatView.ContextUsed) -> None:
         self.status.context_tokens = message.tokens
+        model = self.service.model
+        self.status.estimated = bool(model and model.estimated_counts)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.banner.show(message.text, key="store")
@@ -255,6 +259,7 @@ class MainScreen(Screen[None]):
                     self._showing_retry = broken
                     self.refresh_bindings()
             case WorkerCrashed():
+                self._server_gone = event.server and not event.restarting
                 await self.chat.add_notice(event.notice, kind="error")
                 if not event.restarting:
                     self.banner.show(
@@ -282,7 +287,7 @@ class MainScreen(Screen[None]):
         label = STATE_LABELS[state]
         if state is ServiceState.LOADING and self.service.settings.server:
             label = "connecting to the server…"
-        elif state is ServiceState.BROKEN and self.service.settings.server:
+        elif state is ServiceState.BROKEN and self._server_gone:
             label = "server not reachable"
         if state is ServiceState.READY and self.chat.last_reason is DoneReason.STOPPED:
             label = "stopped"

@@ -222,7 +222,8 @@ class Worker:
             # A bug, or a chat template that fails, ends this request, not the worker.
             traceback.print_exc()
             request_id = getattr(command, "request_id", None)
-            self.send(Error(ErrorKind.GENERATE, f"The model worker failed: {e}", request_id))
+            kind = ErrorKind.LOAD if isinstance(command, LoadModel) else ErrorKind.GENERATE
+            self.send(Error(kind, f"The model worker failed: {e}", request_id))
             if isinstance(command, Generate):
                 self.send(Done(command.request_id, DoneReason.ERROR))
         return True

@@ -19,13 +19,16 @@ import httpx
 
 from tui_chat.core.openai_api import (
     ServerError,
+    address_problem,
     client,
     context_size,
     describe,
     error_message,
+    hide,
     list_models,
     sse_data,
     status_error,
+    transient_status,
 )
 from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
 from tui_chat.worker.results import (
@@ -98,13 +101,15 @@ class RemoteEngine:
         started = time.perf_counter()
         base = command.server.rstrip("/")
         key = os.environ.get(command.api_key_env, "") if command.api_key_env else ""
+        problem = address_problem(base)
+        if problem:
+            raise LoadError(f"The server address {base!r} {problem}")
         http = client(base, key)
         try:
             try:
                 models = {m.id: m for m in list_models(http, base)}
             except ServerError as e:
-                said = _hide(str(e), key)
-                raise (ServerUnavailable if e.transient else LoadError)(said) from None
+                raise (ServerUnavailable if e.transient else LoadError)(str(e)) from None
             if command.server_model and command.server_model not in models:
                 offered = ", ".join(models) or "none"
                 raise LoadError(
@@ -170,23 +175,10 @@ class RemoteEngine:
         """Stream a reply from the server, calling ``emit`` with each piece of text.
 
         Raises:
-            ServerLost: The connection failed, or the stream ended, in the middle.
-            RequestError: The server refused the request or failed during it.
+            ServerLost: The connection failed, the stream ended in the middle, or the
+                server answered that it cannot serve now (5xx, 429).
+            RequestError: The server refused the request or sent what is not a reply.
         """
-        try:
-            return self._stream(request, emit, on_trimmed)
-        except RequestError as e:
-            said = _hide(str(e), self._key)
-            if said != str(e):
-                raise type(e)(said) from None
-            raise
-
-    def _stream(
-        self,
-        request: Generate,
-        emit: Callable[[str], None],
-        on_trimmed: Callable[[int], None],
-    ) -> GenerationResult:
         base = self._command.server
         sampling = request.sampling
         messages, dropped = fit_messages(
@@ -215,7 +207,8 @@ class RemoteEngine:
                 try:
                     if response.status_code >= 400:
                         response.read()
-                        raise RequestError(status_error(response))
+                        lost = transient_status(response.status_code)
+                        raise (ServerLost if lost else RequestError)(status_error(response))
                     for data in sse_data(response.iter_lines()):
                         events += 1
                         if self._stop.is_set():
@@ -224,7 +217,7 @@ class RemoteEngine:
                         if data == "[DONE]":
                             reason = reason or DoneReason.FINISHED
                             break
-                        chunk = _chunk(data, base)
+                        chunk = _chunk(data, base, self._key)
                         if chunk.get("usage"):
                             usage = _usage(chunk["usage"])
                         for choice in chunk.get("choices") or ():
@@ -238,10 +231,10 @@ class RemoteEngine:
                                 reason = DoneReason.LENGTH
                             elif finish:  # "stop", or a server's own word for it
                                 reason = DoneReason.FINISHED
+                    kind = response.headers.get("content-type", "nothing")
                     if self._stop.is_set():
                         reason = DoneReason.STOPPED
-                    elif not events:
-                        kind = response.headers.get("content-type", "nothing")
+                    elif not events and "event-stream" not in kind:
                         raise RequestError(
                             f"The server at {base} did not answer with a stream of events "
                             f"(it sent {kind})"
@@ -274,22 +267,16 @@ class RemoteEngine:
         )
 
 
-def _hide(message: str, key: str) -> str:
-    """``message`` without the API key, should a server quote it back in an error."""
-    return message.replace(key, "[the API key]") if key else message
-
-
-def _chunk(data: str, base: str) -> dict[str, object]:
+def _chunk(data: str, base: str, key: str) -> dict[str, object]:
     try:
         chunk = json.loads(data)
+        said = "an unexpected event"
     except ValueError:
-        raise RequestError(
-            f"The server at {base} sent something that is not JSON in the stream: {data[:80]!r}"
-        ) from None
+        chunk, said = None, "something that is not JSON in the stream"
     if not isinstance(chunk, dict):
-        raise RequestError(f"The server at {base} sent an unexpected event: {data[:80]!r}")
+        raise RequestError(f"The server at {base} sent {said}: {hide(data, key)[:80]!r}")
     if "error" in chunk:
-        raise RequestError(f"The server reported an error: {error_message(chunk)}")
+        raise RequestError(f"The server reported an error: {error_message(chunk, key)}")
     return chunk
 
 
