@@ -24,7 +24,6 @@ from tui_chat.core.models import (
     check_model_file,
     resolve_model,
 )
-from tui_chat.core.openai_api import address_problem
 from tui_chat.core.paths import HOME_ENV, UserPaths, open_private, user_paths
 from tui_chat.core.settings import (
     DEFAULT_CRASH_LIMIT,
@@ -66,6 +65,8 @@ def _ctx(text: str) -> int:
 
 
 def _server_url(text: str) -> str:
+    from tui_chat.core.openai_api import address_problem  # only with --server
+
     problem = address_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
