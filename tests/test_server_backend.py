@@ -167,6 +167,7 @@ async def test_no_server_running_says_so_clearly(settings: Settings, paths: User
         assert f"could not be reached 3 times in a row (last time: {refused})" in banner
         assert "Ctrl+R to try again" in banner
         assert "Traceback" not in terminal_output(app)
+        assert status_text(app).startswith(f"server {base.removeprefix('http://')} · ")
     await app.service.close()
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from textual import work
 from textual.app import ComposeResult
@@ -99,6 +100,8 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.chat.query_one("#input").focus()
+        if self.service.settings.server:  # until it names its model
+            self.status.model_name = f"server {urlsplit(self.service.settings.server).netloc}"
         self.call_after_refresh(self._complete)
 
     async def _complete(self) -> None:
