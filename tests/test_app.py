@@ -151,18 +151,25 @@ async def test_a_long_prompt_read_says_so_in_the_reply(app: ChatApp) -> None:
         await reply_finished(app)
 
 
+async def stop_a_long_reply(app: ChatApp, pilot: Pilot[None], pieces: int) -> str:
+    """Ask for a long story and press Esc once ``pieces`` of it are shown: the reply ends
+    stopped, holding exactly what was shown, marked [stopped]. Returns its text."""
+    await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
+    await wait_until(lambda: len(last_reply_turn(app).parts) >= pieces, message="tokens")
+    await pilot.press("escape")
+    shown = last_reply_turn(app).text
+    turn = await reply_finished(app)
+    assert turn.status is TurnStatus.STOPPED
+    assert turn.text == shown, "a token appeared after Esc"
+    ending = in_log(app, Reply)[-1].query(".ending").first()
+    await wait_until(lambda: "[stopped]" in str(ending.render()), message="stopped mark")
+    return shown
+
+
 async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
-        await wait_until(lambda: len(last_reply_turn(app).parts) >= 5, message="tokens")
-        await pilot.press("escape")
-        shown = last_reply_turn(app).text
-        turn = await reply_finished(app)
-        assert turn.status is TurnStatus.STOPPED
-        assert turn.text == shown, "a token appeared after Esc"
-        ending = in_log(app, Reply)[-1].query(".ending").first()
-        await wait_until(lambda: "[stopped]" in str(ending.render()), message="stopped mark")
+        shown = await stop_a_long_reply(app, pilot, 5)
         assert "stopped" in status_text(app)
         # The stopped reply stays part of the conversation, and the next turn works.
         await type_and_send(pilot, "Thanks.")

@@ -16,7 +16,14 @@ import pytest
 from textual.widgets import Input
 
 from tests.conftest import in_log, wait_until
-from tests.test_app import SIZE, last_reply_turn, reply_finished, status_text, type_and_send
+from tests.test_app import (
+    SIZE,
+    last_reply_turn,
+    reply_finished,
+    status_text,
+    stop_a_long_reply,
+    type_and_send,
+)
 from tests.test_conversations import outgrow_a_512_token_context
 from tests.test_hostile_text import terminal_output
 from tests.test_translate_view import open_translate, paste
@@ -132,15 +139,7 @@ async def test_escape_closes_the_stream_and_the_server_takes_the_next_request(
 ) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
-        await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
-        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
-        await pilot.press("escape")
-        shown = last_reply_turn(app).text
-        turn = await reply_finished(app)
-        assert turn.status is TurnStatus.STOPPED
-        assert turn.text == shown, "a token appeared after Esc"
-        ending = in_log(app, Reply)[-1].query(".ending").first()
-        await wait_until(lambda: "[stopped]" in str(ending.render()), message="stopped mark")
+        await stop_a_long_reply(app, pilot, 3)
         await type_and_send(pilot, "Thanks.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE, "the server was free for the next request"
@@ -321,6 +320,10 @@ async def test_f3_switches_to_a_server_and_fixes_a_model_it_does_not_have(
                 assert app.service.crashes == 0
         await ready(app)
         assert f"{GGUF} @ 127.0.0.1" in status_text(app)
+        saved_notes = [n for n in app._notifications if n.message.startswith("Saved to")]
+        assert saved_notes, "saving says where"
+        assert f"Connecting to {server}" in saved_notes[-1].message
+        assert not any(n.markup for n in saved_notes), "a path or address is not markup"
         await type_and_send(pilot, "Say hello.")
         assert (await reply_finished(app)).status is TurnStatus.COMPLETE
     await app.service.close()

@@ -3,6 +3,7 @@ answers with each failure in turn (the real server is tested in test_server_back
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -133,18 +134,27 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True  # "cut": the stream ends in the middle
 
 
-@pytest.fixture
-def server() -> Iterator[str]:
+@contextlib.contextmanager
+def serving(tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The handler on a free port of 127.0.0.1 (behind TLS if given); its address."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
         Handler.mode = "ok"
         Handler.padding = 0
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with serving() as base:
+        yield base
 
 
 TLS = Path(__file__).with_name("data")
@@ -154,17 +164,10 @@ TLS = Path(__file__).with_name("data")
 @pytest.fixture
 def tls_server() -> Iterator[str]:
     """The same handler behind TLS, with a certificate that no public authority signed."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(TLS / "tls-cert.pem", TLS / "tls-key.pem")
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(context) as base:
+        yield base
 
 
 def load(base: str) -> RemoteEngine:

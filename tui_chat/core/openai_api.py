@@ -156,9 +156,10 @@ def error_message(body: object, secret: str = "") -> str:
 def server_message(response: httpx.Response) -> str:
     """The error message in a server's error answer, if it gives one (never the key)."""
     try:
-        return error_message(response.json(), sent_key(response))
+        body: object = response.json()
     except ValueError:
-        return hide(response.text.strip(), sent_key(response))[:300]
+        body = response.text.strip()
+    return error_message(body, sent_key(response))
 
 
 def status_error(response: httpx.Response) -> str:

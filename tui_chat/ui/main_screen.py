@@ -204,13 +204,14 @@ class MainScreen(Screen[None]):
         later = "The translation language takes effect at the next start."
         if _worker_settings(chosen) == _worker_settings(current):
             self.service.settings = chosen
-            self.notify(f"Saved to {self._config_file}. {later}", timeout=6)
+            self.notify(f"Saved to {self._config_file}. {later}", timeout=6, markup=False)
             return
         self.banner.hide()
         loading = (
             f"Connecting to {chosen.server}" if chosen.server else f"Loading {chosen.model.name}"
         )
-        self.notify(f"Saved to {self._config_file}. {loading}… {later}")
+        # The path and the address are a person's text: shown as written, never as markup.
+        self.notify(f"Saved to {self._config_file}. {loading}… {later}", markup=False)
         await self.service.reload(chosen)
 
     def action_retry(self) -> None:
