@@ -1,24 +1,43 @@
-"""Shared fixtures: isolated user files, the real bundled model, and leak checks."""
+"""Shared fixtures: isolated user files, the scripted model and the real one, the app, and
+leak checks. Helpers that tests call are in ``tests/helpers.py``."""
 
 from __future__ import annotations
 
-import asyncio
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import pytest
-from textual.app import App
-from textual.widget import Widget
 
+from tests.helpers import child_processes
 from tui_chat.core.models import BUNDLED_INSTALL, bundled_model_path
 from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
 from tui_chat.core.protocol import Sampling
+from tui_chat.core.script import Script
 from tui_chat.core.settings import Settings
+from tui_chat.ui.app import ChatApp
 
 GREEDY = Sampling(temperature=0.0, repeat_penalty=1.1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the real model is a ``model`` test, however it gets it."""
+    for item in items:
+        if "model_path" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A terminal test needs tmux: skipped without it, but a failure under CI, where a
+    missing tmux means the machine is not what the suite needs."""
+    if item.get_closest_marker("terminal") and shutil.which("tmux") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("tmux is not installed, and CI needs every terminal test to run")
+        pytest.skip("tmux is not installed")
 
 
 @pytest.fixture(autouse=True)
@@ -48,33 +67,39 @@ def model_path() -> Path:
 
 
 @pytest.fixture
-def settings(model_path: Path) -> Settings:
-    """Greedy decoding with a fixed seed, so replies are the same every run."""
+def settings(tmp_path: Path) -> Settings:
+    """A scripted model (``Script()`` says "Hello!"): tests give it the script they need."""
+    return Settings(
+        model=tmp_path / "scripted.gguf", n_ctx=4096, max_tokens=64, seed=1, script=Script()
+    )
+
+
+@pytest.fixture
+def model_settings(model_path: Path) -> Settings:
+    """The real bundled model, greedy with a fixed seed."""
     return Settings(model=model_path, n_ctx=4096, max_tokens=64, sampling=GREEDY, seed=1)
 
 
-def child_processes() -> list[tuple[int, str, str]]:
-    """Live (or unreaped) children of this process: pid, state, command line.
+@pytest.fixture
+def make_app(settings: Settings, paths: UserPaths) -> Iterator[Callable[..., ChatApp]]:
+    """Makes the app: ``make_app(**changes)`` on the scripted settings with ``changes``
+    (``script=…``, ``max_tokens=…``), or ``make_app(other_settings, **changes)``. Each
+    app's worker and store are closed afterwards, whether or not it ran."""
+    made: list[ChatApp] = []
 
-    multiprocessing's resource tracker is left out: it is shared for the session and
-    exits by itself when this process ends.
-    """
-    me = os.getpid()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields follow the last ')'.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        state, ppid = fields[0], int(fields[1])
-        if ppid == me and "resource_tracker" not in cmdline:
-            found.append((int(entry.name), state, cmdline))
-    return found
+    def make(
+        base: Settings | None = None, /, *, open_conversation: int | None = None, **changes: Any
+    ) -> ChatApp:
+        app = ChatApp(
+            replace(base or settings, **changes), paths, open_conversation=open_conversation
+        )
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.service.close_now()
+        app.store.close_now()
 
 
 @pytest.fixture(autouse=True)
@@ -86,35 +111,3 @@ def no_process_left_behind() -> Iterator[None]:
         time.sleep(0.05)
     leftovers = child_processes()
     assert not leftovers, f"processes left behind: {leftovers}"
-
-
-async def wait_until(
-    predicate: Callable[[], object], timeout: float = 30.0, message: str = ""
-) -> None:
-    """Wait for a condition on the event loop, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {message or predicate}")
-        await asyncio.sleep(0.005)
-
-
-def pid_gone(pid: int) -> bool:
-    """True when ``pid`` has exited (a zombie counts as exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] == "Z"
-
-
-W = TypeVar("W", bound=Widget)
-
-
-def in_log(app: App[object], kind: type[W]) -> list[W]:
-    """The log's messages, replies or notices of ``kind``, oldest first: not the hidden
-    widgets that wait at its end for the next message."""
-    from tui_chat.ui.app import ChatApp
-
-    assert isinstance(app, ChatApp)
-    return [w for w in app.main.chat.chat_log.entries if isinstance(w, kind)]

@@ -19,8 +19,7 @@ from tui_chat.bench.harness import (
     send,
     wait_for,
 )
-from tui_chat.bench.replay import REPLAY_RATE_ENV, REPLAY_TOKENS_ENV
-from tui_chat.bench.replay import run as replay_worker
+from tui_chat.bench.replay import replay_script
 from tui_chat.bench.report import Figure, median_figure, percentile
 from tui_chat.bench.startup import startup_figures
 from tui_chat.core.paths import UserPaths
@@ -222,11 +221,15 @@ async def _replay(
     app; returns (tokens so far, UI-process CPU time, wall time) at each token event the
     chat view handled. The screen is updated ten times a second here: the CPU budget
     that spreads updates out while a local model computes would hide the cost."""
-    os.environ[REPLAY_TOKENS_ENV] = str(tokens)
-    os.environ[REPLAY_RATE_ENV] = str(rate)
     samples: list[tuple[int, float, float]] = []
-    full_rate = replace(settings, stream_cpu_budget=0.0)
-    async with running_app(full_rate, paths, worker_target=replay_worker) as (app, pilot, tl):
+    replay = replace(
+        settings,
+        n_ctx=tokens + 1024,
+        max_tokens=tokens,
+        stream_cpu_budget=0.0,
+        script=replay_script(tokens, rate),
+    )
+    async with running_app(replay, paths) as (app, pilot, tl):
         await ready(app)
         chat = app.main.chat
         handle = chat.handle

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from tui_chat.core.script import Script
 
 EXIT_SERVER_LOST = 75
 """Exit status of a worker that cannot reach its server (at load, or during a reply)."""
@@ -65,6 +68,8 @@ class LoadModel:
     api_key_env: str = ""
     """Name of the environment variable that holds the server's API key (the key itself
     never goes through the pipe)."""
+    script: Script | None = None
+    """A scripted model to play instead of loading one (tests and the benchmark only)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_chat.core.protocol import Sampling
 from tui_chat.core.translation import DEFAULT_TEMPLATE
+
+if TYPE_CHECKING:
+    from tui_chat.core.script import Script
 
 DEFAULT_CTX = 4096
 DEFAULT_MAX_TOKENS = 1024
@@ -63,6 +66,9 @@ class Settings:
     stream_cpu_budget: float = 0.02
     """Share of one core the UI may use while a reply streams, so that it takes almost
     nothing from the model's threads; 0 updates the screen ten times a second."""
+    script: Script | None = None
+    """A scripted model in place of ``model`` (see ``core.script``): set by the tests and
+    the benchmark only; no option, settings-file key or dialog reaches it."""
 
     def values(self) -> dict[str, str | int | float]:
         """The settings as the settings file names them."""

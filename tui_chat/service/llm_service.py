@@ -122,18 +122,14 @@ class LlmService:
         settings: Settings,
         log_path: Path,
         sink: Callable[[ServiceEvent], None],
-        worker_target: Callable[[Connection, str], None] | None = None,
     ) -> None:
         """
         Args:
             settings: Model, context, threads, sampling and crash limit.
             log_path: Where the worker writes stdout and stderr.
             sink: Called on the event loop with every event, in order.
-            worker_target: The worker process's entry point (default: the real worker;
-                the benchmark swaps in a replay source that speaks the same protocol).
         """
         self.settings = settings
-        self._worker_target = worker_target
         self._log_path = log_path
         self._sink = sink
         self._breaker = CrashBreaker(settings.crash_limit)
@@ -408,7 +404,7 @@ class LlmService:
         context = multiprocessing.get_context("spawn")
         parent_conn, child_conn = context.Pipe(duplex=True)
         process = context.Process(
-            target=self._worker_target or worker_main.run,
+            target=worker_main.run,
             args=(child_conn, str(self._log_path)),
             name="tui-chat-worker",
             daemon=True,
@@ -434,6 +430,7 @@ class LlmService:
                 server=s.server,
                 server_model=s.server_model,
                 api_key_env=s.api_key_env if s.server else "",
+                script=s.script,
             )
         )
         self._set_state(ServiceState.LOADING)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from textual import work
@@ -60,7 +60,6 @@ class ChatApp(App[None]):
         *,
         open_conversation: int | None = None,
         store_path: Path | None = None,
-        worker_target: Callable[..., None] | None = None,
     ) -> None:
         """
         Args:
@@ -68,13 +67,12 @@ class ChatApp(App[None]):
             paths: Where user files go.
             open_conversation: A saved conversation to open at start (0 or None: a new one).
             store_path: The conversation store (default: in the data folder of ``paths``).
-            worker_target: Another worker entry point (the benchmark's replay source).
         """
         paste_parser.install()
         super().__init__()
         self.settings = settings
         self.paths = paths
-        self.service = LlmService(settings, paths.worker_log, self._deliver, worker_target)
+        self.service = LlmService(settings, paths.worker_log, self._deliver)
         self.store = StoreWorker(store_path or paths.store, self._store_failed)
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation

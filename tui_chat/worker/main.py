@@ -49,8 +49,7 @@ from tui_chat.core.protocol import (
 )
 
 if TYPE_CHECKING:
-    from tui_chat.worker.engine import Engine
-    from tui_chat.worker.remote import RemoteEngine
+    from tui_chat.worker.results import Backend
 
 LOG_LIMIT_BYTES = 5_000_000
 TOKEN_BATCH_SECONDS = 0.1
@@ -191,7 +190,7 @@ class Worker:
     def __init__(self, conn: Connection, log_path: str) -> None:
         self._conn = conn
         self._log_path = log_path
-        self._engine: Engine | RemoteEngine | None = None
+        self._engine: Backend | None = None
         self.switch = StopSwitch()
 
     def send(self, response: Response) -> None:
@@ -236,7 +235,7 @@ class Worker:
             self._engine = None
         log_offset = _log_size(self._log_path)
         try:
-            engine = _backend(command).load(command, lambda f: self.send(LoadProgress(f)))
+            engine = _backend(command)(command, lambda f: self.send(LoadProgress(f)))
         except ServerUnavailable as e:
             self._lose_server(str(e))
         except LoadError as e:
@@ -307,16 +306,20 @@ class Worker:
             self._engine = None
 
 
-def _backend(command: LoadModel) -> type[Engine] | type[RemoteEngine]:
-    """The local llama.cpp engine, or a server's when ``command`` names one (imported only
-    when chosen: each is slow to import and the other is not needed)."""
+def _backend(command: LoadModel) -> Callable[[LoadModel, Callable[[float], None]], Backend]:
+    """The local llama.cpp engine, a server's when ``command`` names one, or a script's
+    (imported only when chosen: each is slow to import and the others are not needed)."""
+    if command.script is not None:
+        from tui_chat.worker.scripted import ScriptedEngine
+
+        return ScriptedEngine.load
     if command.server:
         from tui_chat.worker.remote import RemoteEngine
 
-        return RemoteEngine
+        return RemoteEngine.load
     from tui_chat.worker.engine import Engine
 
-    return Engine
+    return Engine.load
 
 
 def run(conn: Connection, log_path: str) -> None:

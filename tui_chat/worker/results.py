@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, Usage
+from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, ModelLoaded, Usage
 
 
 class LoadError(Exception):
@@ -34,6 +36,45 @@ class GenerationResult:
 
     reason: DoneReason
     usage: Usage
+
+
+class Backend(Protocol):
+    """A loaded model as the worker uses it: the local engine, a server's, or a script."""
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set from any thread to stop the reply in progress."""
+        ...
+
+    def info(self) -> ModelLoaded:
+        """What the service and the UI need to know about the model."""
+        ...
+
+    def generate(
+        self,
+        request: Generate,
+        emit: Callable[[str], None],
+        on_prompt_progress: Callable[[int, int], None],
+        on_trimmed: Callable[[int], None] = ...,
+    ) -> GenerationResult:
+        """Generate a reply, calling ``emit`` with each piece of text."""
+        ...
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> Sequence[object]:
+        """The conversation as the model's prompt, in its tokens."""
+        ...
+
+    def count_text(self, text: str) -> int:
+        """Tokens in ``text`` on its own."""
+        ...
+
+    def clear(self) -> None:
+        """Forget the context."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...
 
 
 def fit_messages(

@@ -1,0 +1,221 @@
+"""The worker's third backend: a scripted model (``core.script``), for tests and the
+benchmark. It has the local engine's interface and plays a script instead of computing.
+
+Its tokens are the script's (a word or a sign); its prompt is the conversation in ChatML,
+so that the context fills, is trimmed and is reused from one turn to the next as a real
+model's is. The timings it reports are the ones the script declares, not the clock's, so
+that what the screen shows of them is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
+from tui_chat.core.script import (
+    FAULT_EXIT_STATUS,
+    End,
+    Fail,
+    Fault,
+    Hold,
+    Read,
+    Say,
+    Script,
+    tokens,
+)
+from tui_chat.worker.main import TOKEN_BATCH_SECONDS
+from tui_chat.worker.results import GenerationResult, LoadError, RequestError, fit_messages
+
+LOAD_STEPS = 5
+"""Progress reports while a script loads."""
+
+
+def _fail(fail: Fail, error: type[Exception]) -> None:
+    """Fail as ``fail`` says; ``error`` is what an ``ERROR`` fault raises."""
+    match fail.fault:
+        case Fault.EXIT:
+            os._exit(FAULT_EXIT_STATUS)
+        case Fault.SEGFAULT:
+            ctypes.string_at(0)
+        case Fault.HANG:
+            while True:  # deaf to everything: only a signal ends it
+                time.sleep(3600)
+        case Fault.ERROR:
+            raise error(fail.message)
+
+
+def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class _Stopped(Exception):
+    """The reply was stopped."""
+
+
+class ScriptedEngine:
+    """A model that plays a script."""
+
+    def __init__(self, command: LoadModel, script: Script) -> None:
+        self._command = command
+        self._script = script
+        self._n_ctx = command.n_ctx or script.n_ctx_train
+        self._stop = threading.Event()
+        self._context: list[str] = []
+        """The tokens the model holds from the last turn, as a real model's KV cache."""
+
+    @classmethod
+    def load(cls, command: LoadModel, on_progress: Callable[[float], None]) -> ScriptedEngine:
+        """Load as the script says: progress, then the model or its load fault.
+
+        Raises:
+            LoadError: The script's load fault is an error.
+        """
+        script = command.script
+        assert script is not None
+        for step in range(1, LOAD_STEPS + 1):
+            time.sleep(script.load_seconds / LOAD_STEPS)
+            on_progress(step / LOAD_STEPS)
+        if script.load_fault is not None:
+            _fail(script.load_fault, LoadError)
+        return cls(command, script)
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set from any thread to stop the reply in progress."""
+        return self._stop
+
+    def info(self) -> ModelLoaded:
+        """The scripted model, as the service and the UI see a model."""
+        return ModelLoaded(
+            name=self._script.name,
+            path=self._command.path,
+            n_ctx=self._n_ctx,
+            n_ctx_train=self._script.n_ctx_train,
+            chat_template="scripted (a test script, not a model)",
+            n_threads=self._command.n_threads,
+            load_seconds=self._script.load_seconds,
+        )
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[str]:
+        """The conversation in ChatML, in the script's tokens."""
+        rendered = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
+        return tokens(rendered + "<|im_start|>assistant\n")
+
+    def count_text(self, text: str) -> int:
+        """Tokens in ``text`` on its own."""
+        return len(tokens(text))
+
+    def clear(self) -> None:
+        """Forget the context."""
+        self._context = []
+
+    def close(self) -> None:
+        """Nothing to free."""
+
+    def generate(
+        self,
+        request: Generate,
+        emit: Callable[[str], None],
+        on_prompt_progress: Callable[[int, int], None],
+        on_trimmed: Callable[[int], None] = lambda _dropped: None,
+    ) -> GenerationResult:
+        """Play the steps that answer the request's newest message.
+
+        Raises:
+            RequestError: The prompt does not fit, or the script fails with an error.
+        """
+        messages, dropped = fit_messages(
+            request, self._n_ctx, lambda kept: len(self.prompt_tokens(kept))
+        )
+        if dropped:
+            on_trimmed(dropped)
+        prompt = self.prompt_tokens(messages)
+        cached = min(_common_prefix(self._context, prompt), len(prompt) - 1)
+        self._context = prompt[:cached]
+        budget = min(request.max_tokens, self._n_ctx - len(prompt))
+        said: list[str] = []
+        seconds = {"prompt": 0.0, "decode": 0.0}
+        reason = DoneReason.FINISHED
+        steps = self._script.steps_for(messages[-1].content)
+        try:
+            for n, step in enumerate(steps):
+                match step:
+                    case Read(batches=batches, seconds=each):
+                        self._read(prompt, cached, batches, each, on_prompt_progress)
+                        seconds["prompt"] += batches * each
+                    case Say(pieces=pieces, every=every):
+                        room = max(0, budget - len(said))
+                        # The first piece of a reply comes at once: decoding is timed from it.
+                        seconds["decode"] += every * max(0, min(len(pieces), room) - (not said))
+                        pause = any(isinstance(s, Hold | Fail) for s in steps[n + 1 : n + 2])
+                        self._say(pieces[:room], every, said, emit, before_pause=pause)
+                        if len(pieces) >= room:
+                            reason = DoneReason.LENGTH
+                            break
+                    case Hold():
+                        self._stop.wait()
+                        raise _Stopped
+                    case Fail():
+                        _fail(step, RequestError)
+                    case End(reason=end):
+                        reason = end
+                        break
+        except _Stopped:
+            reason = DoneReason.STOPPED
+        self._context = prompt + tokens("".join(said))
+        return GenerationResult(
+            reason,
+            Usage(
+                prompt_tokens=len(prompt),
+                cached_tokens=cached,
+                completion_tokens=len(said),
+                prompt_seconds=seconds["prompt"],
+                decode_seconds=seconds["decode"],
+            ),
+        )
+
+    def _read(
+        self,
+        prompt: list[str],
+        cached: int,
+        batches: int,
+        seconds: float,
+        on_progress: Callable[[int, int], None],
+    ) -> None:
+        total = len(prompt) - cached
+        for batch in range(1, batches + 1):
+            if self._stop.wait(seconds):
+                raise _Stopped
+            on_progress(total * batch // batches, total)
+
+    def _say(
+        self,
+        pieces: Sequence[str],
+        every: float,
+        said: list[str],
+        emit: Callable[[str], None],
+        before_pause: bool,
+    ) -> None:
+        """Emit ``pieces`` on schedule. Before a pause (a hold or a fault), the last piece
+        comes one batch interval after the one before it: the worker sends what it has
+        gathered when the next piece comes, and a model that pauses mid-reply has had its
+        earlier text sent, while a script would otherwise leave it waiting in the batch."""
+        started = time.perf_counter()
+        for n, piece in enumerate(pieces):
+            due = started + n * every
+            if before_pause and n == len(pieces) - 1 and said:
+                due = max(due, time.perf_counter() + TOKEN_BATCH_SECONDS)
+            wait = due - time.perf_counter()
+            if self._stop.wait(wait) if wait > 0 else self._stop.is_set():
+                raise _Stopped
+            said.append(piece)
+            emit(piece)
