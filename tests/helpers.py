@@ -186,8 +186,10 @@ async def reply_finished(app: ChatApp) -> Turn:
     from tui_chat.core.conversation import TurnStatus
 
     await wait_until(
-        lambda: app.main.chat.conversation.turns
-        and last_reply_turn(app).status is not TurnStatus.STREAMING,
+        lambda: (
+            app.main.chat.conversation.turns
+            and last_reply_turn(app).status is not TurnStatus.STREAMING
+        ),
         message="reply end",
     )
     return last_reply_turn(app)
@@ -217,3 +219,24 @@ def terminal_output(app: ChatApp) -> str:
     """Everything the app would write to the terminal for a full redraw of its screen."""
     update = app.screen._compositor.render_full_update()
     return update.render_segments(app.console)
+
+
+async def outgrow_a_512_token_context(app: ChatApp, pilot: Pilot[None]) -> None:
+    """Six long turns in a 512-token context: the oldest are left out, once marked, and
+    every reply completes; then a message too long to fit even alone fails, with numbers."""
+    from tui_chat.core.conversation import TurnStatus
+    from tui_chat.ui.chat_view import MEMORY_MARKER
+    from tui_chat.ui.widgets.chat_log import Notice
+
+    paragraph = "Tell me about rivers, boats, bridges, harbours and the sea. " * 6
+    for n in range(6):
+        await put_and_send(app, pilot, f"{n}: {paragraph}")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
+    assert app.main.chat.conversation.context_start > 0
+    markers = [str(n.render()) for n in in_log(app, Notice) if n.has_class("memory-marker")]
+    assert markers == [MEMORY_MARKER]
+    await put_and_send(app, pilot, "word " * 900)
+    turn = await reply_finished(app)
+    assert turn.status is TurnStatus.FAILED
+    assert "the context holds 512" in ending(app)

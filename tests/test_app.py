@@ -1,64 +1,54 @@
-"""The whole app, headless (``App.run_test`` and Pilot), with the real worker and model."""
+"""The whole app, headless (``App.run_test`` and Pilot), with the real worker process
+playing a scripted model: exact text on screen, stops, clears, crashes, keys."""
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import replace
+from collections.abc import Callable
 
-import pytest
 from textual import events
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Markdown
 
-from tests.conftest import in_log, pid_gone, wait_until
-from tui_chat.core.conversation import Turn, TurnStatus
-from tui_chat.core.paths import UserPaths
-from tui_chat.core.settings import Settings
+from tests.helpers import (
+    SIZE,
+    ending,
+    in_log,
+    last_reply_turn,
+    loaded,
+    pid_gone,
+    put_and_send,
+    reply_finished,
+    status_text,
+    type_and_send,
+    wait_until,
+)
+from tui_chat.core.conversation import TurnStatus
+from tui_chat.core.script import Hold, Read, Say, Script, says
 from tui_chat.service.events import ServiceState
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.widgets.chat_input import ChatInput
 from tui_chat.ui.widgets.chat_log import Notice, Reply, UserMessage
 
-SIZE = (100, 32)
+STORY = "Once upon a time, a dragon learned to sail. It was **not** easy."
+ANSWER = "The capital of France is Paris. It lies on the Seine."
+SCRIPT = Script(
+    replies=(
+        ("story", (Say.text(STORY), Hold())),
+        ("capital", says(ANSWER, every=0.15)),
+        ("Summarize", (Read(2, seconds=0.4), *says("A summary."))),
+    ),
+    default=says("Hello there."),
+)
+
+MakeApp = Callable[..., ChatApp]
 
 
-@pytest.fixture
-async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
-    app = ChatApp(replace(settings, max_tokens=300), paths)
-    yield app
-    await app.service.close()
-
-
-async def loaded(app: ChatApp) -> None:
-    await wait_until(lambda: app.service.state is ServiceState.READY, message="model ready")
-
-
-async def type_and_send(pilot: Pilot[None], text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
-
-
-def last_reply_turn(app: ChatApp) -> Turn:
-    return next(t for t in reversed(app.main.chat.conversation.turns) if t.role == "assistant")
-
-
-async def reply_finished(app: ChatApp) -> Turn:
-    await wait_until(
-        lambda: last_reply_turn(app).status is not TurnStatus.STREAMING, message="reply end"
-    )
-    return last_reply_turn(app)
-
-
-def status_text(app: ChatApp) -> str:
-    return str(app.main.status.render())
-
-
-async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> None:
+async def test_type_enter_and_the_reply_streams_into_the_log(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         await type_and_send(pilot, "What is the capital of France?")
@@ -67,42 +57,40 @@ async def test_type_enter_and_the_reply_streams_into_the_log(app: ChatApp) -> No
         (user,) = in_log(app, UserMessage)
         assert str(user.render()) == "What is the capital of France?"
         # Streaming: the reply is on screen before it has ended.
-        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
+        await wait_until(lambda: len(last_reply_turn(app).parts) >= 2, message="tokens")
         assert last_reply_turn(app).status is TurnStatus.STREAMING
+        assert ANSWER.startswith(last_reply_turn(app).text)
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
-        assert "Paris" in turn.text
+        assert turn.text == ANSWER
         markdown = in_log(app, Reply)[-1].query_one(Markdown)
         # One full update renders the whole reply when it ends.
-        await wait_until(lambda: markdown.source == turn.text, message="final render")
+        await wait_until(lambda: markdown.source == ANSWER, message="final render")
         await pilot.pause()
         status = status_text(app)
-        assert "SmolLM2-135M-Instruct.Q4_1" in status
-        assert "ready" in status
-        assert "tok/s" in status
-        assert "llama_cpp" not in sys.modules or _imported_by_tests()
+        assert status.startswith("scripted-model · ready · 6.7 tok/s · reply 13 tokens")
 
 
-def _imported_by_tests() -> bool:
-    # Other test modules load the engine in this process; the UI's own imports are
-    # checked in a fresh interpreter by test_layers.py.
-    return "tests.test_engine" in sys.modules
-
-
-async def test_a_message_sent_while_loading_is_sent_when_the_model_is_ready(app: ChatApp) -> None:
+async def test_a_message_sent_while_loading_is_sent_when_the_model_is_ready(
+    make_app: MakeApp,
+) -> None:
+    app = make_app(script=Script(default=says("Hello there."), load_seconds=2.0))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: app.service.worker_pid, message="worker started")
+        await put_and_send(app, pilot, "Say hello.")
+        await wait_until(lambda: in_log(app, Reply), message="sent")
         assert app.service.state is ServiceState.LOADING
-        await type_and_send(pilot, "Say hello.")
+        await wait_until(lambda: "waiting for the model to load" in ending(app), message="said")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
-        assert turn.text.strip()
+        assert turn.text == "Hello there."
 
 
-async def test_enter_shows_widgets_mounted_while_the_model_was_idle(app: ChatApp) -> None:
+async def test_enter_shows_widgets_mounted_while_the_model_was_idle(make_app: MakeApp) -> None:
     """Enter mounts nothing: the message's and the reply's widgets wait, hidden, at the
     end of the log from the time the model is idle (mounting them after Enter took ~7 ms
     of CPU from the model reading the prompt)."""
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         log = app.main.chat.chat_log
@@ -113,106 +101,106 @@ async def test_enter_shows_widgets_mounted_while_the_model_was_idle(app: ChatApp
             )
             await pilot.pause()
             mounted = set(log.children)
-            await type_and_send(pilot, text)
+            await put_and_send(app, pilot, text)
             await wait_until(lambda n=n: len(in_log(app, Reply)) == n, message="sent")
             message, reply = in_log(app, UserMessage)[-1], in_log(app, Reply)[-1]
             assert {message, reply} <= mounted, "sending mounted new widgets"
             assert str(message.render()) == text
             assert message.display
             assert reply.display
-            turn = await reply_finished(app)
+            await reply_finished(app)
             markdown = reply.query_one(Markdown)
-            await wait_until(lambda m=markdown, t=turn.text: m.source == t, message="rendered")
+            await wait_until(lambda m=markdown: m.source == "Hello there.", message="rendered")
         # The hidden ones are not part of the conversation on screen.
         assert len(in_log(app, UserMessage)) == 2
         assert [w.display for w in in_log(app, Reply)] == [True, True]
 
 
-async def test_a_long_prompt_read_says_so_in_the_reply(app: ChatApp) -> None:
+async def test_a_long_prompt_read_says_so_in_the_reply(make_app: MakeApp) -> None:
     """Nothing is drawn under a message until the model has something to say; if the
     prompt takes longer than half a second, the reply says the model is reading it."""
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         app.main.chat.input.load_text("Summarize: " + "The boats rose with the tide. " * 60)
         await pilot.press("enter")
         await wait_until(lambda: in_log(app, Reply), message="sent")
         reply = in_log(app, Reply)[-1]
-        ending = reply.query_one(".ending")
-        assert not ending.display or last_reply_turn(app).parts, "a line before anything to say"
+        line = reply.query_one(".ending")
+        assert not line.display, "a line before anything to say"
         await wait_until(
-            lambda: ending.display and "reading the prompt" in str(ending.render()),
+            lambda: line.display and "reading the prompt" in str(line.render()),
             message="the reading line",
         )
         assert not last_reply_turn(app).parts
-        await wait_until(lambda: last_reply_turn(app).parts, message="first token")
+        turn = await reply_finished(app)
+        assert turn.text == "A summary."
         await pilot.pause()
-        assert not ending.display
-        await pilot.press("escape")
-        await reply_finished(app)
+        assert "reading" not in str(line.render())
 
 
-async def stop_a_long_reply(app: ChatApp, pilot: Pilot[None], pieces: int) -> str:
-    """Ask for a long story and press Esc once ``pieces`` of it are shown: the reply ends
-    stopped, holding exactly what was shown, marked [stopped]. Returns its text."""
-    await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
-    await wait_until(lambda: len(last_reply_turn(app).parts) >= pieces, message="tokens")
+async def stop_a_long_reply(app: ChatApp, pilot: Pilot[None], shown: str) -> None:
+    """Ask for a story and press Esc once ``shown`` is on screen: the reply ends stopped,
+    holding exactly what was shown, marked [stopped]."""
+    await put_and_send(app, pilot, "Tell a long story about a dragon.")
+    await wait_until(lambda: last_reply_turn(app).text == shown, message="the story so far")
     await pilot.press("escape")
-    shown = last_reply_turn(app).text
     turn = await reply_finished(app)
     assert turn.status is TurnStatus.STOPPED
     assert turn.text == shown, "a token appeared after Esc"
-    ending = in_log(app, Reply)[-1].query(".ending").first()
-    await wait_until(lambda: "[stopped]" in str(ending.render()), message="stopped mark")
-    return shown
+    await wait_until(lambda: ending(app) == "[stopped]", message="stopped mark")
 
 
-async def test_escape_stops_the_reply_and_keeps_it(app: ChatApp) -> None:
+async def test_escape_stops_the_reply_and_keeps_it(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        shown = await stop_a_long_reply(app, pilot, 5)
+        await stop_a_long_reply(app, pilot, STORY)
         assert "stopped" in status_text(app)
         # The stopped reply stays part of the conversation, and the next turn works.
-        await type_and_send(pilot, "Thanks.")
+        await put_and_send(app, pilot, "Thanks.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
         messages = app.main.chat.conversation.messages_for(turn)
-        assert [m.content for m in messages[:2]] == [
-            "Write a long story about a dragon who learns to sail.",
-            shown,
+        assert [m.content for m in messages] == [
+            "Tell a long story about a dragon.",
+            STORY,
+            "Thanks.",
         ]
 
 
-async def test_ctrl_l_clears_the_log_and_the_model_context(app: ChatApp) -> None:
+async def test_ctrl_l_clears_the_log_and_the_model_context(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        await type_and_send(pilot, "My name is Zorblax.")
+        await put_and_send(app, pilot, "My name is Zorblax.")
         await reply_finished(app)
         await pilot.press("ctrl+l")
         await wait_until(lambda: not in_log(app, UserMessage), message="log cleared")
         assert not in_log(app, Reply)
         assert app.main.chat.conversation.turns == []
-        await type_and_send(pilot, "What is my name?")
+        await put_and_send(app, pilot, "My name is Zorblax.")
         await reply_finished(app)
         await pilot.pause()
         usage = app.main.status.usage
         assert usage is not None
-        assert usage.cached_tokens == 0
-        assert "Zorblax" not in last_reply_turn(app).text
+        assert usage.cached_tokens == 0, "the same prompt again, but the model forgot it"
 
 
-async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(app: ChatApp) -> None:
+async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         for n in (1, 2, 3):
             await loaded(app)
-            await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
-            await wait_until(lambda: len(last_reply_turn(app).parts) >= 2, message="tokens")
+            await put_and_send(app, pilot, "Tell a story.")
+            await wait_until(lambda: last_reply_turn(app).text == STORY, message="the story")
             pid = app.service.worker_pid
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
             await wait_until(lambda n=n: app.service.crashes == n, message=f"crash {n}")
             turn = await reply_finished(app)
             assert turn.status is TurnStatus.INTERRUPTED
-            assert turn.text, "the partial reply is kept"
+            assert turn.text == STORY, "the partial reply is kept"
             await wait_until(lambda pid=pid: pid_gone(pid))
             if n < 3:
                 assert not app.main.banner.shown
@@ -224,7 +212,7 @@ async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(app: ChatA
         assert any("restart 1 of 2" in n for n in notices)
         assert "crashed" in status_text(app)
         # Sending now is refused and the text stays in the input.
-        await type_and_send(pilot, "hello")
+        await put_and_send(app, pilot, "hello")
         assert app.main.query_one(ChatInput).text == "hello"
         await pilot.press("ctrl+r")
         await loaded(app)
@@ -232,10 +220,12 @@ async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(app: ChatA
         await pilot.press("enter")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
+        assert turn.text == "Hello there."
 
 
-async def test_a_multi_line_paste_keeps_every_line(app: ChatApp) -> None:
+async def test_a_multi_line_paste_keeps_every_line(make_app: MakeApp) -> None:
     pasted = "first line\nsecond line\n\n  indented fourth line"
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         chat_input = app.main.query_one(ChatInput)
@@ -250,7 +240,8 @@ async def test_a_multi_line_paste_keeps_every_line(app: ChatApp) -> None:
         await reply_finished(app)
 
 
-async def test_empty_and_blank_messages_are_not_sent(app: ChatApp) -> None:
+async def test_empty_and_blank_messages_are_not_sent(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         await pilot.press("enter", "space", "space", "enter", "ctrl+j", "enter")
@@ -259,11 +250,12 @@ async def test_empty_and_blank_messages_are_not_sent(app: ChatApp) -> None:
         assert not in_log(app, UserMessage)
 
 
-async def test_markup_in_messages_is_shown_literally(app: ChatApp) -> None:
+async def test_markup_in_messages_is_shown_literally(make_app: MakeApp) -> None:
     text = "[bold red]not bold[/] [@click=app.quit]quit[/]"
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        await type_and_send(pilot, text)
+        await put_and_send(app, pilot, text)
         await wait_until(lambda: in_log(app, UserMessage), message="sent")
         (user,) = in_log(app, UserMessage)
         assert str(user.render()) == text
@@ -271,7 +263,8 @@ async def test_markup_in_messages_is_shown_literally(app: ChatApp) -> None:
         assert app.is_running
 
 
-async def test_ctrl_q_shuts_the_worker_down(app: ChatApp) -> None:
+async def test_ctrl_q_shuts_the_worker_down(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         pid = app.service.worker_pid
@@ -281,13 +274,16 @@ async def test_ctrl_q_shuts_the_worker_down(app: ChatApp) -> None:
         assert app.service.state is ServiceState.CLOSED
 
 
-async def test_ctrl_c_copies_a_selection_and_otherwise_says_how_to_quit(app: ChatApp) -> None:
+async def test_ctrl_c_copies_a_selection_and_otherwise_says_how_to_quit(
+    make_app: MakeApp,
+) -> None:
     notices: list[str] = []
 
     def hook(message: Message) -> None:
         if isinstance(message, Notify):
             notices.append(message.notification.message)
 
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await pilot.press(*"hello", "ctrl+c")
         await wait_until(lambda: notices, message="a notification")

@@ -1,43 +1,51 @@
-"""Conversations in the app (Pilot, real model): saved as they happen, listed, reopened,
-renamed, deleted, exported, trimmed to the context."""
+"""Conversations in the app (Pilot, scripted model): saved as they happen, listed,
+reopened, renamed, deleted, exported, trimmed to the context, folded when long."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from textual.message import Message
 from textual.notifications import Notification, Notify
-from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
-from tests.conftest import in_log, wait_until
-from tests.test_app import SIZE, last_reply_turn, loaded, reply_finished, type_and_send
+from tests.helpers import (
+    SIZE,
+    in_log,
+    last_reply_turn,
+    loaded,
+    outgrow_a_512_token_context,
+    put_and_send,
+    reply_finished,
+    wait_until,
+)
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import DoneReason
-from tui_chat.core.settings import Settings
+from tui_chat.core.script import Hold, Say, Script, says
 from tui_chat.core.store import Store
 from tui_chat.ui.app import ChatApp
-from tui_chat.ui.chat_view import MEMORY_MARKER
 from tui_chat.ui.screens.conversations import ConversationsScreen
 from tui_chat.ui.screens.dialogs import AskText, Confirm
 from tui_chat.ui.widgets.chat_log import (
     SHOWN_AT_MOST,
     SHOWN_BLOCKS,
     SHOWN_PER_SCROLL,
-    Notice,
     Reply,
     UserMessage,
 )
 
-STORY = "Write a long story about a dragon who learns to sail."
+STORY = "Once upon a time, a dragon learned to sail."
+SCRIPT = Script(replies=(("story", (Say.text(STORY), Hold())),), default=says("Hello there."))
+
+MakeApp = Callable[..., ChatApp]
 
 
 @pytest.fixture
@@ -55,23 +63,10 @@ def rows(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return db.execute("SELECT role, text, status FROM messages ORDER BY id").fetchall()
 
 
-async def put_and_send(app: ChatApp, pilot: Pilot[None], text: str) -> None:
-    """Send a long message without typing it key by key (Pilot waits after each key)."""
-    app.main.chat.input.load_text(text)
-    await pilot.press("enter")
-
-
-@pytest.fixture
-async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
-    app = ChatApp(replace(settings, max_tokens=300), paths)
-    yield app
-    await app.service.close()
-    app.store.close_now()
-
-
 async def test_the_message_is_on_disk_before_the_model_sees_it_and_the_reply_while_it_streams(
-    app: ChatApp, db: sqlite3.Connection
+    make_app: MakeApp, db: sqlite3.Connection
 ) -> None:
+    app = make_app(script=SCRIPT)
     seen_at_send: list[list[tuple[str, str, str]]] = []
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
@@ -82,9 +77,12 @@ async def test_the_message_is_on_disk_before_the_model_sees_it_and_the_reply_whi
             return generate(*args, **kwargs)  # type: ignore[arg-type]
 
         app.service.generate = watching  # type: ignore[method-assign]
-        await type_and_send(pilot, STORY)
+        await put_and_send(app, pilot, "Tell a story.")
         await wait_until(lambda: seen_at_send, message="generate called")
-        assert seen_at_send[0] == [("user", STORY, "complete"), ("assistant", "", "streaming")]
+        assert seen_at_send[0] == [
+            ("user", "Tell a story.", "complete"),
+            ("assistant", "", "streaming"),
+        ]
         # While the reply streams, its row fills in (at most half a second behind).
         await wait_until(
             lambda: rows(db)[1][1] and last_reply_turn(app).status is TurnStatus.STREAMING,
@@ -94,12 +92,13 @@ async def test_the_message_is_on_disk_before_the_model_sees_it_and_the_reply_whi
         await pilot.press("escape")
         turn = await reply_finished(app)
         await wait_until(lambda: rows(db)[1][2] == "stopped", message="final save")
-        assert rows(db)[1][1] == turn.text
+        assert rows(db)[1][1] == turn.text == STORY
 
 
 async def test_store_work_never_runs_on_the_ui_thread(
-    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    app = make_app(script=SCRIPT)
     threads: set[str] = set()
     for name in ("add_message", "update_message", "create_conversation", "load"):
         original = getattr(Store, name)
@@ -111,7 +110,7 @@ async def test_store_work_never_runs_on_the_ui_thread(
         monkeypatch.setattr(Store, name, spy)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         await reply_finished(app)
         await pilot.press("ctrl+n")
         await wait_until(lambda: app.main.chat.conversation.id is None)
@@ -119,10 +118,11 @@ async def test_store_work_never_runs_on_the_ui_thread(
     assert all(name.startswith("store") for name in threads), threads
 
 
-async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(app: ChatApp) -> None:
+async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        await type_and_send(pilot, "My name is Zorblax.")
+        await put_and_send(app, pilot, "My name is Zorblax.")
         first = await reply_finished(app)
         old_id = app.main.chat.conversation.id
         assert old_id is not None
@@ -140,13 +140,14 @@ async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(app: Ch
         assert texts == ["My name is Zorblax."]
         assert in_log(app, Reply)[-1].finished
         # The model gets the history again with the next message.
-        await type_and_send(pilot, "What is my name?")
+        await put_and_send(app, pilot, "What is my name?")
         turn = await reply_finished(app)
         history = app.main.chat.conversation.messages_for(turn)
         assert [m.content for m in history[:2]] == ["My name is Zorblax.", first.text]
 
 
-async def test_rename_and_delete_from_the_list(app: ChatApp) -> None:
+async def test_rename_and_delete_from_the_list(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     notes: list[Notification] = []
 
     def hook(message: Message) -> None:
@@ -155,7 +156,7 @@ async def test_rename_and_delete_from_the_list(app: ChatApp) -> None:
 
     async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await loaded(app)
-        await type_and_send(pilot, "First chat.")
+        await put_and_send(app, pilot, "First chat.")
         await reply_finished(app)
         await pilot.press("f2")
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
@@ -192,11 +193,12 @@ async def test_rename_and_delete_from_the_list(app: ChatApp) -> None:
         assert not in_log(app, UserMessage)
 
 
-async def test_an_interrupted_reply_shows_as_such_when_reopened(app: ChatApp) -> None:
+async def test_an_interrupted_reply_shows_as_such_when_reopened(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        await type_and_send(pilot, STORY)
-        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
+        await put_and_send(app, pilot, "Tell a story.")
+        await wait_until(lambda: last_reply_turn(app).text == STORY, message="the story")
         pid = app.service.worker_pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -211,98 +213,76 @@ async def test_an_interrupted_reply_shows_as_such_when_reopened(app: ChatApp) ->
         (reply,) = in_log(app, Reply)
         ending = str(reply.query(".ending").first().render())
         assert "interrupted" in ending
-        assert app.main.chat.conversation.turns[1].text == turn.text
+        assert app.main.chat.conversation.turns[1].text == turn.text == STORY
 
 
-async def test_ctrl_s_saves_the_conversation_as_markdown(app: ChatApp, tmp_path: Path) -> None:
+async def test_ctrl_s_saves_the_conversation_as_markdown(make_app: MakeApp, tmp_path: Path) -> None:
+    app = make_app(script=SCRIPT)
     target = tmp_path / "chat.md"
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         turn = await reply_finished(app)
         await pilot.press("ctrl+s")
         await wait_until(lambda: isinstance(app.screen, AskText), message="save dialog")
         app.screen.query_one(Input).value = str(target)
         await pilot.press("enter")
         await wait_until(target.exists, message="file written")
-    text = target.read_text()
-    assert text.startswith("# Say hello.")
-    assert "**You**\n\nSay hello." in text
-    assert turn.text in text
+    lines = target.read_text().splitlines()
+    assert lines[:2] == ["# Say hello.", ""]
+    assert re.fullmatch(r"_Conversation 1 · scripted-model · [0-9T:+-]+_", lines[2])
+    assert lines[3:] == ["", "**You**", "", "Say hello.", "", "**Assistant**", "", turn.text]
+    assert turn.text == "Hello there."
 
 
 async def test_a_damaged_store_gives_a_banner_and_the_chat_still_works(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
     paths.data.mkdir(parents=True)
     bad = paths.store
     bad.write_bytes(b"\x00garbage that is not SQLite\n" * 200)
-    app = ChatApp(settings, paths)
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: app.main.banner.message("store"), message="banner")
         message = app.main.banner.message("store")
         assert str(bad) in message
         assert "damaged" in message
         await loaded(app)
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
-    await app.service.close()
-    app.store.close_now()
     moved = [p for p in paths.data.iterdir() if ".damaged-" in p.name]
     assert len(moved) == 1
     assert moved[0].read_bytes() == b"\x00garbage that is not SQLite\n" * 200
 
 
-async def outgrow_a_512_token_context(app: ChatApp, pilot: Pilot[None]) -> None:
-    """Six long turns in a 512-token context: the oldest are left out, once marked, and
-    every reply completes; then a message too long to fit even alone fails, with numbers."""
-    paragraph = "Tell me about rivers, boats, bridges, harbours and the sea. " * 6
-    for n in range(6):
-        await put_and_send(app, pilot, f"{n}: {paragraph}")
-        turn = await reply_finished(app)
-        assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
-    assert app.main.chat.conversation.context_start > 0
-    markers = [str(n.render()) for n in in_log(app, Notice) if n.has_class("memory-marker")]
-    assert markers == [MEMORY_MARKER]
-    await put_and_send(app, pilot, "word " * 900)
-    turn = await reply_finished(app)
-    assert turn.status is TurnStatus.FAILED
-    ending = str(in_log(app, Reply)[-1].query(".ending").first().render())
-    assert "the context holds 512" in ending
-
-
 async def test_a_long_conversation_is_trimmed_and_the_model_still_answers(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
-    app = ChatApp(replace(settings, n_ctx=512, max_tokens=48), paths)
+    app = make_app(script=SCRIPT, n_ctx=512, max_tokens=48)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         await outgrow_a_512_token_context(app, pilot)
         # And the conversation goes on.
-        await type_and_send(pilot, "Thanks.")
+        await put_and_send(app, pilot, "Thanks.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
-    await app.service.close()
-    app.store.close_now()
 
 
 async def test_a_store_that_cannot_be_written_keeps_the_chat_in_memory(
-    settings: Settings, paths: UserPaths, home: Path
+    make_app: MakeApp, paths: UserPaths, home: Path
 ) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "data").write_text("a file where the data folder should be")
-    app = ChatApp(settings, paths)
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: app.main.banner.message("store"), message="banner")
         assert "not being saved" in app.main.banner.message("store")
         assert str(home / "data") in app.main.banner.message("store")
         await loaded(app)
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
-    await app.service.close()
-    app.store.close_now()
 
 
 @pytest.mark.parametrize(
@@ -315,7 +295,7 @@ async def test_a_store_that_cannot_be_written_keeps_the_chat_in_memory(
     ],
 )
 async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_on(
-    settings: Settings,
+    make_app: MakeApp,
     paths: UserPaths,
     db: sqlite3.Connection,
     becomes: str,
@@ -329,11 +309,11 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
             (pages,) = conn.execute("PRAGMA page_count").fetchone()
             conn.execute(f"PRAGMA max_page_count = {pages}")
 
-    app = ChatApp(settings, paths)
+    app = make_app(script=SCRIPT)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await loaded(app)
-            await type_and_send(pilot, "Say hello.")
+            await put_and_send(app, pilot, "Say hello.")
             saved = await reply_finished(app)
             await wait_until(
                 lambda: [status for _, _, status in rows(db)] == ["complete", "complete"],
@@ -350,7 +330,7 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
             message = app.main.banner.message("store")
             assert said in message
             assert "stays in memory" in message
-            await type_and_send(pilot, "Again.")
+            await put_and_send(app, pilot, "Again.")
             assert (await reply_finished(app)).status is TurnStatus.COMPLETE
             assert len(in_log(app, UserMessage)) == 3, "every message is still on the screen"
     finally:
@@ -361,7 +341,7 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: UserPaths) -> None:
+async def test_a_reopened_reply_shows_its_last_line(make_app: MakeApp, paths: UserPaths) -> None:
     """What the terminal gets, not only the widget's state: the line that says how the
     reply ended was once laid out below the reply's (stale) height and never drawn."""
     text = (
@@ -377,7 +357,7 @@ async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: U
     store.add_message(conversation, "user", STORY, "complete")
     store.add_message(conversation, "assistant", text, "streaming")  # cut off by a crash
     store.close()
-    app = ChatApp(settings, paths, open_conversation=conversation)
+    app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(lambda: in_log(app, Reply), message="the reopened reply")
         await pilot.pause(0.5)
@@ -385,8 +365,6 @@ async def test_a_reopened_reply_shows_its_last_line(settings: Settings, paths: U
         drawn = update.render_segments(app.console)
         assert "generosity" in drawn
         assert "[interrupted: the model worker crashed]" in drawn
-    await app.service.close()
-    app.store.close_now()
 
 
 def _stored_exchanges(paths: UserPaths, exchanges: int, answer_tail: str) -> int:
@@ -402,17 +380,17 @@ def _stored_exchanges(paths: UserPaths, exchanges: int, answer_tail: str) -> int
 
 
 async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back_down(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
     conversation = _stored_exchanges(paths, 8, "\n\n" + "Words. " * 60)
-    app = ChatApp(settings, paths, open_conversation=conversation)
+    app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
         await wait_until(lambda: len(in_log(app, Reply)) == 8, message="the conversation")
         await loaded(app)
         await pilot.pause()
         assert log.max_scroll_y > 0, "the conversation is longer than the screen"
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         await reply_finished(app)
         await pilot.pause()
         assert log.scroll_y == log.max_scroll_y, "the log followed the reply"
@@ -422,19 +400,17 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
         log.scroll_home(animate=False)  # as a person scrolling back up
         await pilot.pause()
         assert log.scroll_y == 0
-        await type_and_send(pilot, "Say goodbye.")
+        await put_and_send(app, pilot, "Say goodbye.")
         await reply_finished(app)
         await pilot.pause()
         assert log.scroll_y == log.max_scroll_y, "sending brought the log back to the end"
-    await app.service.close()
-    app.store.close_now()
 
 
 async def test_a_long_conversation_lays_out_only_its_last_entries_and_shows_earlier_on_scroll(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
     conversation = _stored_exchanges(paths, 15, "\n\n- one\n- two")
-    app = ChatApp(settings, paths, open_conversation=conversation)
+    app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
         await wait_until(lambda: len(log.entries) == 30, message="the conversation")
@@ -458,12 +434,10 @@ async def test_a_long_conversation_lays_out_only_its_last_entries_and_shows_earl
         assert first.region.y >= log.region.y
         # A new exchange folds the oldest shown ones again.
         app.main.chat.input.focus()
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         await reply_finished(app)
         assert sum(w.display for w in log.entries) == SHOWN_AT_MOST
         assert log.entries[-1].display
-    await app.service.close()
-    app.store.close_now()
 
 
 def _paragraphs(n: int) -> str:
@@ -471,9 +445,9 @@ def _paragraphs(n: int) -> str:
 
 
 async def test_a_long_reply_lays_out_only_its_last_blocks_and_a_click_shows_the_rest(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
-    app = ChatApp(settings, paths)
+    app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
         reply = Reply(cpu_budget=None)
@@ -497,15 +471,13 @@ async def test_a_long_reply_lays_out_only_its_last_blocks_and_a_click_shows_the_
         assert not line.display
         await pilot.pause()
         assert first_shown.region.y >= log.region.y, "what was first in view stays in view"
-    await app.service.close()
-    app.store.close_now()
 
 
 async def test_a_long_saved_reply_is_folded_and_scrolling_to_the_top_shows_it_whole(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
     conversation = _stored_exchanges(paths, 1, "\n\n" + _paragraphs(SHOWN_BLOCKS + 5))
-    app = ChatApp(settings, paths, open_conversation=conversation)
+    app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
         await wait_until(lambda: len(in_log(app, Reply)) == 1, message="the conversation")
@@ -517,5 +489,3 @@ async def test_a_long_saved_reply_is_folded_and_scrolling_to_the_top_shows_it_wh
         await pilot.press("home")
         await wait_until(lambda: reply.folded_blocks == 0, message="the reply shown whole")
         assert all(b.display for b in reply._blocks())
-    await app.service.close()
-    app.store.close_now()

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 import pytest
 from textual import events
 from textual.widgets import Markdown
 
-from tests.conftest import in_log, wait_until
-from tests.test_app import SIZE, loaded, reply_finished
+from tests.helpers import SIZE, in_log, loaded, reply_finished, terminal_output, wait_until
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.protocol import DoneReason
-from tui_chat.core.settings import Settings
+from tui_chat.core.protocol import ChatMessage, DoneReason
+from tui_chat.core.script import Say, Script
 from tui_chat.core.store import Store
 from tui_chat.core.visible import visible
 from tui_chat.translate_command import terminal_safe
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.paste_parser import PASTE_END, PASTE_START, PasteSafeParser
 from tui_chat.ui.widgets.chat_log import Reply, UserMessage
+from tui_chat.worker.scripted import prompt_tokens
 
 CLEAR_SCREEN = "\x1b[2J\x1b[H"
 LEAVE_ALT_SCREEN = "\x1b[?1049l"
@@ -91,20 +91,14 @@ def test_visible_leaves_nothing_active() -> None:
     assert "Before ␛[2J␛[H after." in shown  # it still reads: escapes shown, not dropped
 
 
-def terminal_output(app: ChatApp) -> str:
-    """Everything the app would write to the terminal for a full redraw of its screen."""
-    update = app.screen._compositor.render_full_update()
-    return update.render_segments(app.console)
+HOSTILE_REPLY = Script(default=(Say(tuple(HOSTILE[n : n + 7] for n in range(0, len(HOSTILE), 7))),))
+"""A reply made of that text, in pieces that split its sequences."""
+
+MakeApp = Callable[..., ChatApp]
 
 
-@pytest.fixture
-async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
-    app = ChatApp(settings, paths)
-    yield app
-    await app.service.close()
-
-
-async def test_a_hostile_paste_and_reply_are_shown_literally(app: ChatApp) -> None:
+async def test_a_hostile_paste_and_reply_are_shown_literally(make_app: MakeApp) -> None:
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         # A paste full of escape sequences and markup: the input holds it visibly.
         chat_input = app.main.chat.input
@@ -129,8 +123,9 @@ async def test_a_hostile_paste_and_reply_are_shown_literally(app: ChatApp) -> No
 
 
 async def test_links_in_replies_open_only_web_addresses(
-    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    app = make_app()
     opened: list[str] = []
     async with app.run_test(size=SIZE) as pilot:
         monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
@@ -156,18 +151,25 @@ async def test_links_in_replies_open_only_web_addresses(
         assert app.is_running
 
 
-async def test_a_model_reply_cannot_break_out_through_the_real_model(app: ChatApp) -> None:
-    """The real path: the model asked to repeat escape-laden text; whatever it writes,
-    nothing active reaches the screen."""
+async def test_a_reply_full_of_escapes_through_the_worker_is_shown_literally(
+    make_app: MakeApp,
+) -> None:
+    """The whole path: the worker sends the text in pieces that split its sequences, the
+    service merges them, the log streams and then renders them."""
+    app = make_app(script=HOSTILE_REPLY)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        app.main.chat.input.load_text(f"Repeat exactly: {OSC52_CLIPBOARD} {CLEAR_SCREEN} [/]")
+        app.main.chat.input.load_text("Repeat after me.")
         await pilot.press("enter")
-        await reply_finished(app)
+        turn = await reply_finished(app)
+        assert turn.text == HOSTILE, "the reply is kept as it came"
         await pilot.pause()
         output = terminal_output(app)
         for sequence in ACTIVE:
             assert sequence not in output, repr(sequence)
+        assert "␛[2J" in output
+        assert "[@click=app.quit]quit[/]" in output
+        assert app.is_running
 
 
 class _Terminal(io.StringIO):
@@ -211,8 +213,9 @@ def test_the_escape_key_still_arrives_on_its_own() -> None:
 
 
 async def test_a_megabyte_paste_is_held_aside_sent_whole_and_refused_with_numbers(
-    app: ChatApp, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
+    app = make_app()
     big = "word " * 200_000  # one line of a million characters
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
@@ -228,9 +231,12 @@ async def test_a_megabyte_paste_is_held_aside_sent_whole_and_refused_with_number
         turn = await reply_finished(app)
         reply = in_log(app, Reply)[-1]
         assert reply.reason is DoneReason.ERROR
-        ending = str(reply.query_one(".ending").render())
-        assert "too long for the model" in ending
-        assert "4096" in ending  # the numbers: its tokens, the context's
+        size = len(prompt_tokens([ChatMessage("user", "Sum: " + big)]))
+        assert str(reply.query_one(".ending").render()) == (
+            f"[failed: This message is too long for the model: with the chat template it "
+            f"takes {size} tokens, the context holds 4096 and 64 of them are kept for the "
+            "reply. Shorten it, or start tui-chat with a larger --ctx.]"
+        )
         shown = str(in_log(app, UserMessage)[-1].render())
         assert "more characters: all of it was sent" in shown
         assert len(shown) < 3_000

@@ -48,6 +48,12 @@ def _fail(fail: Fail, error: type[Exception]) -> None:
             raise error(fail.message)
 
 
+def prompt_tokens(messages: Sequence[ChatMessage]) -> list[str]:
+    """The conversation in ChatML, in the script's tokens."""
+    rendered = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
+    return tokens(rendered + "<|im_start|>assistant\n")
+
+
 def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -106,9 +112,8 @@ class ScriptedEngine:
         )
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[str]:
-        """The conversation in ChatML, in the script's tokens."""
-        rendered = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
-        return tokens(rendered + "<|im_start|>assistant\n")
+        """The conversation as the scripted model's prompt, in its tokens."""
+        return prompt_tokens(messages)
 
     def count_text(self, text: str) -> int:
         """Tokens in ``text`` on its own."""
