@@ -3,8 +3,10 @@ leak checks. Helpers that tests call are in ``tests/helpers.py``."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import child_processes
+from tests.tmux import Terminal
 from tui_chat.core.models import BUNDLED_INSTALL, bundled_model_path
 from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
 from tui_chat.core.protocol import Sampling
@@ -111,3 +114,15 @@ def no_process_left_behind() -> Iterator[None]:
         time.sleep(0.05)
     leftovers = child_processes()
     assert not leftovers, f"processes left behind: {leftovers}"
+
+
+_TMUX_SERVERS = itertools.count()
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    """A real terminal: a tmux server of this test's own (one that misbehaves cannot take
+    the next test with it)."""
+    term = Terminal(f"tui-chat-test-{os.getpid()}-{next(_TMUX_SERVERS)}")
+    yield term
+    subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)

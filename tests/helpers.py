@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 
 from tui_chat.core.protocol import ChatMessage, Done, Token
+from tui_chat.core.script import Echo, Fail, Fault, Say, Script, says
+from tui_chat.core.translation import DEFAULT_TEMPLATE, TEXT
 from tui_chat.service.events import ServiceEvent, ServiceState
 
 if TYPE_CHECKING:
@@ -107,6 +109,25 @@ def descendants(pid: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
+
+
+# Scripts -------------------------------------------------------------------------------
+
+INSTRUCTION_END = DEFAULT_TEMPLATE.partition(TEXT)[0].rstrip().rpartition("\n")[2]
+"""The last line of the instruction: what the model is to translate follows it."""
+
+
+def echo(every: float) -> Script:
+    """A model that "translates" by saying the text back, a piece every ``every`` seconds,
+    with the white space a model puts around a translation (the job trims it)."""
+    return Script(
+        replies=(
+            ("crash", (Say(("Partly",)), Fail(Fault.EXIT))),
+            ("refuse", (Fail(Fault.ERROR, "The scripted model refuses"),)),
+            ("Translate", (Say(("\n",)), Echo(INSTRUCTION_END, every), Say((" \n",)))),
+        ),
+        default=says("Hello there."),
+    )
 
 
 # The service ---------------------------------------------------------------------------

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.model
+
 TUI_CHAT = str(Path(sys.executable).with_name("tui-chat"))
 FIGURES = [
     "decode speed, app / raw llama-cpp-python",

@@ -94,6 +94,7 @@ def test_no_model_anywhere_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) 
     assert "--model" in str(info.value)
 
 
+@pytest.mark.model
 def test_bundled_model_is_found_without_importing_its_package() -> None:
     import sys
 

@@ -8,17 +8,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Label
 
-from tests.conftest import in_log, pid_gone, wait_until
-from tests.test_app import SIZE, loaded, reply_finished, type_and_send
-from tests.test_service import LONG_STORY, Recorder, ready
+from tests.helpers import (
+    SIZE,
+    Recorder,
+    in_log,
+    loaded,
+    pid_gone,
+    put_and_send,
+    ready,
+    reply_finished,
+    wait_until,
+)
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import ChatMessage, DoneReason, Error
@@ -29,6 +36,7 @@ from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.settings import SettingsScreen
 from tui_chat.ui.widgets.chat_log import Notice
 
+LONG_STORY = [ChatMessage("user", "Write a long story about a dragon who learns to sail.")]
 ESCAPE = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
 RUNAWAY = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
 
@@ -66,17 +74,17 @@ async def service_for(
 
 @pytest.fixture
 async def escaping(
-    escaping_model: Path, settings: Settings, paths: UserPaths
+    escaping_model: Path, model_settings: Settings, paths: UserPaths
 ) -> AsyncIterator[tuple[LlmService, Recorder]]:
-    async for pair in service_for(escaping_model, settings, paths):
+    async for pair in service_for(escaping_model, model_settings, paths):
         yield pair
 
 
 @pytest.fixture
 async def runaway(
-    runaway_model: Path, settings: Settings, paths: UserPaths
+    runaway_model: Path, model_settings: Settings, paths: UserPaths
 ) -> AsyncIterator[tuple[LlmService, Recorder]]:
-    async for pair in service_for(runaway_model, settings, paths):
+    async for pair in service_for(runaway_model, model_settings, paths):
         yield pair
 
 
@@ -121,23 +129,23 @@ async def test_a_runaway_template_is_stopped_and_esc_still_works(
     # Rendering, not about to: a stop that arrives first is answered at once.
     cpu = _cpu_seconds(pid)
     await wait_until(lambda: _cpu_seconds(pid) > cpu + 0.3, message="the render running")
-    pressed = time.perf_counter()
     service.stop()
-    await wait_until(lambda: recorder.done(rid), timeout=10, message="the stop")
-    assert time.perf_counter() - pressed < 5
+    await wait_until(lambda: recorder.done(rid), message="the stop")
     done = recorder.done(rid)
     assert done is not None
+    # Ended by the stop deadline, not by the template's time limit (that would be an error).
     assert done.reason is DoneReason.STOPPED
+    assert "did not answer Esc" in recorder.of(WorkerCrashed)[-1].notice
     await wait_until(lambda: pid_gone(pid), message="the deaf worker ended")
     await ready(service)
 
 
 async def test_a_broken_model_file_says_why_in_the_banner_and_another_can_be_chosen(
-    settings: Settings, paths: UserPaths, model_path: Path, tmp_path: Path
+    make_app: Callable[..., ChatApp], model_settings: Settings, model_path: Path, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(model_path.read_bytes()[:2_000_000])  # a download cut short
-    app = ChatApp(replace(settings, model=broken), paths)
+    app = make_app(model_settings, model=broken)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: app.main.banner.message(), message="the banner")
         banner = app.main.banner.message()
@@ -160,35 +168,5 @@ async def test_a_broken_model_file_says_why_in_the_banner_and_another_can_be_cho
         await loaded(app)
         assert not app.main.banner.shown
         assert app.service.settings.model == model_path
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         assert (await reply_finished(app)).status is TurnStatus.COMPLETE
-    await app.service.close()
-    app.store.close_now()
-
-
-async def test_changing_the_model_mid_reply_stops_it_and_loads_the_new_one(
-    settings: Settings, paths: UserPaths
-) -> None:
-    recorder = Recorder()
-    service = LlmService(settings, paths.worker_log, recorder)
-    service.start()
-    try:
-        await ready(service)
-        old = service.worker_pid
-        rid = service.generate(LONG_STORY, max_tokens=400)
-        await wait_until(lambda: recorder.tokens(rid) >= 3, message="tokens")
-        await service.reload(replace(settings, n_ctx=1024))
-        done = recorder.done(rid)
-        assert done is not None
-        assert done.reason is DoneReason.STOPPED
-        assert recorder.text(rid), "the partial reply is kept"
-        assert old is not None
-        assert pid_gone(old)
-        await ready(service)
-        assert service.model is not None
-        assert service.model.n_ctx == 1024
-        assert not recorder.of(WorkerCrashed)
-        after = service.generate([ChatMessage("user", "Say hello.")])
-        await wait_until(lambda: recorder.done(after), message="a reply from the new worker")
-    finally:
-        await service.close()

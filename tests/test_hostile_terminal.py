@@ -4,24 +4,18 @@ title, screen mode and clipboard stay as they were and the app's frame stays who
 from __future__ import annotations
 
 import base64
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import descendants
 from tests.test_hostile_text import HOSTILE
-from tests.test_terminal import (  # noqa: F401
-    TUI_CHAT,
-    Terminal,
-    descendants,
-    status_line,
-    terminal,
-)
+from tests.tmux import TUI_CHAT, Terminal, status_line
 from tui_chat.core.paths import user_paths
 from tui_chat.core.store import Store
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [pytest.mark.terminal, pytest.mark.model]
 
 # Sequences tmux obeys and shows the effect of: a new window title, an OSC 52 clipboard
 # write (with set-clipboard on it becomes a tmux buffer) and leaving the alternate screen.
@@ -54,7 +48,7 @@ def assert_terminal_intact(term: Terminal) -> None:
 
 
 def test_a_pasted_escape_laden_message_cannot_act_on_the_terminal(
-    terminal: Terminal,  # noqa: F811
+    terminal: Terminal,
     home: Path,
 ) -> None:
     start(terminal, home)
@@ -71,7 +65,7 @@ def test_a_pasted_escape_laden_message_cannot_act_on_the_terminal(
 
 
 def test_a_saved_reply_full_of_escapes_is_shown_literally(
-    terminal: Terminal,  # noqa: F811
+    terminal: Terminal,
     home: Path,
 ) -> None:
     paths = user_paths()
@@ -103,7 +97,7 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("ending", ["quit", "an exception in the UI"])
 def test_the_terminal_is_usable_after_quitting(
-    terminal: Terminal,  # noqa: F811
+    terminal: Terminal,
     home: Path,
     tmp_path: Path,
     ending: str,

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import child_processes
-from tests.test_app import SIZE, loaded, reply_finished
+from tests.helpers import SIZE, child_processes, loaded, reply_finished
 from tui_chat.cli import prepare_user_files
 from tui_chat.core import config
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings, settings_from
 from tui_chat.ui.app import ChatApp
 
+pytestmark = pytest.mark.model  # what the real worker, llama.cpp and all, does
 
-@pytest.fixture
-async def app(settings: Settings, paths: UserPaths) -> AsyncIterator[ChatApp]:
-    app = ChatApp(settings, paths)
-    yield app
-    await app.service.close()
+MakeApp = Callable[..., ChatApp]
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -49,8 +45,9 @@ def network_socket_inodes() -> set[str]:
 
 
 async def test_files_are_private_and_nothing_uses_the_network(
-    app: ChatApp, paths: UserPaths, home: Path
+    make_app: MakeApp, model_settings: Settings, paths: UserPaths, home: Path
 ) -> None:
+    app = make_app(model_settings)
     # A log left readable by an older version is made private; the UI's own log is
     # opened as the command line does it.
     paths.logs.mkdir(parents=True, exist_ok=True)
@@ -80,7 +77,7 @@ async def test_files_are_private_and_nothing_uses_the_network(
 
 
 async def test_the_model_path_and_the_settings_are_data_never_run(
-    settings: Settings, paths: UserPaths, model_path: Path, tmp_path: Path
+    make_app: MakeApp, paths: UserPaths, model_path: Path, tmp_path: Path
 ) -> None:
     # Were anything run, a file of this name would appear where the processes run.
     name = f"tui-chat-ran-{os.getpid()}"
@@ -97,16 +94,13 @@ async def test_the_model_path_and_the_settings_are_data_never_run(
     config.save(config_file, values)
     loaded_values = config.load(config_file)
     assert loaded_values["system_prompt"] == values["system_prompt"]
-    app = ChatApp(settings_from(odd, loaded_values), paths)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await loaded(app)
-            assert app.service.model is not None
-            app.main.chat.input.load_text("Say hello.")
-            await pilot.press("enter")
-            await reply_finished(app)
-    finally:
-        await app.service.close()
-        app.store.close_now()
+    app = make_app(settings_from(odd, loaded_values))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        assert app.service.model is not None
+        app.main.chat.input.load_text("Say hello.")
+        await pilot.press("enter")
+        await reply_finished(app)
+    app.store.close_now()
     for folder in (Path.cwd(), tmp_path, paths.logs):
         assert not (folder / name).exists(), "something in the path or the settings was run"

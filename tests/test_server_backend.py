@@ -15,17 +15,18 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from tests.conftest import in_log, wait_until
-from tests.test_app import (
+from tests.helpers import (
     SIZE,
+    ending,
+    in_log,
     last_reply_turn,
+    outgrow_a_512_token_context,
+    put_and_send,
     reply_finished,
     status_text,
-    stop_a_long_reply,
-    type_and_send,
+    terminal_output,
+    wait_until,
 )
-from tests.test_conversations import outgrow_a_512_token_context
-from tests.test_hostile_text import terminal_output
 from tests.test_translate_view import open_translate, paste
 from tui_chat.core import config
 from tui_chat.core.conversation import TurnStatus
@@ -33,10 +34,9 @@ from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState
-from tui_chat.service.llm_service import SERVER_RETRY_SECONDS
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.settings import SettingsScreen
-from tui_chat.ui.widgets.chat_log import Notice, Reply
+from tui_chat.ui.widgets.chat_log import Reply
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -111,8 +111,8 @@ def server(running_server: Server) -> str:
 
 
 @pytest.fixture
-async def app(settings: Settings, paths: UserPaths, server: str) -> AsyncIterator[ChatApp]:
-    app = ChatApp(replace(settings, max_tokens=300, server=server), paths)
+async def app(model_settings: Settings, paths: UserPaths, server: str) -> AsyncIterator[ChatApp]:
+    app = ChatApp(replace(model_settings, max_tokens=300, server=server), paths)
     yield app
     await app.service.close()
 
@@ -125,7 +125,7 @@ async def test_a_reply_streams_from_the_server_into_the_log(app: ChatApp, server
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         assert "SmolLM2-135M-Instruct.Q4_1.gguf @ 127.0.0.1" in status_text(app)
-        await type_and_send(pilot, "Name one animal of the sea.")
+        await put_and_send(app, pilot, "Name one animal of the sea.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
         assert turn.text.strip()
@@ -139,35 +139,17 @@ async def test_escape_closes_the_stream_and_the_server_takes_the_next_request(
 ) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
-        await stop_a_long_reply(app, pilot, 3)
-        await type_and_send(pilot, "Thanks.")
+        await put_and_send(app, pilot, "Write a long story about a dragon who learns to sail.")
+        await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
+        await pilot.press("escape")
+        shown = last_reply_turn(app).text
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.STOPPED
+        assert turn.text == shown, "a token appeared after Esc"
+        await wait_until(lambda: ending(app) == "[stopped]", message="stopped mark")
+        await put_and_send(app, pilot, "Thanks.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE, "the server was free for the next request"
-
-
-async def test_no_server_running_says_so_clearly(settings: Settings, paths: UserPaths) -> None:
-    base = f"http://127.0.0.1:{_free_port()}"
-    app = ChatApp(replace(settings, server=base), paths)
-    started = time.monotonic()
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_until(lambda: app.service.state is ServiceState.BROKEN, message="gave up")
-        # Three attempts, with pauses of 1 s and 2 s between them: no busy loop.
-        assert time.monotonic() - started >= 3 * SERVER_RETRY_SECONDS
-        assert (app.service.workers_started, app.service.crashes) == (3, 3)
-        assert app.service.worker_pid is None, "no worker left trying"
-        await pilot.pause()
-        refused = f"Nothing answers at {base} (connection refused): is the server running?"
-        notices = [str(n.render()) for n in in_log(app, Notice)]
-        assert notices[:2] == [
-            f"{refused} Connecting again in 1 s (failure 1 of 3 in a row).",
-            f"{refused} Connecting again in 2 s (failure 2 of 3 in a row).",
-        ]
-        banner = str(app.main.banner.render())
-        assert f"could not be reached 3 times in a row (last time: {refused})" in banner
-        assert "Ctrl+R to try again" in banner
-        assert "Traceback" not in terminal_output(app)
-        assert status_text(app).startswith(f"server {base.removeprefix('http://')} · ")
-    await app.service.close()
 
 
 TUI_CHAT = str(Path(sys.executable).with_name("tui-chat"))
@@ -201,14 +183,14 @@ def test_list_models_without_a_server_says_what_is_missing() -> None:
 
 
 async def test_the_api_key_is_never_written_or_shown(
-    settings: Settings, paths: UserPaths, server: str, monkeypatch: pytest.MonkeyPatch
+    model_settings: Settings, paths: UserPaths, server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = "sk-test-5f1c9e0b7a2d4c68"
     monkeypatch.setenv("TUI_CHAT_TEST_KEY", secret)
-    app = ChatApp(replace(settings, server=server, api_key_env="TUI_CHAT_TEST_KEY"), paths)
+    app = ChatApp(replace(model_settings, server=server, api_key_env="TUI_CHAT_TEST_KEY"), paths)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         await reply_finished(app)
         await pilot.pause()
         assert secret not in terminal_output(app)
@@ -223,12 +205,12 @@ async def test_the_api_key_is_never_written_or_shown(
 
 
 async def test_a_server_killed_mid_reply_keeps_the_reply_and_recovers_when_it_is_back(
-    settings: Settings, paths: UserPaths, running_server: Server
+    model_settings: Settings, paths: UserPaths, running_server: Server
 ) -> None:
-    app = ChatApp(replace(settings, max_tokens=300, server=running_server.base), paths)
+    app = ChatApp(replace(model_settings, max_tokens=300, server=running_server.base), paths)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
-        await type_and_send(pilot, "Write a long story about a dragon who learns to sail.")
+        await put_and_send(app, pilot, "Write a long story about a dragon who learns to sail.")
         await wait_until(lambda: len(last_reply_turn(app).parts) >= 3, message="tokens")
         running_server.kill()
         turn = await reply_finished(app)
@@ -251,18 +233,18 @@ async def test_a_server_killed_mid_reply_keeps_the_reply_and_recovers_when_it_is
         running_server.start()
         await pilot.press("ctrl+r")
         await ready(app)
-        await type_and_send(pilot, "Thanks.")
+        await put_and_send(app, pilot, "Thanks.")
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
     await app.service.close()
 
 
 async def test_a_long_conversation_is_trimmed_to_the_servers_context(
-    settings: Settings, paths: UserPaths, server: str
+    model_settings: Settings, paths: UserPaths, server: str
 ) -> None:
     # The server does not say its context size: the setting (512 here) is used, with
     # token counts estimated from the text.
-    app = ChatApp(replace(settings, n_ctx=512, max_tokens=48, server=server), paths)
+    app = ChatApp(replace(model_settings, n_ctx=512, max_tokens=48, server=server), paths)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         await outgrow_a_512_token_context(app, pilot)
@@ -273,12 +255,12 @@ async def test_a_long_conversation_is_trimmed_to_the_servers_context(
 async def test_ctrl_l_and_the_translate_view_work_with_a_server(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
-        await type_and_send(pilot, "My name is Zorblax.")
+        await put_and_send(app, pilot, "My name is Zorblax.")
         await reply_finished(app)
         await pilot.press("ctrl+l")
         await wait_until(lambda: not in_log(app, Reply), message="log cleared")
         assert app.main.chat.conversation.turns == []
-        await type_and_send(pilot, "What is my name?")
+        await put_and_send(app, pilot, "What is my name?")
         turn = await reply_finished(app)
         sent = app.main.chat.conversation.messages_for(turn)
         assert [m.content for m in sent if m.role != "system"] == ["What is my name?"]
@@ -297,9 +279,9 @@ async def test_ctrl_l_and_the_translate_view_work_with_a_server(app: ChatApp) ->
 
 
 async def test_f3_switches_to_a_server_and_fixes_a_model_it_does_not_have(
-    settings: Settings, paths: UserPaths, server: str
+    model_settings: Settings, paths: UserPaths, server: str
 ) -> None:
-    app = ChatApp(settings, paths)  # the bundled model, on this machine
+    app = ChatApp(model_settings, paths)  # the bundled model, on this machine
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         for model in ("nope", ""):
@@ -324,7 +306,7 @@ async def test_f3_switches_to_a_server_and_fixes_a_model_it_does_not_have(
         assert saved_notes, "saving says where"
         assert f"Connecting to {server}" in saved_notes[-1].message
         assert not any(n.markup for n in saved_notes), "a path or address is not markup"
-        await type_and_send(pilot, "Say hello.")
+        await put_and_send(app, pilot, "Say hello.")
         assert (await reply_finished(app)).status is TurnStatus.COMPLETE
     await app.service.close()
     app.store.close_now()

@@ -453,3 +453,24 @@ async def _restarted_after(
     await ready(service)
     assert service.worker_pid != pid
     assert (await reply(service, recorder, "Hi.")).reason is DoneReason.FINISHED
+
+
+async def test_changing_the_model_mid_reply_stops_it_and_loads_the_new_one(
+    service: LlmService, recorder: Recorder
+) -> None:
+    await ready(service)
+    old = service.worker_pid
+    rid = service.generate(STORY_REQUEST)
+    await wait_until(lambda: recorder.text(rid) == STORY, message="the reply under way")
+    await service.reload(replace(service.settings, n_ctx=1024))
+    done = recorder.done(rid)
+    assert done is not None
+    assert done.reason is DoneReason.STOPPED
+    assert recorder.text(rid) == STORY, "the partial reply is kept"
+    assert old is not None
+    assert pid_gone(old)
+    await ready(service)
+    assert service.model is not None
+    assert service.model.n_ctx == 1024
+    assert not recorder.of(WorkerCrashed)
+    assert (await reply(service, recorder, "Hi.")).reason is DoneReason.FINISHED

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.widgets import Input, Label, TextArea
 
-from tests.conftest import wait_until
-from tests.test_app import SIZE
+from tests.helpers import SIZE, wait_until
 from tui_chat.core import config
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.settings import Settings
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.settings import SettingsScreen
 
+MakeApp = Callable[..., ChatApp]
+
 
 async def test_settings_are_saved_to_the_file_and_applied(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
     path = config.config_path(paths.config)
     path.parent.mkdir(parents=True)
     path.write_text("crash_limit = 5\n")
-    app = ChatApp(settings, paths)
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f3")
         await wait_until(lambda: isinstance(app.screen, SettingsScreen), message="settings")
@@ -34,7 +35,6 @@ async def test_settings_are_saved_to_the_file_and_applied(
         assert app.service.settings.sampling.temperature == 0.6
         assert app.service.settings.max_tokens == 77
         assert app.service.settings.system_prompt == 'Answer in "haiku".'
-    await app.service.close()
     app.store.close_now()
     saved = config.load(path)
     assert saved == {
@@ -47,9 +47,9 @@ async def test_settings_are_saved_to_the_file_and_applied(
 
 
 async def test_a_bad_value_is_explained_and_nothing_is_written(
-    settings: Settings, paths: UserPaths
+    make_app: MakeApp, paths: UserPaths
 ) -> None:
-    app = ChatApp(settings, paths)
+    app = make_app()
     path: Path = config.config_path(paths.config)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f3")
@@ -61,6 +61,5 @@ async def test_a_bad_value_is_explained_and_nothing_is_written(
         assert "must be in (0.0, 1.0]" in str(problem.render())
         await pilot.press("escape")
         await wait_until(lambda: not isinstance(app.screen, SettingsScreen))
-    await app.service.close()
     app.store.close_now()
     assert not path.exists()

@@ -74,6 +74,22 @@ class Say:
 
 
 @dataclass(frozen=True, slots=True)
+class Echo:
+    """Says the newest message back, as ``Say`` would: all of it, or what follows the last
+    ``after`` in it (a translation prompt's text, after its instruction)."""
+
+    after: str = ""
+    """Where the part to say back begins; empty: the whole message."""
+    every: float = 0.0
+    """Seconds between pieces."""
+
+    def say(self, message: str) -> Say:
+        """The ``Say`` this echo is for ``message``."""
+        text = message.rpartition(self.after)[2] if self.after else message
+        return Say.text(text, self.every)
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
     """The reply waits, unfinished, until it is stopped."""
 
@@ -96,7 +112,7 @@ class End:
     """``FINISHED`` or ``LENGTH``."""
 
 
-Step = Read | Say | Hold | Fail | End
+Step = Read | Say | Echo | Hold | Fail | End
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
 from tui_chat.core.script import (
     FAULT_EXIT_STATUS,
+    Echo,
     End,
     Fail,
     Fault,
@@ -150,7 +151,10 @@ class ScriptedEngine:
         said: list[str] = []
         seconds = {"prompt": 0.0, "decode": 0.0}
         reason = DoneReason.FINISHED
-        steps = self._script.steps_for(messages[-1].content)
+        newest = messages[-1].content
+        steps = [
+            s.say(newest) if isinstance(s, Echo) else s for s in self._script.steps_for(newest)
+        ]
         try:
             for n, step in enumerate(steps):
                 match step:
