@@ -86,13 +86,20 @@ def model_settings(model_path: Path) -> Settings:
 @pytest.fixture
 def make_app(settings: Settings, paths: UserPaths) -> Iterator[Callable[..., ChatApp]]:
     """Makes the app: ``make_app(**changes)`` on the scripted settings with ``changes``
-    (``script=…``, ``max_tokens=…``), or ``make_app(other_settings, **changes)``. Each
-    app's worker and store are closed afterwards, whether or not it ran."""
+    (``script=…``, ``max_tokens=…``), or ``make_app(other_settings, **changes)``; user
+    files in ``paths`` (the test's own unless given). Each app's worker and store are
+    closed afterwards, whether or not it ran."""
     made: list[ChatApp] = []
 
     def make(
-        base: Settings | None = None, /, *, open_conversation: int | None = None, **changes: Any
+        base: Settings | None = None,
+        /,
+        *,
+        open_conversation: int | None = None,
+        paths: UserPaths = paths,
+        **changes: Any,
     ) -> ChatApp:
+        paths.logs.mkdir(parents=True, exist_ok=True)
         app = ChatApp(
             replace(base or settings, **changes), paths, open_conversation=open_conversation
         )

@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from textual import events
+from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from tests.helpers import SIZE, echo, loaded, put_and_send, reply_finished, wait_until
 from tui_chat.core.conversation import TurnStatus
@@ -56,24 +57,29 @@ async def test_only_the_chosen_view_is_shown(make_app: MakeApp) -> None:
 
 
 async def test_paste_translate_and_the_output_streams(make_app: MakeApp) -> None:
-    app = make_app(script=ECHO)
-    async with app.run_test(size=SIZE) as pilot:
+    shown: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, TextArea.Changed) and message.text_area.id == "output":
+            shown.append(message.text_area.text)
+
+    # Slow enough that the screen is updated several times, however busy the machine.
+    app = make_app(script=echo(every=0.1))
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await loaded(app)
         view = await open_translate(app, pilot)
         await paste(app, PASTE)
         await wait_until(lambda: view.source.text == PASTE, message="paste")
         app.main.query_one("#target-other", Input).value = "French"
-        seen: set[str] = set()
         await pilot.press("ctrl+g")
         await wait_until(lambda: view.running, message="translation started")
-        while view.running:
-            seen.add(view.output.text)
-            await pilot.pause(0.02)
+        await wait_until(lambda: not view.running, message="translation done")
         result = view.last_result
         assert result is not None
         assert result.reason is DoneReason.FINISHED
         assert view.output.text == result.text == PASTE
-        assert len({s for s in seen if s}) > 1, "the output did not stream"
+        assert len([text for text in shown if text]) > 1, "the output did not stream"
+        assert all(PASTE.startswith(text) for text in shown), "the output grew in order"
         status = str(app.main.query_one("#translate-status").render())
         assert status.startswith("Done")
         # The choice of language is remembered when coming back to the view.
