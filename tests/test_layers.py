@@ -32,6 +32,7 @@ def modules_after_import(*modules: str) -> set[str]:
         "tui_chat.core.settings",
         "tui_chat.core.breaker",
         "tui_chat.core.paths",
+        "tui_chat.core.script",
     ],
 )
 def test_core_imports_neither_textual_nor_llama_cpp(module: str) -> None:
@@ -52,6 +53,12 @@ def test_service_does_not_import_textual() -> None:
     loaded = modules_after_import("tui_chat.service.llm_service")
     assert "textual" not in loaded
     assert "llama_cpp" not in loaded
+
+
+def test_the_scripted_model_imports_neither_llama_cpp_nor_textual() -> None:
+    loaded = modules_after_import("tui_chat.worker.scripted")
+    assert "llama_cpp" not in loaded
+    assert "textual" not in loaded
 
 
 def test_worker_imports_llama_cpp_and_core_but_never_textual() -> None:

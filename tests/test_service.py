@@ -28,7 +28,17 @@ from tui_chat.core.protocol import (
     PromptProgress,
     Token,
 )
-from tui_chat.core.script import FAULT_EXIT_STATUS, Fail, Fault, Hold, Read, Say, Script, says
+from tui_chat.core.script import (
+    FAULT_EXIT_STATUS,
+    End,
+    Fail,
+    Fault,
+    Hold,
+    Read,
+    Say,
+    Script,
+    says,
+)
 from tui_chat.core.settings import Settings
 from tui_chat.service import llm_service
 from tui_chat.service.events import ServiceState, StateChanged, WorkerCrashed
@@ -44,6 +54,7 @@ SCRIPT = Script(
         ("hang", (Say.text(STORY), Fail(Fault.HANG))),
         ("refuse", (Say.text("Partly"), Fail(Fault.ERROR, "The scripted model refuses"))),
         ("slowly", (Read(2), *says("One, two, three, four.", every=0.15))),
+        ("limit", (Say.text("Cut off"), End(DoneReason.LENGTH), Say.text("never said"))),
         *(
             (f"{fault} while {phase}", (*steps, Fail(fault)))
             for fault in (Fault.EXIT, Fault.SEGFAULT)
@@ -132,6 +143,15 @@ async def test_max_tokens_cuts_a_reply_as_length(service: LlmService, recorder: 
     assert done.reason is DoneReason.LENGTH
     assert recorder.text(done.request_id) == "Hello there"
     assert done.usage.completion_tokens == 2
+
+
+async def test_a_reply_the_model_ends_at_its_limit_ends_as_length(
+    service: LlmService, recorder: Recorder
+) -> None:
+    await ready(service)
+    done = await reply(service, recorder, "Up to the limit.")
+    assert done.reason is DoneReason.LENGTH
+    assert recorder.text(done.request_id) == "Cut off"
 
 
 async def test_stop_in_mid_reply_ends_it_with_what_was_sent_and_the_worker_takes_the_next(

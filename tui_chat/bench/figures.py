@@ -205,10 +205,10 @@ def _percentiles(name: str, samples: list[float], p95_target: float) -> Figure:
 
 STEADY_RATE = 500
 """Tokens a second the replay offers for the cost per token: five times a CPU model, and
-within what the UI takes as it comes (~70% of a core here). Offered faster than the UI
-takes them, tokens pile up in the pipe and reach the UI merged, the fewer messages the
-further behind it is: the CPU time per token then says how far behind the UI was, not
-what a token costs."""
+within what the UI takes as it comes. The worker sends what it has ten times a second,
+as with a model; offered faster than the UI takes them, messages pile up in the pipe and
+reach the UI merged: the CPU time per token would then say how far behind the UI was,
+not what a token costs."""
 
 FLOOD_RATE = 4_000
 """Tokens a second the replay offers for the sustained rate: twice the target."""
@@ -218,9 +218,10 @@ async def _replay(
     settings: Settings, paths: UserPaths, tokens: int, rate: int
 ) -> list[tuple[int, float, float]]:
     """Replay a ``tokens``-token Markdown reply at ``rate`` tokens a second through the
-    app; returns (tokens so far, UI-process CPU time, wall time) at each token event the
-    chat view handled. The screen is updated ten times a second here: the CPU budget
-    that spreads updates out while a local model computes would hide the cost."""
+    app (a scripted model in the real worker); returns (tokens so far, UI-process CPU
+    time, wall time) at each token event the chat view handled. The screen is updated
+    ten times a second here: the CPU budget that spreads updates out while a local model
+    computes would hide the cost."""
     samples: list[tuple[int, float, float]] = []
     replay = replace(
         settings,
@@ -247,10 +248,10 @@ async def _replay(
 
 
 async def ui_cost_per_token(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:
-    """Figure 4: a replay source sends a long Markdown reply through the same path as
-    the worker (pipe, service, messages, chat view, Markdown stream). UI-process CPU time
-    per token over the last tenth of the reply over that of the first tenth, offered at
-    a steady ``STEADY_RATE`` (constant cost per token: ~1); and the rate at which the UI
+    """Figure 4: a scripted model in the real worker sends a long Markdown reply along
+    a model's path (pipe, service, messages, chat view, Markdown stream). UI-process CPU
+    time per token over the last tenth of the reply over that of the first tenth, offered
+    at a steady ``STEADY_RATE`` (constant cost per token: ~1); and the rate at which the UI
     takes tokens in when offered ``FLOOD_RATE`` (target: at least 2,000 a second)."""
     samples = await _replay(settings, paths, plan.replay_tokens, STEADY_RATE)
     total = samples[-1][0]
