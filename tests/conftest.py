@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import child_processes
+from tests.tiers import pytest_collection_modifyitems, pytest_runtest_setup
 from tests.tmux import Terminal
 from tui_chat.core.models import BUNDLED_INSTALL, bundled_model_path
 from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
@@ -26,21 +26,9 @@ from tui_chat.ui.app import ChatApp
 
 GREEDY = Sampling(temperature=0.0, repeat_penalty=1.1)
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test that uses the real model is a ``model`` test, however it gets it."""
-    for item in items:
-        if "model_path" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.model)
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A terminal test needs tmux: skipped without it, but a failure under CI, where a
-    missing tmux means the machine is not what the suite needs."""
-    if item.get_closest_marker("terminal") and shutil.which("tmux") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("tmux is not installed, and CI needs every terminal test to run")
-        pytest.skip("tmux is not installed")
+# The tiers' hooks live in tests/tiers.py, where a test can run them on a suite of its own.
+__all__ = ["pytest_collection_modifyitems", "pytest_runtest_setup"]
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +38,7 @@ from tui_chat.ui.screens.settings import SettingsScreen
 from tui_chat.ui.widgets.chat_log import Reply
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MakeApp = Callable[..., ChatApp]
 
 
 def _free_port() -> int:
@@ -111,10 +111,8 @@ def server(running_server: Server) -> str:
 
 
 @pytest.fixture
-async def app(model_settings: Settings, paths: UserPaths, server: str) -> AsyncIterator[ChatApp]:
-    app = ChatApp(replace(model_settings, max_tokens=300, server=server), paths)
-    yield app
-    await app.service.close()
+def app(make_app: MakeApp, model_settings: Settings, server: str) -> ChatApp:
+    return make_app(model_settings, max_tokens=300, server=server)
 
 
 async def ready(app: ChatApp) -> None:
@@ -183,11 +181,15 @@ def test_list_models_without_a_server_says_what_is_missing() -> None:
 
 
 async def test_the_api_key_is_never_written_or_shown(
-    model_settings: Settings, paths: UserPaths, server: str, monkeypatch: pytest.MonkeyPatch
+    make_app: MakeApp,
+    model_settings: Settings,
+    paths: UserPaths,
+    server: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = "sk-test-5f1c9e0b7a2d4c68"
     monkeypatch.setenv("TUI_CHAT_TEST_KEY", secret)
-    app = ChatApp(replace(model_settings, server=server, api_key_env="TUI_CHAT_TEST_KEY"), paths)
+    app = make_app(model_settings, server=server, api_key_env="TUI_CHAT_TEST_KEY")
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         await put_and_send(app, pilot, "Say hello.")
@@ -205,9 +207,9 @@ async def test_the_api_key_is_never_written_or_shown(
 
 
 async def test_a_server_killed_mid_reply_keeps_the_reply_and_recovers_when_it_is_back(
-    model_settings: Settings, paths: UserPaths, running_server: Server
+    make_app: MakeApp, model_settings: Settings, running_server: Server
 ) -> None:
-    app = ChatApp(replace(model_settings, max_tokens=300, server=running_server.base), paths)
+    app = make_app(model_settings, max_tokens=300, server=running_server.base)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         await put_and_send(app, pilot, "Write a long story about a dragon who learns to sail.")
@@ -240,11 +242,11 @@ async def test_a_server_killed_mid_reply_keeps_the_reply_and_recovers_when_it_is
 
 
 async def test_a_long_conversation_is_trimmed_to_the_servers_context(
-    model_settings: Settings, paths: UserPaths, server: str
+    make_app: MakeApp, model_settings: Settings, server: str
 ) -> None:
     # The server does not say its context size: the setting (512 here) is used, with
     # token counts estimated from the text.
-    app = ChatApp(replace(model_settings, n_ctx=512, max_tokens=48, server=server), paths)
+    app = make_app(model_settings, n_ctx=512, max_tokens=48, server=server)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         await outgrow_a_512_token_context(app, pilot)
@@ -279,9 +281,9 @@ async def test_ctrl_l_and_the_translate_view_work_with_a_server(app: ChatApp) ->
 
 
 async def test_f3_switches_to_a_server_and_fixes_a_model_it_does_not_have(
-    model_settings: Settings, paths: UserPaths, server: str
+    make_app: MakeApp, model_settings: Settings, paths: UserPaths, server: str
 ) -> None:
-    app = ChatApp(model_settings, paths)  # the bundled model, on this machine
+    app = make_app(model_settings)  # the bundled model, on this machine
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         for model in ("nope", ""):

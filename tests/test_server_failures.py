@@ -462,9 +462,9 @@ async def test_after_a_failure_the_worker_tries_again_by_itself_and_goes_on(
 
 
 async def test_the_status_line_uses_the_servers_token_counts_when_it_gives_them(
-    server: str, settings: Settings, paths: UserPaths
+    server: str, make_app: Callable[..., ChatApp]
 ) -> None:
-    app = ChatApp(replace(settings, server=server, script=None), paths)
+    app = make_app(server=server, script=None)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(lambda: app.service.state is ServiceState.READY, message="ready")
         for mode, shown in (("done", "context ~"), ("usage", "context 14/2048")):
