@@ -7,7 +7,7 @@ import itertools
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
 from tui_chat.core.protocol import Sampling
 from tui_chat.core.script import Script
 from tui_chat.core.settings import Settings
+from tui_chat.service.events import ServiceEvent
+from tui_chat.service.llm_service import LlmService
 from tui_chat.ui.app import ChatApp
 
 GREEDY = Sampling(temperature=0.0, repeat_penalty=1.1)
@@ -98,6 +100,32 @@ def make_app(settings: Settings, paths: UserPaths) -> Iterator[Callable[..., Cha
     for app in made:
         app.service.close_now()
         app.store.close_now()
+
+
+@pytest.fixture
+async def start_service(
+    settings: Settings, paths: UserPaths
+) -> AsyncIterator[Callable[..., LlmService]]:
+    """Starts the service, worker process and all: ``start_service(sink, **changes)`` on
+    the scripted settings with ``changes``, or on ``base=other_settings``; ``sink`` hears
+    its events. Each is closed afterwards."""
+    started: list[LlmService] = []
+
+    def start(
+        sink: Callable[[ServiceEvent], None] = lambda _event: None,
+        /,
+        *,
+        base: Settings | None = None,
+        **changes: Any,
+    ) -> LlmService:
+        service = LlmService(replace(base or settings, **changes), paths.worker_log, sink)
+        service.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.close()
 
 
 @pytest.fixture(autouse=True)

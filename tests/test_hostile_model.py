@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from tests.helpers import (
     wait_until,
 )
 from tui_chat.core.conversation import TurnStatus
-from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import ChatMessage, DoneReason, Error
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState, WorkerCrashed
@@ -62,30 +60,20 @@ def runaway_model(model_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return with_template(model_path, RUNAWAY, tmp_path_factory.mktemp("m") / "runaway.gguf")
 
 
-async def service_for(
-    model: Path, settings: Settings, paths: UserPaths
-) -> AsyncIterator[tuple[LlmService, Recorder]]:
-    recorder = Recorder()
-    service = LlmService(replace(settings, model=model), paths.worker_log, recorder)
-    service.start()
-    yield service, recorder
-    await service.close()
-
-
 @pytest.fixture
 async def escaping(
-    escaping_model: Path, model_settings: Settings, paths: UserPaths
-) -> AsyncIterator[tuple[LlmService, Recorder]]:
-    async for pair in service_for(escaping_model, model_settings, paths):
-        yield pair
+    escaping_model: Path, model_settings: Settings, start_service: Callable[..., LlmService]
+) -> tuple[LlmService, Recorder]:
+    recorder = Recorder()
+    return start_service(recorder, base=model_settings, model=escaping_model), recorder
 
 
 @pytest.fixture
 async def runaway(
-    runaway_model: Path, model_settings: Settings, paths: UserPaths
-) -> AsyncIterator[tuple[LlmService, Recorder]]:
-    async for pair in service_for(runaway_model, model_settings, paths):
-        yield pair
+    runaway_model: Path, model_settings: Settings, start_service: Callable[..., LlmService]
+) -> tuple[LlmService, Recorder]:
+    recorder = Recorder()
+    return start_service(recorder, base=model_settings, model=runaway_model), recorder
 
 
 async def test_a_template_that_reaches_for_python_internals_is_refused(

@@ -12,8 +12,7 @@ import importlib.abc
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,13 +59,10 @@ ENDED = (DoneReason.FINISHED, DoneReason.LENGTH)
 
 @pytest.fixture
 async def started(
-    model_settings: Settings, paths: UserPaths
-) -> AsyncIterator[tuple[LlmService, Recorder]]:
+    model_settings: Settings, start_service: Callable[..., LlmService]
+) -> tuple[LlmService, Recorder]:
     recorder = Recorder()
-    service = LlmService(model_settings, paths.worker_log, recorder)
-    service.start()
-    yield service, recorder
-    await service.close()
+    return start_service(recorder, base=model_settings), recorder
 
 
 async def test_the_model_loads_and_llama_cpp_writes_only_to_the_worker_log(
@@ -189,7 +185,7 @@ async def test_a_worker_killed_mid_reply_keeps_the_reply_and_a_new_one_answers(
 )
 async def test_a_model_that_cannot_load_says_llama_cpps_reason(
     model_settings: Settings,
-    paths: UserPaths,
+    start_service: Callable[..., LlmService],
     model_path: Path,
     tmp_path: Path,
     damage: str,
@@ -201,19 +197,15 @@ async def test_a_model_that_cannot_load_says_llama_cpps_reason(
     else:
         bad.write_bytes(b"GGUF" + os.urandom(4096))
     recorder = Recorder()
-    service = LlmService(replace(model_settings, model=bad), paths.worker_log, recorder)
-    service.start()
-    try:
-        await wait_until(lambda: service.state is ServiceState.LOAD_FAILED, message="load error")
-        (error,) = recorder.of(Error)
-        assert error.kind is ErrorKind.LOAD
-        assert str(bad) in error.message
-        assert reason in error.message, "llama.cpp's own reason is passed on"
-        assert not recorder.of(WorkerCrashed)
-        with pytest.raises(ServiceUnavailableError):
-            service.generate(STORY)
-    finally:
-        await service.close()
+    service = start_service(recorder, base=model_settings, model=bad)
+    await wait_until(lambda: service.state is ServiceState.LOAD_FAILED, message="load error")
+    (error,) = recorder.of(Error)
+    assert error.kind is ErrorKind.LOAD
+    assert str(bad) in error.message
+    assert reason in error.message, "llama.cpp's own reason is passed on"
+    assert not recorder.of(WorkerCrashed)
+    with pytest.raises(ServiceUnavailableError):
+        service.generate(STORY)
 
 
 class _RefuseLlamaCpp(importlib.abc.MetaPathFinder):

@@ -89,6 +89,7 @@ async def test_the_model_path_and_the_settings_are_data_never_run(
     values = {
         "system_prompt": f"__import__('os').system('{command}') {{{{ 7*7 }}}} $({command})",
         "translation_prompt": "Translate {text} into {target}. $(" + command + ")",
+        "max_tokens": 32,  # however much the model has to say
     }
     config_file = config.config_path(paths.config)
     config.save(config_file, values)

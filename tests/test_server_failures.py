@@ -10,7 +10,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from tests.helpers import (
     wait_until,
 )
 from tui_chat.core import openai_api
-from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import (
     ChatMessage,
     Done,
@@ -35,7 +33,6 @@ from tui_chat.core.protocol import (
     LoadModel,
     Sampling,
 )
-from tui_chat.core.settings import Settings
 from tui_chat.service import llm_service
 from tui_chat.service.events import ServiceEvent, ServiceState, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
@@ -429,7 +426,7 @@ def test_a_server_that_stops_sending_times_out_with_a_clear_message(
 
 
 async def test_after_a_failure_the_worker_tries_again_by_itself_and_goes_on(
-    server: str, settings: Settings, paths: UserPaths, monkeypatch: pytest.MonkeyPatch
+    server: str, start_service: Callable[..., LlmService], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(llm_service, "SERVER_RETRY_SECONDS", 0.25)
     Handler.mode = "503"
@@ -440,25 +437,21 @@ async def test_after_a_failure_the_worker_tries_again_by_itself_and_goes_on(
         if isinstance(event, WorkerCrashed):
             Handler.mode = "done"  # the server has loaded its model meanwhile
 
-    service = LlmService(replace(settings, server=server, script=None), paths.worker_log, sink)
     started = time.monotonic()
-    service.start()
-    try:
-        await wait_until(lambda: service.state is ServiceState.READY, message="back")
-        assert time.monotonic() - started >= 0.25, "it waited first"
-        assert [e.notice for e in events if isinstance(e, WorkerCrashed)] == [
-            "The server answered 503 Service Unavailable: Loading model. "
-            "Connecting again in 0.25 s (failure 1 of 3 in a row)."
-        ]
-        assert (service.crashes, service.workers_started) == (1, 2)
-        request = service.generate([ChatMessage("user", "Hi.")])
-        await wait_until(
-            lambda: any(isinstance(e, Done) and e.request_id == request for e in events),
-            message="reply",
-        )
-        assert service.crashes == 0, "a reply proves the server healthy again"
-    finally:
-        await service.close()
+    service = start_service(sink, server=server, script=None)
+    await wait_until(lambda: service.state is ServiceState.READY, message="back")
+    assert time.monotonic() - started >= 0.25, "it waited first"
+    assert [e.notice for e in events if isinstance(e, WorkerCrashed)] == [
+        "The server answered 503 Service Unavailable: Loading model. "
+        "Connecting again in 0.25 s (failure 1 of 3 in a row)."
+    ]
+    assert (service.crashes, service.workers_started) == (1, 2)
+    request = service.generate([ChatMessage("user", "Hi.")])
+    await wait_until(
+        lambda: any(isinstance(e, Done) and e.request_id == request for e in events),
+        message="reply",
+    )
+    assert service.crashes == 0, "a reply proves the server healthy again"
 
 
 async def test_the_status_line_uses_the_servers_token_counts_when_it_gives_them(

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +39,6 @@ from tui_chat.core.script import (
     Script,
     says,
 )
-from tui_chat.core.settings import Settings
 from tui_chat.service import llm_service
 from tui_chat.service.events import ServiceState, StateChanged, WorkerCrashed
 from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
@@ -69,21 +68,10 @@ Start = Callable[..., LlmService]
 
 
 @pytest.fixture
-async def start(settings: Settings, paths: UserPaths) -> AsyncIterator[Start]:
-    """Starts a service on ``settings`` with ``changes`` (the script above unless another
-    is given), recording its events into the recorder passed."""
-    services: list[LlmService] = []
-
-    def make(recorder: Recorder, **changes: object) -> LlmService:
-        chosen = replace(settings, **{"script": SCRIPT, **changes})  # type: ignore[arg-type]
-        service = LlmService(chosen, paths.worker_log, recorder)
-        service.start()
-        services.append(service)
-        return service
-
-    yield make
-    for service in services:
-        await service.close()
+def start(start_service: Start) -> Start:
+    """Starts a service on the script above (unless ``changes`` give another), recording
+    its events into the recorder passed."""
+    return lambda recorder, **changes: start_service(recorder, **{"script": SCRIPT, **changes})
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Callable
 
 import pytest
 
 from tests.helpers import echo, wait_until
-from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import ChatMessage, Done, DoneReason
-from tui_chat.core.settings import Settings
 from tui_chat.core.translation import TranslationRequest
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob
@@ -25,22 +22,9 @@ Start = Callable[..., LlmService]
 
 
 @pytest.fixture
-async def start(settings: Settings, paths: UserPaths) -> AsyncIterator[Start]:
-    services: list[LlmService] = []
-
-    def make(**changes: object) -> LlmService:
-        service = LlmService(
-            replace(settings, **{"script": ECHO, **changes}),  # type: ignore[arg-type]
-            paths.worker_log,
-            lambda _event: None,
-        )
-        service.start()
-        services.append(service)
-        return service
-
-    yield make
-    for service in services:
-        await service.close()
+def start(start_service: Start) -> Start:
+    """Starts a service on the echoing script (unless ``changes`` give another)."""
+    return lambda **changes: start_service(**{"script": ECHO, **changes})
 
 
 async def test_a_short_translation_streams_from_a_cleared_context(start: Start) -> None:

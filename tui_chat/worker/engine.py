@@ -27,7 +27,13 @@ from tui_chat.core.protocol import (
     ModelLoaded,
     Usage,
 )
-from tui_chat.worker.results import GenerationResult, LoadError, RequestError, fit_messages
+from tui_chat.worker.results import (
+    GenerationResult,
+    LoadError,
+    RequestError,
+    common_prefix_length,
+    fit_messages,
+)
 
 SLOW_TOKEN_SECONDS = 0.05
 """Decoding slower than this per token keeps a Python abort callback (where the C library's
@@ -111,16 +117,6 @@ class Utf8Pieces:
     def flush(self) -> str:
         """Return what is left at the end of a reply (invalid leftovers become U+FFFD)."""
         return self._decoder.decode(b"", final=True)
-
-
-def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token sequences."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _native_strlen() -> int | None:

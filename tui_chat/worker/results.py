@@ -38,6 +38,16 @@ class GenerationResult:
     usage: Usage
 
 
+def common_prefix_length(a: Sequence[object], b: Sequence[object]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class Backend(Protocol):
     """A loaded model as the worker uses it: the local engine, a server's, or a script."""
 

@@ -29,7 +29,13 @@ from tui_chat.core.script import (
     tokens,
 )
 from tui_chat.worker.main import TOKEN_BATCH_SECONDS
-from tui_chat.worker.results import GenerationResult, LoadError, RequestError, fit_messages
+from tui_chat.worker.results import (
+    GenerationResult,
+    LoadError,
+    RequestError,
+    common_prefix_length,
+    fit_messages,
+)
 
 LOAD_STEPS = 5
 """Progress reports while a script loads."""
@@ -53,15 +59,6 @@ def prompt_tokens(messages: Sequence[ChatMessage]) -> list[str]:
     """The conversation in ChatML, in the script's tokens."""
     rendered = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
     return tokens(rendered + "<|im_start|>assistant\n")
-
-
-def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class _Stopped(Exception):
@@ -145,7 +142,7 @@ class ScriptedEngine:
         if dropped:
             on_trimmed(dropped)
         prompt = self.prompt_tokens(messages)
-        cached = min(_common_prefix(self._context, prompt), len(prompt) - 1)
+        cached = min(common_prefix_length(self._context, prompt), len(prompt) - 1)
         self._context = prompt[:cached]
         budget = min(request.max_tokens, self._n_ctx - len(prompt))
         said: list[str] = []
