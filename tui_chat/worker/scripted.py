@@ -146,7 +146,7 @@ class ScriptedEngine:
         self._context = prompt[:cached]
         budget = min(request.max_tokens, self._n_ctx - len(prompt))
         said: list[str] = []
-        seconds = {"prompt": 0.0, "decode": 0.0}
+        prompt_seconds = decode_seconds = 0.0
         reason = DoneReason.FINISHED
         newest = messages[-1].content
         steps = [
@@ -157,13 +157,17 @@ class ScriptedEngine:
                 match step:
                     case Read(batches=batches, seconds=each):
                         self._read(prompt, cached, batches, each, on_prompt_progress)
-                        seconds["prompt"] += batches * each
+                        prompt_seconds += batches * each
                     case Say(pieces=pieces, every=every):
                         room = max(0, budget - len(said))
-                        # The first piece of a reply comes at once: decoding is timed from it.
-                        seconds["decode"] += every * max(0, min(len(pieces), room) - (not said))
                         pause = any(isinstance(s, Hold | Fail) for s in steps[n + 1 : n + 2])
-                        self._say(pieces[:room], every, said, emit, before_pause=pause)
+                        before = len(said)
+                        try:
+                            self._say(pieces[:room], every, said, emit, before_pause=pause)
+                        finally:
+                            # The first piece of a reply comes at once: decoding is timed
+                            # from it, for as many pieces as were said.
+                            decode_seconds += every * max(0, len(said) - before - (before == 0))
                         if len(pieces) >= room:
                             reason = DoneReason.LENGTH
                             break
@@ -184,8 +188,8 @@ class ScriptedEngine:
                 prompt_tokens=len(prompt),
                 cached_tokens=cached,
                 completion_tokens=len(said),
-                prompt_seconds=seconds["prompt"],
-                decode_seconds=seconds["decode"],
+                prompt_seconds=prompt_seconds,
+                decode_seconds=decode_seconds,
             ),
         )
 
