@@ -58,6 +58,19 @@ def app(make_app: Callable[..., ChatApp]) -> ChatApp:
     )
 
 
+LOOKS = ("TEXTUAL_THEME", "TEXTUAL_COLOR_SYSTEM", "TEXTUAL_FILTERS", "TEXTUAL_DIM_FACTOR")
+"""Settings of Textual's that change every picture (read when Textual is imported)."""
+
+
+@pytest.fixture(autouse=True)
+def default_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pictures are taken with Textual's default looks, in colour."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    chosen = [name for name in LOOKS if os.environ.get(name)]
+    if chosen:
+        pytest.fail(f"unset {', '.join(chosen)}: the snapshots show Textual's default looks")
+
+
 @pytest.fixture(autouse=True)
 def utc() -> Iterator[None]:
     """Times on screen (F2) in one time zone on every machine."""
