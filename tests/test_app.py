@@ -209,7 +209,7 @@ async def test_three_worker_kills_show_the_banner_and_ctrl_r_recovers(make_app: 
         assert "crashed 3 times in a row" in banner
         assert "Ctrl+R" in banner
         notices = [str(n.render()) for n in in_log(app, Notice)]
-        assert any("restart 1 of 2" in n for n in notices)
+        assert any(n.endswith("again: crash 1 of 3 in a row.") for n in notices)
         assert "crashed" in status_text(app)
         # Sending now is refused and the text stays in the input.
         await put_and_send(app, pilot, "hello")
@@ -288,6 +288,90 @@ async def test_ctrl_c_copies_a_selection_and_otherwise_says_how_to_quit(
         await pilot.press(*"hello", "ctrl+c")
         await wait_until(lambda: notices, message="a notification")
         assert app.is_running
-        assert "ctrl+q" in notices[0]
+        assert notices[0] == "Press Ctrl+Q to quit tui-chat."
         await pilot.press("shift+home", "ctrl+c")
         assert app.clipboard == "hello"
+
+
+async def test_enter_during_a_reply_says_once_that_a_reply_is_being_written(
+    make_app: MakeApp,
+) -> None:
+    notices: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Notify):
+            notices.append(message.notification.message)
+
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Tell a story.")
+        await wait_until(lambda: last_reply_turn(app).text == STORY, message="the story")
+        app.main.chat.input.load_text("And then?")
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+        assert notices == ["A reply is still being written. Press Esc to stop it first."]
+        assert app.main.chat.input.text == "And then?", "the message waits in the input"
+
+
+async def test_f1_shows_the_apps_own_keys_first_by_view(make_app: MakeApp) -> None:
+    from tui_chat.ui.screens.keys import KeysScreen
+
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await wait_until(lambda: isinstance(app.screen, KeysScreen), message="F1")
+        await pilot.pause()
+        tables = list(app.screen.query("Static"))
+        titles = [t.name for t in tables]
+        assert titles == [
+            "Everywhere",
+            "Chat",
+            "Translate",
+            "Saved conversations (F2)",
+            "Editing text",
+        ]
+        chat = tables[1]
+        assert chat.region.bottom <= app.screen.region.bottom, "the chat's keys are in view"
+        await pilot.press("escape")
+        await wait_until(lambda: not isinstance(app.screen, KeysScreen), message="closed")
+
+
+def test_f1_names_every_key_the_app_binds() -> None:
+    """The list is written by hand, in words: it must not miss a key a binding adds."""
+    from textual.app import App
+
+    from tui_chat.ui.chat_view import ChatView
+    from tui_chat.ui.main_screen import MainScreen
+    from tui_chat.ui.screens.conversations import ConversationsScreen
+    from tui_chat.ui.screens.keys import APP_KEYS
+    from tui_chat.ui.translate_view import TranslateView
+
+    listed = {
+        key.strip().lower().replace("delete", "delete")
+        for _, rows in APP_KEYS
+        for keys, _ in rows
+        for key in keys.split(",")
+    }
+    bound = {
+        key.strip()
+        for owner in (ChatApp, MainScreen, ChatView, ChatInput, TranslateView, ConversationsScreen)
+        for binding in owner.BINDINGS
+        if binding not in App.BINDINGS
+        and binding.action not in ("app.focus_next", "app.focus_previous")
+        for key in binding.key.split(",")
+    }
+    assert {key.replace("escape", "esc") for key in bound} <= listed | {"tab", "shift+tab"}
+
+
+async def test_the_palette_clears_the_chat_and_the_footer_has_no_copy(make_app: MakeApp) -> None:
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "New conversation (clear the chat)" in titles
+        footer = str(app.screen.query_one("Footer").render()) + " ".join(
+            str(w.render()) for w in app.screen.query("FooterKey")
+        )
+        assert "Copy" not in footer
+        assert "Quit" in footer

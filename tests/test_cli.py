@@ -82,12 +82,25 @@ def test_no_model_at_all_says_how_to_get_one(
 
 
 @pytest.mark.parametrize(
-    "args", [["--ctx", "-1"], ["--threads", "0"], ["--max-tokens", "x"], ["--bogus"]]
+    ("args", "said"),
+    [
+        (["--ctx", "-1"], "argument --ctx: must be 0 (the model's own) or more, got -1"),
+        (["--ctx", "abc"], "argument --ctx: must be a whole number, got 'abc'"),
+        (["--threads", "0"], "argument --threads: must be 1 or more, got 0"),
+        (["--max-tokens", "x"], "argument --max-tokens: must be a whole number, got 'x'"),
+        (["--temperature", "hot"], "argument --temperature: must be a number, got 'hot'"),
+        (["--seed", "1.5"], "argument --seed: must be a whole number, got '1.5'"),
+        (["--open", "first"], "argument --open: must be a whole number, got 'first'"),
+        (["export", "first"], "argument ID: must be a whole number, got 'first'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
 )
-def test_bad_options_are_usage_errors(args: list[str]) -> None:
+def test_bad_options_are_usage_errors_in_plain_words(args: list[str], said: str) -> None:
     result = run(*args)
     assert result.returncode == 2
     assert "usage: tui-chat" in result.stderr
+    assert said in result.stderr
+    assert "invalid" not in result.stderr, "argparse named an internal function"
     assert "Traceback" not in result.stderr
 
 

@@ -489,3 +489,22 @@ async def test_a_long_saved_reply_is_folded_and_scrolling_to_the_top_shows_it_wh
         await pilot.press("home")
         await wait_until(lambda: reply.folded_blocks == 0, message="the reply shown whole")
         assert all(b.display for b in reply._blocks())
+
+
+async def test_ctrl_s_offers_a_name_that_is_free(
+    make_app: MakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Say hello.")
+        await reply_finished(app)
+        for n, expected in enumerate(["", "-2", "-3"]):
+            await pilot.press("ctrl+s")
+            await wait_until(lambda: isinstance(app.screen, AskText), message="save dialog")
+            offered = Path(app.screen.query_one(Input).value)
+            assert offered.parent == tmp_path
+            assert re.fullmatch(rf"conversation-1-\d{{8}}{expected}\.md", offered.name), n
+            await pilot.press("enter")
+            await wait_until(offered.exists, message="saved where offered")

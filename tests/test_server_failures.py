@@ -491,7 +491,7 @@ async def test_no_server_running_says_so_clearly(
             f"{refused} Connecting again in 0.5 s (failure 2 of 3 in a row).",
         ]
         banner = str(app.main.banner.render())
-        assert f"could not be reached 3 times in a row (last time: {refused})" in banner
+        assert f"could not be reached 3 times in a row. The last time: {refused}" in banner
         assert "Ctrl+R to try again" in banner
         assert "Traceback" not in terminal_output(app)
         assert status_text(app).startswith(f"server {base.removeprefix('http://')} · ")

@@ -27,6 +27,7 @@ from tui_chat.core.script import Echo, Fail, Fault, Hold, Say, Script, says
 from tui_chat.core.store import Store
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.conversations import ConversationsScreen
+from tui_chat.ui.screens.keys import KeysScreen
 from tui_chat.ui.screens.settings import SettingsScreen
 from tui_chat.ui.widgets.chat_log import SHOWN_BLOCKS, Reply
 
@@ -255,3 +256,11 @@ def test_a_narrow_terminal(snap_compare: Snap, app: ChatApp) -> None:
         await wait_until(lambda: in_log(app, Reply) and in_log(app, Reply)[-1].finished)
 
     assert take(snap_compare, app, steps, size=(40, 12))
+
+
+def test_f1_lists_the_keys(snap_compare: Snap, app: ChatApp) -> None:
+    async def steps(pilot: Pilot[None]) -> None:
+        await pilot.press("f1")
+        await wait_until(lambda: isinstance(app.screen, KeysScreen), message="F1")
+
+    assert take(snap_compare, app, steps)

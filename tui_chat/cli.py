@@ -50,18 +50,33 @@ OVERRIDES = (
 )
 
 
+def _number(text: str, kind: type[int] | type[float]) -> int | float:
+    """``text`` as a number, or an error that says so in words (argparse would name the
+    function that converts it)."""
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = int(_number(text, int))
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
 
 
 def _ctx(text: str) -> int:
-    value = int(text)
+    value = int(_number(text, int))
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 (the model's own) or more, got {value}")
     return value
+
+
+def whole_number(text: str) -> int:
+    """An option's value as a whole number, or a usage error that says so."""
+    return int(_number(text, int))
 
 
 def _server_url(text: str) -> str:
@@ -74,7 +89,7 @@ def _server_url(text: str) -> str:
 
 
 def _temperature(text: str) -> float:
-    value = float(text)
+    value = float(_number(text, float))
     if not 0.0 <= value <= 2.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2, got {value}")
     return value
@@ -154,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sampling temperature, 0 for greedy (default: 0.2)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="sampling seed (default: 0)"
+        "--seed", type=whole_number, default=0, metavar="N", help="sampling seed (default: 0)"
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
@@ -163,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reopen the most recent conversation",
     )
-    which.add_argument("--open", type=int, metavar="ID", help="open conversation ID (see --list)")
+    which.add_argument(
+        "--open", type=whole_number, metavar="ID", help="open conversation ID (see --list)"
+    )
     which.add_argument("--list", action="store_true", help="print the saved conversations and exit")
     which.add_argument(
         "--config-path", action="store_true", help="print where the settings file is and exit"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui_chat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, store_path
+from tui_chat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, store_path, whole_number
 from tui_chat.core.export import to_json, to_markdown
 from tui_chat.core.paths import user_paths
 from tui_chat.core.store import Store, StoreError
@@ -78,7 +78,9 @@ def run_export(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="tui-chat export", description="Write a saved conversation to standard output."
     )
-    parser.add_argument("id", type=int, metavar="ID", help="the conversation (see tui-chat --list)")
+    parser.add_argument(
+        "id", type=whole_number, metavar="ID", help="the conversation (see tui-chat --list)"
+    )
     parser.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
     args = parser.parse_args(argv)
     path = store_path(user_paths())

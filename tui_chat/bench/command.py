@@ -15,6 +15,7 @@ from pathlib import Path
 from tui_chat.bench import figures
 from tui_chat.bench.harness import Raw
 from tui_chat.bench.report import Figure, table, write_json
+from tui_chat.cli import whole_number
 from tui_chat.core.paths import user_paths
 from tui_chat.core.protocol import Sampling
 
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--model", metavar="PATH", help="GGUF model (default: the bundled one)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all)")
+    parser.add_argument(
+        "--threads", type=whole_number, metavar="N", help="CPU threads (default: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer rounds: under a minute")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

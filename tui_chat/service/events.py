@@ -69,18 +69,17 @@ class WorkerCrashed:
             )
         if self.server:
             return (
-                f"The server could not be reached {_times(self.crashes)} in a row "
-                f"(last time: {self.description.rstrip('.')}). Not trying again."
+                f"The server could not be reached {_times(self.crashes)} in a row. The last "
+                f"time: {_sentence(self.description)} Not trying again."
             )
         if self.restarting:
             return (
-                f"The model worker {self.description}. Restarting it and reloading the model "
-                f"(restart {self.crashes} of {self.limit - 1}; crash {self.crashes} of "
-                f"{self.limit} in a row)."
+                f"The model worker {self.description}. Restarting it and loading the model "
+                f"again: crash {self.crashes} of {self.limit} in a row."
             )
         return (
-            f"The model worker crashed {self.crashes} times in a row "
-            f"(last time it {self.description}). Not restarting it."
+            f"The model worker crashed {self.crashes} times in a row. The last time, it "
+            f"{self.description}. Not restarting it."
         )
 
 

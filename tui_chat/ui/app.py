@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,11 +48,17 @@ class ChatApp(App[None]):
         markup: bool = False,
     ) -> None:
         """A toast. Its text is never markup and never a terminal control: notices name
-        files, conversations and errors, which carry what people and models wrote."""
-        super().notify(
-            visible(message), title=visible(title), severity=severity, timeout=timeout,
-            markup=False,
-        )  # fmt: skip
+        files, conversations and errors, which carry what people and models wrote. The
+        same toast is not shown again while it is still on screen (Enter pressed three
+        times during a reply says so once)."""
+        message, title = visible(message), visible(title)
+        now = time.monotonic()
+        if self._toasts.get((title, message), 0.0) > now:
+            return
+        self._toasts[(title, message)] = now + (
+            self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        )
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def __init__(
         self,
@@ -76,6 +83,8 @@ class ChatApp(App[None]):
         self.store = StoreWorker(store_path or paths.store, self._store_failed)
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation
+        self._toasts: dict[tuple[str, str], float] = {}
+        """When each toast shown leaves the screen (monotonic time), by title and text."""
         self._fault: BaseException | None = None
         self.failure = ""
         """Why the app ended on an error, for the terminal once it is back ("" if not)."""
@@ -96,7 +105,7 @@ class ChatApp(App[None]):
         self.failure = (
             f"tui-chat stopped on an internal error ({visible(what)}).\n"
             f"The details are in {self.paths.app_log}. "
-            "tui-chat --resume opens the conversation again."
+            "tui-chat --continue opens the conversation again."
         )
         self.exit(return_code=1)  # the caller prints the failure: Rich would break the path
         self._close_messages_no_wait()  # as Textual's own: the queue may hold more trouble
@@ -129,12 +138,16 @@ class ChatApp(App[None]):
         await self.service.close()
         self.exit()
 
+    def action_help_quit(self) -> None:
+        """Ctrl+C with nothing to copy: say how to quit (Textual's own words are markup)."""
+        self.notify("Press Ctrl+Q to quit tui-chat.", title="Quit?")
+
     def action_help(self) -> None:
-        """Show or hide the panel that lists the keys."""
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        """Show the keys (F1): the app's own by view, then the text editor's."""
+        from tui_chat.ui.screens.keys import KeysScreen
+
+        if not isinstance(self.screen, KeysScreen):
+            self.push_screen(KeysScreen())
 
     async def on_unmount(self) -> None:
         await self.service.close()
@@ -146,7 +159,8 @@ class ChatApp(App[None]):
         commands = [
             ("Stop", "Stop the reply or the translation (Esc)", main.action_stop),
             ("Chat / Translate", "Switch views (Ctrl+T)", main.action_switch_view),
-            ("New conversation", "The open one stays in the list (Ctrl+N)", chat.action_new),
+            ("New conversation (clear the chat)", "The open one stays in the list (Ctrl+N, Ctrl+L)",
+             chat.action_new),
             ("Conversations", "Open, rename or delete saved ones (F2)", chat.action_list),
             ("Save conversation", "As a Markdown file (Ctrl+S)", chat.action_save_markdown),
             ("Translate", "Translate the text in the Translate view (Ctrl+G)",

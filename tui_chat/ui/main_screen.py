@@ -59,7 +59,7 @@ class MainScreen(Screen[None]):
         Binding("escape", "stop", "Stop", priority=True),
         # Ctrl+T itself is bound in each view, so that the footer names the other one.
         Binding("ctrl+t", "switch_view", show=False),
-        Binding("ctrl+r", "retry", "Restart model", priority=True),
+        Binding("ctrl+r", "retry", "Restart", priority=True),
         Binding("f3", "settings", "Settings"),
     ]
 

@@ -39,8 +39,8 @@ class TranslateView(Vertical):
         Binding("ctrl+t", "screen.switch_view", "Chat"),
         Binding("ctrl+g", "translate", "Translate"),
         Binding("f5", "translate", "Translate", show=False),
-        Binding("ctrl+o", "copy_translation", "Copy translation"),
-        Binding("ctrl+s", "save_translation", "Save translation"),
+        Binding("ctrl+o", "copy_translation", "Copy"),
+        Binding("ctrl+s", "save_translation", "Save"),
         # Tab moves on at once: as a plain binding it would reach the view only after the
         # focused widget passed it up, and keys typed right after it would land in the
         # field being left.

@@ -124,11 +124,18 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         chosen = self._highlighted()
         if chosen is None:
             return
-        title = chosen.title or "(untitled)"
+        title = _short(chosen.title or "(untitled)")
+        count = chosen.message_count
+        messages = "message" if count == 1 else "messages"
         if not await self.app.push_screen_wait(
-            Confirm(f"Delete the conversation {title!r} and its {chosen.message_count} messages?")
+            Confirm(f"Delete the conversation “{title}” and its {count} {messages}?")
         ):
             return
         await self._store.call(lambda s: s.delete(chosen.id))
-        self.notify(f"Deleted {title!r}.")
+        self.notify(f"Deleted “{title}”.")
         await self.reload()
+
+
+def _short(title: str, most: int = 60) -> str:
+    """A title cut to ``most`` characters, with an ellipsis where it was cut."""
+    return title if len(title) <= most else title[: most - 1].rstrip() + "…"

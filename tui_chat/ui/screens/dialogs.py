@@ -64,13 +64,23 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+def free_name(path: Path) -> Path:
+    """``path``, or the first of ``NAME-2.EXT``, ``NAME-3.EXT``, … that does not exist."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
 async def save_to_file(app: App[object], text: str, suggestion: Path, what: str) -> Path | None:
-    """Ask where to save ``text`` and write it there, never over an existing file.
+    """Ask where to save ``text`` (offering ``suggestion``, or a free name beside it) and
+    write it there, never over an existing file.
 
     Must run in a worker (it waits for the dialog). Returns the path written, if any.
     """
     answer = await app.push_screen_wait(
-        AskText(f"Save {what} to (Enter saves, Esc cancels):", str(suggestion))
+        AskText(f"Save {what} to (Enter saves, Esc cancels):", str(free_name(suggestion)))
     )
     if not answer or not answer.strip():
         return None

@@ -28,10 +28,12 @@ class ChatInput(LiteralTextArea):
     # the typing before them: a binding would run on the app's queue and could submit
     # before the last typed characters have reached the text.
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
-        Binding("enter", "submit", "Send"),
+        # The placeholder says that Enter sends: the footer keeps its room for the rest.
+        Binding("enter", "submit", "Send", show=False),
         Binding("shift+enter", "newline", "New line", show=False),
         Binding("ctrl+j", "newline", "New line", show=False),
-        Binding("ctrl+c", "copy", "Copy"),
+        # Copying is what a terminal user expects of Ctrl+C; not worth a place in the footer.
+        Binding("ctrl+c", "copy", "Copy", show=False),
     ]
     NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
 
