@@ -508,3 +508,16 @@ async def test_ctrl_s_offers_a_name_that_is_free(
             assert re.fullmatch(rf"conversation-1-\d{{8}}{expected}\.md", offered.name), n
             await pilot.press("enter")
             await wait_until(offered.exists, message="saved where offered")
+
+
+async def test_ctrl_q_mid_reply_saves_it_as_stopped(
+    make_app: MakeApp, db: sqlite3.Connection
+) -> None:
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Tell a story.")
+        await wait_until(lambda: last_reply_turn(app).text == STORY, message="the story")
+        await pilot.press("ctrl+q")
+    app.store.close_now()
+    assert rows(db) == [("user", "Tell a story.", "complete"), ("assistant", STORY, "stopped")]

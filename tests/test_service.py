@@ -485,3 +485,24 @@ async def test_changing_the_model_mid_reply_stops_it_and_loads_the_new_one(
     assert service.model.n_ctx == 1024
     assert not recorder.of(WorkerCrashed)
     assert (await reply(service, recorder, "Hi.")).reason is DoneReason.FINISHED
+
+
+async def test_closing_mid_reply_stops_it_and_the_worker_exits_by_itself(
+    service: LlmService, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply is stopped first, so the worker reads its shutdown at once instead of
+    being terminated after the grace period."""
+    exits: list[int | None] = []
+    reap = llm_service._reap
+
+    def noting(worker: object) -> None:
+        exits.append(worker.process.exitcode)  # type: ignore[attr-defined]
+        reap(worker)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(llm_service, "_reap", noting)
+    await ready(service)
+    rid = service.generate(STORY_REQUEST)
+    await wait_until(lambda: recorder.text(rid) == STORY, message="the reply under way")
+    await service.close()
+    assert exits == [0], "the worker was ended instead of exiting by itself"
+    assert not recorder.of(WorkerCrashed)

@@ -340,15 +340,18 @@ class LlmService:
             return
         self.settings = settings
         self._cancel_restart()
+        active = self._active
         worker = self._detach()
-        if self._active is not None:
-            self._stopping.add(self._active.request_id)
+        if active is not None:
+            self._stopping.add(active.request_id)
         self._interrupt_active()
         self._fail_counts(ServiceUnavailableError("the model is being changed"))
         self._model = None
         self._set_state(ServiceState.LOADING)  # what is sent meanwhile waits for the new one
         if worker is not None:
             with contextlib.suppress(OSError, ValueError):
+                if active is not None:  # it leaves its token loop, then reads Shutdown
+                    worker.conn.send(Stop(active.request_id))
                 worker.conn.send(Shutdown())
             await self._wait_for_exit(worker, SHUTDOWN_GRACE_SECONDS)
             _reap(worker)
@@ -375,11 +378,14 @@ class LlmService:
         """Stop watching the worker and ask it to exit; the worker still to be reaped."""
         self._closing = True
         self._cancel_restart()
+        active = self._active
         worker = self._detach()
         if worker is not None:
             # Kept until reaped, so that a close interrupted half-way can be finished.
             self._retiring = worker
             with contextlib.suppress(OSError, ValueError):
+                if active is not None:  # it leaves its token loop, then reads Shutdown
+                    worker.conn.send(Stop(active.request_id))
                 worker.conn.send(Shutdown())
         elif self._retiring is None:
             self._set_state(ServiceState.CLOSED)

@@ -134,7 +134,10 @@ class ChatApp(App[None]):
         self.main.post_message(ServiceMessage(event))
 
     async def action_quit(self) -> None:
-        """Shut the worker down, then leave (queued saves are finished on the way out)."""
+        """Stop what is being written (a reply is saved as stopped: the person quit, nothing
+        crashed), shut the worker down, then leave (queued saves are finished on the way
+        out)."""
+        self.main.chat.end_replies()
         await self.service.close()
         self.exit()
 

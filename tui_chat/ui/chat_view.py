@@ -168,6 +168,10 @@ class ChatView(Vertical):
         log.prepare()
         self.post_message(self.Cleared())
 
+    def end_replies(self) -> None:
+        """Stop and forget replies in progress, each saved as stopped with what it has."""
+        self._end_all()
+
     def _end_all(self) -> None:
         """Stop and forget replies in progress (saving what they have)."""
         if self._exchanges:
