@@ -4,12 +4,14 @@ title, screen mode and clipboard stay as they were and the app's frame stays who
 from __future__ import annotations
 
 import base64
+import os
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import descendants
+from tests.helpers import descendants, pid_gone, wait_until_sync
 from tests.test_hostile_text import HOSTILE
 from tests.tmux import TUI_CHAT, Terminal, status_line
 from tui_chat.core.paths import user_paths
@@ -95,7 +97,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("ending", ["quit", "an exception in the UI"])
+@pytest.mark.parametrize("ending", ["quit", "an exception in the UI", "SIGTERM", "SIGHUP"])
 def test_the_terminal_is_usable_after_quitting(
     terminal: Terminal,
     home: Path,
@@ -118,6 +120,12 @@ def test_the_terminal_is_usable_after_quitting(
     if ending == "quit":
         terminal.keys("C-q")
         terminal.wait_for(lambda s: "exit-status-0" in s, "tui-chat to quit")
+    elif ending.startswith("SIG"):
+        # As `kill` or a closing terminal window sends it: tui-chat ends by the signal.
+        sig = signal.Signals[ending]
+        (app,) = children(shell)
+        os.kill(app, sig)
+        terminal.wait_for(lambda s: f"exit-status-{128 + sig}" in s, "tui-chat to end")
     else:
         terminal.keys("F1")
         screen = terminal.wait_for(lambda s: "exit-status-1" in s, "tui-chat to stop")
@@ -139,3 +147,35 @@ def test_the_terminal_is_usable_after_quitting(
     terminal.type("echo typed-$((40 + 2))")
     terminal.keys("Enter")
     terminal.wait_for(lambda s: "typed-42" in s.replace("$((40 + 2))", ""), "the shell")
+
+
+def test_closing_the_terminal_window_ends_tui_chat_and_keeps_the_chat(
+    terminal: Terminal, home: Path
+) -> None:
+    """The terminal goes away for good (tmux closes the pane: SIGHUP, then no terminal
+    to write to): every process ends, and what was written is saved."""
+    start(terminal, home)
+    terminal.tmux("new-window", "-d", "-t", "e2e", "sleep 600")  # keeps tmux running
+    app = int(terminal.pane("pane_pid"))
+    processes = {app, *descendants(app)}
+    terminal.type("Say hello.")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "· reply " in status_line(s), "the reply")
+    terminal.tmux("kill-pane", "-t", "e2e:0")
+    wait_until_sync(lambda: all(pid_gone(p) for p in processes), message="every process gone")
+    store = Store.open(user_paths().store)
+    try:
+        (saved,) = store.list_conversations()
+        assert saved.message_count == 2
+    finally:
+        store.close()
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    return [p for p in descendants(pid) if _parent(p) == pid]
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])

@@ -312,6 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         app.service.close_now()
         app.store.close_now()
+    if app.ended_by is not None:
+        # Everything is put away: end by the signal, so that whoever sent it sees so.
+        signal.signal(app.ended_by, signal.SIG_DFL)
+        os.kill(os.getpid(), app.ended_by)
     if app.failure:
         print(app.failure, file=sys.stderr)
     return EXIT_OK if app.return_code in (None, 0) else EXIT_FAILED

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +30,12 @@ from tui_chat.ui.main_screen import MainScreen
 from tui_chat.ui.messages import ServiceMessage
 
 log = logging.getLogger(__name__)
+
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+"""Signals that end the app as Ctrl+Q does (SIGHUP: the terminal window was closed)."""
+EXIT_WAIT_SECONDS = 1.0
+"""After a signal, how long the app's own exit may take once its worker and store are
+closed, before the process ends without it."""
 
 
 class ChatApp(App[None]):
@@ -88,6 +98,8 @@ class ChatApp(App[None]):
         self._fault: BaseException | None = None
         self.failure = ""
         """Why the app ended on an error, for the terminal once it is back ("" if not)."""
+        self.ended_by: signal.Signals | None = None
+        """The signal that ended the app, if one did."""
 
     def _handle_exception(self, error: Exception) -> None:
         self._fault = error
@@ -112,6 +124,29 @@ class ChatApp(App[None]):
 
     def get_default_screen(self) -> Screen[None]:
         return self.main
+
+    def on_mount(self) -> None:
+        if not self.is_headless:
+            # A kill, a closed terminal window or a Ctrl+C sent from elsewhere ends the app
+            # the way Ctrl+Q does: the terminal is given back as it was, nothing is left.
+            loop = asyncio.get_running_loop()
+            for sig in ENDING_SIGNALS:
+                loop.add_signal_handler(sig, self._end_on_signal, sig)
+
+    def _end_on_signal(self, sig: signal.Signals) -> None:
+        if self.ended_by is None:
+            self.ended_by = sig
+            self.run_worker(self._quit_on_signal(sig), name="quit on a signal")
+
+    async def _quit_on_signal(self, sig: signal.Signals) -> None:
+        await self.action_quit()
+        self.store.close_now()
+        # Everything is put away. When the terminal is gone (SIGHUP from a closed window),
+        # Textual 8.2.8's output thread dies on the failed write and its exit then waits
+        # for it for ever: a stuck exit ends the process here instead.
+        watchdog = threading.Timer(EXIT_WAIT_SECONDS, os._exit, args=(128 + sig,))
+        watchdog.daemon = True
+        watchdog.start()
 
     def on_ready(self) -> None:
         # After the first frame: the screen paints and takes typing while the model loads.
