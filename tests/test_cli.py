@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +166,25 @@ def test_continue_and_open_cannot_be_combined() -> None:
     result = run("--continue", "--open", "1")
     assert result.returncode == 2
     assert "not allowed with" in result.stderr
+
+
+@pytest.mark.parametrize("stdin", ["a terminal", "/dev/null"])
+def test_without_a_terminal_the_app_refuses_at_once(tmp_path: Path, stdin: str) -> None:
+    """As from a script or cron: no escape codes in the output, no process spinning."""
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF" + bytes(64))  # passes the checks made before the app starts
+    out = tmp_path / "out.txt"
+    with out.open("w") as stdout, open(os.devnull) as devnull:
+        result = subprocess.run(
+            [str(TUI_CHAT), "--model", str(model)],
+            stdin=devnull if stdin == "/dev/null" else None,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "tui-chat needs a terminal; for scripts use `tui-chat translate` or `tui-chat export`.\n"
+    )
+    assert out.read_text() == ""

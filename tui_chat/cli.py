@@ -303,7 +303,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         opening = find_conversation(store_path(paths), args.open)
         if opening is None:
             return EXIT_USAGE
-
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # The app draws on a terminal and reads keys from it: without one it would write
+        # escape codes into a file and wait for keys that never come.
+        print(
+            "tui-chat needs a terminal; for scripts use `tui-chat translate` or `tui-chat export`.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     from tui_chat.ui.app import ChatApp
 
     app = ChatApp(settings, paths, open_conversation=opening)
