@@ -3,6 +3,7 @@ leak checks. Helpers that tests call are in ``tests/helpers.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
@@ -87,11 +88,16 @@ def make_app(settings: Settings, paths: UserPaths) -> Iterator[Callable[..., Cha
         *,
         open_conversation: int | None = None,
         paths: UserPaths = paths,
+        log_problem: str = "",
         **changes: Any,
     ) -> ChatApp:
-        paths.logs.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # a test may give a folder nobody can write
+            paths.logs.mkdir(parents=True, exist_ok=True)
         app = ChatApp(
-            replace(base or settings, **changes), paths, open_conversation=open_conversation
+            replace(base or settings, **changes),
+            paths,
+            open_conversation=open_conversation,
+            log_problem=log_problem,
         )
         made.append(app)
         return app
@@ -137,6 +143,23 @@ def no_process_left_behind() -> Iterator[None]:
         time.sleep(0.05)
     leftovers = child_processes()
     assert not leftovers, f"processes left behind: {leftovers}"
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder on a read-only file system (a tmpfs mounted read-only: as root,
+    chmod would not stop a write); skipped where this machine cannot mount one."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only file system here: {mounted.stderr.strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
 
 
 _TMUX_SERVERS = itertools.count()

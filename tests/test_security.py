@@ -54,7 +54,7 @@ async def test_files_are_private_and_nothing_uses_the_network(
     (paths.logs / "tui-chat.log").write_text("an older log\n")
     (paths.logs / "tui-chat.log").chmod(0o644)
     paths.logs.chmod(0o755)
-    prepare_user_files()
+    assert prepare_user_files()[1] == ""
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         app.main.chat.input.load_text("Say hello.")

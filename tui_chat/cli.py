@@ -223,18 +223,38 @@ def model_settings(
     return settings_from(choice.path, merged, seed=seed)
 
 
-def prepare_user_files() -> UserPaths:
+def prepare_user_files() -> tuple[UserPaths, str]:
     """Create the log folder and send the UI process's log there. ``kill -USR2`` on the
-    UI process writes every thread's Python stack to the same log (for a hang)."""
+    UI process writes every thread's Python stack to the same log (for a hang).
+
+    Returns:
+        The paths, and why no log can be written ("" when it can): a read-only file
+        system, say. tui-chat then runs without its logs.
+    """
     paths = user_paths()
-    log_file = os.fdopen(open_private(paths.app_log), "a", buffering=1)
+    try:
+        log_file = os.fdopen(open_private(paths.app_log), "a", buffering=1)
+    except OSError as e:
+        logging.basicConfig(handlers=[logging.NullHandler()])
+        return paths, (
+            f"Logs cannot be written to {paths.logs} ({e.strerror or e}): tui-chat runs "
+            "without them."
+        )
     logging.basicConfig(
         stream=log_file,
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     faulthandler.register(signal.SIGUSR2, file=log_file, all_threads=True)
-    return paths
+    return paths, ""
+
+
+def home_problem() -> str:
+    """Why ``TUI_CHAT_HOME`` cannot hold tui-chat's files ("" if it can, or is not set)."""
+    home = os.environ.get(HOME_ENV)
+    if home and Path(home).expanduser().exists() and not Path(home).expanduser().is_dir():
+        return f"{HOME_ENV}={home} is a file, not a folder: point it at a folder."
+    return ""
 
 
 def store_path(paths: UserPaths) -> Path:
@@ -279,6 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_export(arguments[1:])
     args = build_parser().parse_args(arguments)
+    problem = home_problem()
+    if problem:
+        print(f"tui-chat: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     paths = user_paths()
     if args.config_path:
         print(config.config_path(paths.config))
@@ -295,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.list_models:
         return print_server_models(settings)
-    paths = prepare_user_files()
+    paths, log_problem = prepare_user_files()
     opening: int | None = None
     if args.resume or args.open is not None:
         from tui_chat.conversations_command import find_conversation
@@ -313,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from tui_chat.ui.app import ChatApp
 
-    app = ChatApp(settings, paths, open_conversation=opening)
+    app = ChatApp(settings, paths, open_conversation=opening, log_problem=log_problem)
     try:
         app.run()
     finally:

@@ -8,7 +8,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui_chat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, store_path, whole_number
+from tui_chat.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    home_problem,
+    store_path,
+    whole_number,
+)
 from tui_chat.core.export import to_json, to_markdown
 from tui_chat.core.paths import user_paths
 from tui_chat.core.store import Store, StoreError
@@ -83,6 +90,10 @@ def run_export(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
     args = parser.parse_args(argv)
+    problem = home_problem()
+    if problem:
+        print(f"tui-chat export: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     path = store_path(user_paths())
     try:
         store = _open(path)

@@ -19,6 +19,7 @@ from typing import TextIO
 from tui_chat.cli import (
     EXIT_USAGE,
     add_model_options,
+    home_problem,
     load_config,
     model_settings,
     prepare_user_files,
@@ -108,6 +109,9 @@ def read_text(name: str) -> tuple[str, int]:
 def run_translate(argv: Sequence[str]) -> int:
     """Entry point of ``tui-chat translate``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    problem = home_problem()
+    if problem:
+        return _fail(problem)
     values = load_config(user_paths())
     if values is None:
         return EXIT_USAGE
@@ -139,7 +143,9 @@ def run_translate(argv: Sequence[str]) -> int:
     if settings is None:
         return EXIT_USAGE
     settings = replace(settings, translation_template=template)
-    paths = prepare_user_files()
+    paths, log_problem = prepare_user_files()
+    if log_problem:
+        print(f"tui-chat translate: {log_problem}", file=sys.stderr)
     request = TranslationRequest(target, args.source.strip(), template)
     service = LlmService(settings, paths.worker_log, _report)
     try:

@@ -77,6 +77,7 @@ class ChatApp(App[None]):
         *,
         open_conversation: int | None = None,
         store_path: Path | None = None,
+        log_problem: str = "",
     ) -> None:
         """
         Args:
@@ -84,6 +85,7 @@ class ChatApp(App[None]):
             paths: Where user files go.
             open_conversation: A saved conversation to open at start (0 or None: a new one).
             store_path: The conversation store (default: in the data folder of ``paths``).
+            log_problem: Why no log can be written ("" if it can), for the banner.
         """
         paste_parser.install()
         super().__init__()
@@ -93,6 +95,7 @@ class ChatApp(App[None]):
         self.store = StoreWorker(store_path or paths.store, self._store_failed)
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation
+        self._log_problem = log_problem
         self._toasts: dict[tuple[str, str], float] = {}
         """When each toast shown leaves the screen (monotonic time), by title and text."""
         self._fault: BaseException | None = None
@@ -155,6 +158,8 @@ class ChatApp(App[None]):
 
     @work
     async def _open_store(self) -> None:
+        if self._log_problem:
+            self.main.banner.show(self._log_problem, key="logs")
         opened = await self.store.opened()
         if opened.problem:
             self.main.banner.show(opened.problem, key="store")

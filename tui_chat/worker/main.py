@@ -59,8 +59,12 @@ CPU the model needs."""
 
 
 def _redirect_output(log_path: str) -> None:
-    """Point fds 1 and 2 (and Python's streams) at the log file."""
-    log = open_private(Path(log_path), truncate=_too_big(log_path))
+    """Point fds 1 and 2 (and Python's streams) at the log file, or at nothing when it
+    cannot be written (a read-only file system): never at the terminal."""
+    try:
+        log = open_private(Path(log_path), truncate=_too_big(log_path))
+    except OSError:
+        log = os.open(os.devnull, os.O_WRONLY)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
