@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, Label, TextArea
 
 from tests.helpers import SIZE, wait_until
@@ -46,20 +47,64 @@ async def test_settings_are_saved_to_the_file_and_applied(
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
-async def test_a_bad_value_is_explained_and_nothing_is_written(
-    make_app: MakeApp, paths: UserPaths
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("top_p", "20", "Not saved: top_p: must be in (0.0, 1.0], got 20.0"),
+        ("max_tokens", "many", "Not saved: Most tokens in a reply: 'many' is not a whole number"),
+    ],
+)
+async def test_a_bad_value_is_explained_where_it_is_seen_and_nothing_is_written(
+    make_app: MakeApp, paths: UserPaths, field: str, value: str, said: str
 ) -> None:
     app = make_app()
     path: Path = config.config_path(paths.config)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await pilot.press("f3")
         await wait_until(lambda: isinstance(app.screen, SettingsScreen))
-        app.screen.query_one("#top_p", Input).value = "7"
+        screen = app.screen
+        screen.query_one(f"#{field}", Input).value = value
+        screen.query_one(f"#{field}", Input).focus()  # far down the dialog
+        await pilot.pause()
         await pilot.press("ctrl+s")
-        problem = app.screen.query_one("#settings-problem", Label)
-        await wait_until(lambda: "top_p" in str(problem.render()), message="the problem")
-        assert "must be in (0.0, 1.0]" in str(problem.render())
+        problem = screen.query_one("#settings-problem", Label)
+        await wait_until(lambda: str(problem.render()) == said, message="the problem")
+        await pilot.pause()
+        dialog = screen.query_one("#settings")
+        assert dialog.region.contains_region(problem.region), "the problem is out of sight"
         await pilot.press("escape")
         await wait_until(lambda: not isinstance(app.screen, SettingsScreen))
     app.store.close_now()
     assert not path.exists()
+
+
+@pytest.mark.parametrize("size", [(110, 32), (200, 50)])
+async def test_the_system_prompt_field_shows_its_text(
+    make_app: MakeApp, size: tuple[int, int]
+) -> None:
+    app = make_app(system_prompt="Answer briefly.\nIn French.")
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f3")
+        await wait_until(lambda: isinstance(app.screen, SettingsScreen))
+        await pilot.pause()
+        field = app.screen.query_one("#system_prompt", TextArea)
+        assert field.content_region.height >= 3, "no room for the text"
+
+
+@pytest.mark.parametrize(("language", "said"), [("English", False), ("German", True)])
+async def test_saving_mentions_the_next_start_only_when_the_language_changed(
+    make_app: MakeApp, paths: UserPaths, language: str, said: bool
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await wait_until(lambda: isinstance(app.screen, SettingsScreen))
+        app.screen.query_one("#translation_language", Input).value = language
+        app.screen.query_one("#temperature", Input).value = "0.5"
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: not isinstance(app.screen, SettingsScreen), message="saved")
+        await wait_until(lambda: app._notifications, message="the notice")
+        (notice,) = [n.message for n in app._notifications]
+        path = config.config_path(paths.config)
+        assert notice.startswith(f"Saved to {path}.")
+        assert ("takes effect at the next start" in notice) is said

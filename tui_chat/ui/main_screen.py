@@ -201,17 +201,22 @@ class MainScreen(Screen[None]):
             server=str(saved.get("server", current.server)).strip(),
             server_model=str(saved.get("server_model", current.server_model)).strip(),
         )
-        later = "The translation language takes effect at the next start."
+        language = str(saved.get("translation_language", current.translation_language))
+        later = (
+            " The translation language takes effect at the next start."
+            if language != current.translation_language
+            else ""
+        )
         if _worker_settings(chosen) == _worker_settings(current):
             self.service.settings = chosen
-            self.notify(f"Saved to {self._config_file}. {later}", timeout=6, markup=False)
+            self.notify(f"Saved to {self._config_file}.{later}", timeout=6, markup=False)
             return
         self.banner.hide()
         loading = (
             f"Connecting to {chosen.server}" if chosen.server else f"Loading {chosen.model.name}"
         )
         # The path and the address are a person's text: shown as written, never as markup.
-        self.notify(f"Saved to {self._config_file}. {loading}… {later}", markup=False)
+        self.notify(f"Saved to {self._config_file}. {loading}…{later}", markup=False)
         await self.service.reload(chosen)
 
     def action_retry(self) -> None:

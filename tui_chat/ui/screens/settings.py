@@ -49,12 +49,15 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
         values = self._settings.values()
         with VerticalScroll(classes="dialog", id="settings"):
             yield Label(literal(f"Settings, saved in {self._path}"), classes="dialog-title")
+            # Under the title, where it is seen however far down the person has scrolled.
+            problem = Label("", id="settings-problem")
+            problem.display = False
+            yield problem
             yield Label("System prompt (for new conversations; empty: the model's own)")
             yield TextArea(str(values["system_prompt"]), id="system_prompt", soft_wrap=True)
             for key, label, _now in FIELDS:
                 yield Label(label)
                 yield Input(str(values[key]), id=key)
-            yield Label("", id="settings-problem")
             with Horizontal(classes="buttons"):
                 yield Button("Save (Ctrl+S)", id="save", variant="primary")
                 yield Button("Cancel (Esc)", id="cancel")
@@ -85,10 +88,23 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
             if "model" in changed:
                 check_model_file(Path(str(changed["model"])).expanduser())
             config.save(self._path, values)
-        except (config.ConfigError, ModelFileError, ValueError) as e:
-            self.query_one("#settings-problem", Label).update(literal(str(e), style="bold red"))
+        except config.ConfigError as e:
+            # Nothing was written: the file is named only when it is what failed.
+            problem = str(e).removeprefix(f"{self._path}: ")
+            if problem.startswith("cannot be"):
+                problem = f"{self._path} {problem}"
+            self._say_problem(problem)
+            return
+        except (ModelFileError, ValueError) as e:
+            self._say_problem(str(e))
             return
         self.dismiss(values)
+
+    def _say_problem(self, problem: str) -> None:
+        label = self.query_one("#settings-problem", Label)
+        label.update(literal(f"Not saved: {problem}", style="bold red"))
+        label.display = True
+        self.query_one("#settings", VerticalScroll).scroll_home(animate=False)
 
     def _edited(self) -> dict[str, config.Value]:
         edited: dict[str, config.Value] = {
@@ -100,5 +116,6 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
             try:
                 edited[key] = kind(raw)
             except ValueError:
-                raise ValueError(f"{label}: {raw!r} is not {kind.__name__}") from None
+                what = {int: "a whole number", float: "a number"}.get(kind, "valid")
+                raise ValueError(f"{label}: {raw!r} is not {what}") from None
         return edited
