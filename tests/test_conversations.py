@@ -179,6 +179,9 @@ async def test_rename_and_delete_from_the_list(make_app: MakeApp) -> None:
         await wait_until(lambda: isinstance(app.screen, Confirm))
         await pilot.press("y")
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
+        # It was the open one: it leaves the screen at once, a new one takes its place.
+        await wait_until(lambda: not in_log(app, UserMessage), message="the chat cleared")
+        assert app.main.chat.conversation.id is None
         # The title is the person's text: shown as written, never read as markup.
         await wait_until(lambda: any(n.message.startswith("Deleted") for n in notes))
         deleted = next(n for n in notes if n.message.startswith("Deleted"))
@@ -188,9 +191,11 @@ async def test_rename_and_delete_from_the_list(make_app: MakeApp) -> None:
             lambda: "No saved conversations" in str(options.get_option_at_index(0).prompt)
         )
         await pilot.press("escape")
-        # The open conversation was the deleted one: a new one takes its place.
-        await wait_until(lambda: app.main.chat.conversation.id is None, message="new one")
+        await wait_until(lambda: not isinstance(app.screen, ConversationsScreen))
+        await pilot.pause()
+        assert app.main.chat.conversation.id is None
         assert not in_log(app, UserMessage)
+        assert not [n for n in notes if "kept" in n.message], "nothing was kept"
 
 
 async def test_an_interrupted_reply_shows_as_such_when_reopened(make_app: MakeApp) -> None:
@@ -306,6 +311,7 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
         if becomes == "read-only":
             conn.execute("PRAGMA query_only = ON")
         else:
+            conn.execute("VACUUM")  # no free page left inside the file either
             (pages,) = conn.execute("PRAGMA page_count").fetchone()
             conn.execute(f"PRAGMA max_page_count = {pages}")
 
@@ -326,8 +332,8 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
             turn = await reply_finished(app)
             assert turn.status is TurnStatus.COMPLETE
             assert turn is not saved
-            await wait_until(lambda: app.main.banner.message("store"), message="banner")
-            message = app.main.banner.message("store")
+            await wait_until(lambda: app.main.banner.message("saving"), message="banner")
+            message = app.main.banner.message("saving")
             assert said in message
             assert "stays in memory" in message
             await put_and_send(app, pilot, "Again.")
@@ -521,3 +527,28 @@ async def test_ctrl_q_mid_reply_saves_it_as_stopped(
         await pilot.press("ctrl+q")
     app.store.close_now()
     assert rows(db) == [("user", "Tell a story.", "complete"), ("assistant", STORY, "stopped")]
+
+
+async def test_a_conversation_deleted_in_another_tui_chat_says_so_until_saving_works_again(
+    make_app: MakeApp, paths: UserPaths
+) -> None:
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Say hello.")
+        await reply_finished(app)
+        other = Store.open(paths.store)  # the other tui-chat
+        other.delete(app.main.chat.conversation.id or 0)
+        other.close()
+        await put_and_send(app, pilot, "Still there?")
+        await reply_finished(app)
+        await wait_until(lambda: app.main.banner.message("saving"), message="the banner")
+        assert app.main.banner.message("saving") == (
+            "This conversation was deleted in another tui-chat: what is written in it now "
+            "is not saved. Ctrl+N starts a new conversation, which is."
+        )
+        assert len(in_log(app, UserMessage)) == 2, "what was written stays on screen"
+        await pilot.press("ctrl+n")
+        await put_and_send(app, pilot, "A new start.")
+        await reply_finished(app)
+        await wait_until(lambda: not app.main.banner.shown, message="the banner gone")

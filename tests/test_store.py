@@ -202,3 +202,16 @@ def test_several_instances_creating_the_store_at_once_all_get_it(tmp_path: Path)
         for p in openers:
             p.join(60)
         assert outcomes == ["ok"] * 3, outcomes
+
+
+def test_a_deleted_conversations_id_is_never_given_again(store_file: Path) -> None:
+    store = Store.open(store_file)
+    first = store.create_conversation("m")
+    second = store.create_conversation("m")
+    store.delete(second)
+    assert store.create_conversation("m") == second + 1 > first
+    store.close()
+    again = Store.open(store_file)  # and across sessions
+    again.delete(second + 1)
+    assert again.create_conversation("m") == second + 2
+    again.close()

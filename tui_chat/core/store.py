@@ -54,6 +54,26 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE conversations ADD COLUMN context_start INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX conversations_by_update ON conversations (updated);
     """,
+    # 3: a conversation's id is never given again once it is deleted (`--open 1` always
+    # means the same conversation). SQLite cannot add AUTOINCREMENT to a table: it is
+    # built again (with foreign keys off, see migrate) and the old ids copied over.
+    """
+    CREATE TABLE conversations_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        system_prompt TEXT NOT NULL DEFAULT '',
+        context_start INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO conversations_new
+        SELECT id, title, created, updated, model, system_prompt, context_start
+        FROM conversations;
+    DROP TABLE conversations;
+    ALTER TABLE conversations_new RENAME TO conversations;
+    CREATE INDEX conversations_by_update ON conversations (updated);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -114,6 +134,18 @@ def migrate(conn: sqlite3.Connection, up_to: int = SCHEMA_VERSION) -> int:
     Raises:
         StoreError: The file was written by a newer tui-chat.
     """
+    # A table is built again by some steps: with foreign keys on, dropping the old one
+    # would delete every message (ON DELETE CASCADE). The pragma is a no-op inside a
+    # transaction, so it is switched here, and the keys checked before each commit.
+    (keys_on,) = conn.execute("PRAGMA foreign_keys").fetchone()
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return _migrate(conn, up_to)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if keys_on else 'OFF'}")
+
+
+def _migrate(conn: sqlite3.Connection, up_to: int) -> int:
     found: int | None = None
     while True:
         conn.execute("BEGIN IMMEDIATE")
@@ -132,6 +164,8 @@ def migrate(conn: sqlite3.Connection, up_to: int = SCHEMA_VERSION) -> int:
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise StoreError(f"migrating it to schema {version + 1} broke its links")
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:

@@ -28,7 +28,8 @@ class StoreWorker:
         """
         Args:
             path: The store's file; None keeps the store in memory.
-            on_error: Hears, on the store's thread, the first failure of a write.
+            on_error: Hears, on the store's thread, the first failure of a write (and
+                the first after one that worked again).
         """
         self._path = path
         self._on_error = on_error
@@ -80,13 +81,21 @@ class StoreWorker:
             if not self._failed:
                 self._failed = True
                 self._on_error(self.failure(e))
+        else:
+            self._failed = False
 
     def failure(self, error: Exception) -> str:
         """What to tell a person when a write failed with ``error``."""
+        if "FOREIGN KEY constraint failed" in str(error):
+            # Its conversation is gone: deleted in another tui-chat.
+            return (
+                "This conversation was deleted in another tui-chat: what is written in it "
+                "now is not saved. Ctrl+N starts a new conversation, which is."
+            )
         where = f" {self._path}" if self._path is not None else ""
         return (
             f"Could not save to the conversation store{where}: {error}. "
-            "This session's chat stays in memory."
+            "This session's chat stays in memory until saving works again."
         )
 
     def close_now(self) -> None:

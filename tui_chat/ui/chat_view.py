@@ -210,19 +210,25 @@ class ChatView(Vertical):
         from tui_chat.ui.screens.conversations import Choice, ConversationsScreen
 
         choice: Choice | None = await self.app.push_screen_wait(
-            ConversationsScreen(self.store, self.conversation.id)
+            ConversationsScreen(self.store, self.conversation.id, self._deleted)
         )
         if choice is not None and choice.conversation_id is None:
             await self.action_new()
         elif choice is not None and choice.conversation_id != self.conversation.id:
             await self.open(choice.conversation_id)
         elif self.conversation.id is not None:
-            # The open conversation may have been deleted or renamed meanwhile.
+            # The open conversation may have been renamed (or deleted elsewhere) meanwhile.
             still = await self.store.call(lambda s: s.load(self.conversation.id or 0))
             if still is None:
-                await self.action_new()
+                await self.show(self._fresh())
             else:
                 self.conversation.title = still.info.title
+
+    async def _deleted(self, conversation_id: int) -> None:
+        """A conversation was deleted in the list: if it is the open one, it goes from the
+        screen at once and a new one takes its place."""
+        if conversation_id == self.conversation.id:
+            await self.show(self._fresh())
 
     @work
     async def action_save_markdown(self) -> None:
@@ -306,9 +312,13 @@ class ChatView(Vertical):
         import sqlite3  # the store's own module is imported on its thread, after start-up
 
         try:
+            new = conversation.id is None
             conversation.id, user.message_id, reply.message_id = await self.store.call(save)
         except (sqlite3.Error, RuntimeError) as e:
             self.post_message(StoreFailed(self.store.failure(e)))
+        else:
+            if new:  # a new conversation is saved: what failed before is behind
+                self.post_message(StoreRecovered())
 
     # Replies --------------------------------------------------------------------------
 
@@ -389,6 +399,10 @@ class ChatView(Vertical):
     async def add_notice(self, text: str, *, kind: str = "info") -> None:
         """Show a notice from tui-chat in the log."""
         await self.chat_log.add_notice(text, kind=kind)
+
+
+class StoreRecovered(Message):
+    """A new conversation was saved: a failure to save an earlier one is behind."""
 
 
 class StoreFailed(Message):

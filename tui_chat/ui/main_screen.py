@@ -237,7 +237,11 @@ class MainScreen(Screen[None]):
         self.status.estimated = bool(model and model.estimated_counts)
 
     def on_store_failed(self, message: StoreFailed) -> None:
-        self.banner.show(message.text, key="store")
+        # Its own line: "store" says what went wrong opening the store, and stays.
+        self.banner.show(message.text, key="saving")
+
+    def on_store_recovered(self) -> None:
+        self.banner.hide(key="saving")
 
     # Service events -------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -39,10 +40,22 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         Binding("n", "new", "New conversation"),
     ]
 
-    def __init__(self, store: StoreWorker, current: int | None) -> None:
+    def __init__(
+        self,
+        store: StoreWorker,
+        current: int | None,
+        deleted: Callable[[int], Awaitable[None]],
+    ) -> None:
+        """
+        Args:
+            store: The conversation store.
+            current: The open conversation, if it is saved.
+            deleted: Hears of each conversation deleted here.
+        """
         super().__init__(classes="dialog-screen")
         self._store = store
         self._current = current
+        self._deleted = deleted
         self._conversations: list[ConversationInfo] = []
 
     def compose(self) -> ComposeResult:
@@ -132,6 +145,9 @@ class ConversationsScreen(ModalScreen[Choice | None]):
         ):
             return
         await self._store.call(lambda s: s.delete(chosen.id))
+        await self._deleted(chosen.id)
+        if chosen.id == self._current:
+            self._current = None
         self.notify(f"Deleted “{title}”.")
         await self.reload()
 
