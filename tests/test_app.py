@@ -27,7 +27,7 @@ from tests.helpers import (
     wait_until,
 )
 from tui_chat.core.conversation import TurnStatus
-from tui_chat.core.script import Hold, Read, Say, Script, says
+from tui_chat.core.script import Fail, Fault, Hold, Read, Say, Script, says
 from tui_chat.service.events import ServiceState
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.widgets.chat_input import ChatInput
@@ -375,3 +375,20 @@ async def test_the_palette_clears_the_chat_and_the_footer_has_no_copy(make_app: 
         )
         assert "Copy" not in footer
         assert "Quit" in footer
+
+
+async def test_after_a_crash_the_context_is_the_conversations_not_the_replys(
+    make_app: MakeApp,
+) -> None:
+    crash = Script(replies=(("crash", (Say.text(STORY), Fail(Fault.EXIT))),))
+    app = make_app(script=crash)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Please crash.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.INTERRUPTED
+        await loaded(app)
+        messages = app.main.chat.conversation.messages_for()
+        (expected,) = (await app.service.count_tokens(prompts=[messages])).prompts
+        await wait_until(lambda: app.main.status.context_tokens == expected, message="recount")
+        assert f"context {expected}/4096" in status_text(app)

@@ -157,6 +157,9 @@ def test_a_crash_notice(snap_compare: Snap, app: ChatApp) -> None:
         await wait_until(lambda: app.service.crashes == 1, message="the crash")
         await wait_until(lambda: "interrupted" in ending(app), message="the reply's end")
         await loaded(app)
+        messages = app.main.chat.conversation.messages_for()
+        (counted,) = (await app.service.count_tokens(prompts=[messages])).prompts
+        await wait_until(lambda: app.main.status.context_tokens == counted, message="recount")
 
     assert take(snap_compare, app, steps)
 
@@ -172,6 +175,8 @@ def test_the_breaker_banner(snap_compare: Snap, app: ChatApp) -> None:
             os.kill(pid, signal.SIGKILL)
             await wait_until(lambda n=n: app.service.crashes == n, message=f"crash {n}")
         await wait_until(lambda: app.main.banner.shown, message="the banner")
+        # The model is down: how much of its context the chat takes is not known.
+        await wait_until(lambda: app.main.status.context_tokens is None, message="no count")
 
     assert take(snap_compare, app, steps)
 

@@ -188,11 +188,11 @@ class ChatView(Vertical):
             return False
         conversation = Conversation.from_stored(stored)
         await self.show(conversation)
-        self._count_context()
+        self.count_context()
         return True
 
     @work(exclusive=True, group="context-count")
-    async def _count_context(self) -> None:
+    async def count_context(self) -> None:
         """Tell the status line how much of the context the open conversation takes."""
         messages = self.conversation.messages_for()
         if len(messages) <= self.conversation.kept:
@@ -200,7 +200,8 @@ class ChatView(Vertical):
             return
         try:
             counts = await self.service.count_tokens(prompts=[messages])
-        except Exception:  # the model may be down; the count is a nicety
+        except Exception:  # the model is down: how much it would take is not known
+            self.post_message(self.ContextUsed(None))
             return
         self.post_message(self.ContextUsed(counts.prompts[0]))
 

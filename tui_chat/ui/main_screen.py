@@ -293,7 +293,12 @@ class MainScreen(Screen[None]):
                 if reason is not DoneReason.ERROR:
                     self.status.usage = usage
                     self.status.estimated = usage.estimated
+                if usage.prompt_tokens:
                     self.status.context_tokens = usage.prompt_tokens + usage.completion_tokens
+                else:
+                    # Cut off before the worker said its counts (a crash, a stop while the
+                    # prompt waited): the model counts the conversation again.
+                    self.chat.count_context()
                 self._show_state(self.service.state)
 
     def _show_state(self, state: ServiceState) -> None:

@@ -122,9 +122,11 @@ def _shown_message(text: str) -> Text:
     if len(text) > LONG_MESSAGE_CHARS:
         # The log lays out what it shows: a megabyte would freeze it for seconds.
         rest = text[SHOWN_OF_LONG_MESSAGE:]
+        breaks = rest.count("\n")
+        lines = f" on {breaks:,} more {'line' if breaks == 1 else 'lines'}" if breaks else ""
         text = (
-            f"{text[:SHOWN_OF_LONG_MESSAGE]}…\n[{rest.count(chr(10)) + 1:,} more lines, "
-            f"{len(rest):,} more characters: all of it was sent]"
+            f"{text[:SHOWN_OF_LONG_MESSAGE]}…\n[{len(rest):,} more characters{lines}, not "
+            "shown here: the message is kept whole]"
         )
     return literal(text)
 
