@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Callable
 
+import pytest
 from textual import events
 from textual.message import Message
 from textual.notifications import Notify
@@ -392,3 +393,37 @@ async def test_after_a_crash_the_context_is_the_conversations_not_the_replys(
         (expected,) = (await app.service.count_tokens(prompts=[messages])).prompts
         await wait_until(lambda: app.main.status.context_tokens == expected, message="recount")
         assert f"context {expected}/4096" in status_text(app)
+
+
+async def test_a_message_sent_while_the_model_loads_is_on_screen_before_it_is_saved(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing to hurry for while the model loads: the message shows at once, whatever
+    the store (still opening at start-up) takes."""
+    import threading
+
+    from tui_chat.core.store import Store
+
+    release, saved = threading.Event(), threading.Event()
+    add_message = Store.add_message
+
+    def slow(store: Store, *args: object, **kwargs: object) -> int:
+        release.wait(10)
+        try:
+            return add_message(store, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            saved.set()
+
+    monkeypatch.setattr(Store, "add_message", slow)
+    app = make_app(script=Script(default=says("Hello there."), load_seconds=1.0))
+    async with app.run_test(size=SIZE):
+        await wait_until(lambda: app.service.worker_pid, message="worker started")
+        app.main.chat.input.load_text("Say hello.")
+        # As the terminal delivers it (Pilot.press would wait for the handler to finish).
+        app.post_message(events.Key("enter", "\r"))
+        await wait_until(lambda: in_log(app, UserMessage), message="the message on screen")
+        assert not saved.is_set(), "it was shown only once saved"
+        assert app.main.chat.input.text == ""
+        release.set()
+        turn = await reply_finished(app)
+        assert (turn.status, turn.text) == (TurnStatus.COMPLETE, "Hello there.")

@@ -163,3 +163,17 @@ def _saved_reply(store: sqlite3.Connection) -> str:
     """The reply's text as the store holds it now ("" before it is saved)."""
     row = store.execute("SELECT text FROM messages WHERE role = 'assistant'").fetchone()
     return row[0] if row else ""
+
+
+def test_what_is_typed_at_launch_before_the_first_frame_is_kept(
+    terminal: Terminal, home: Path
+) -> None:
+    terminal.start(f"{TUI_CHAT}", {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color"})
+    terminal.type("typed at once")  # while Python is still starting
+    # In the input box: not the terminal's own echo of it, before tui-chat took over.
+    screen = terminal.wait_for(
+        lambda s: any(row.startswith("│ typed at once ") for row in s.splitlines()), "the text"
+    )
+    assert screen.count("typed at once") == 1
+    terminal.keys("C-q")
+    assert terminal.exit_status() == "status 0"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -96,6 +96,8 @@ class ChatApp(App[None]):
         self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
         self._open_at_start = open_conversation
         self._log_problem = log_problem
+        self._early_input: list[events.Key | events.Paste] | None = []
+        """Keys and pastes that came before the first frame (None once it is drawn)."""
         self._toasts: dict[tuple[str, str], float] = {}
         """When each toast shown leaves the screen (monotonic time), by title and text."""
         self._fault: BaseException | None = None
@@ -151,8 +153,23 @@ class ChatApp(App[None]):
         watchdog.daemon = True
         watchdog.start()
 
+    async def on_event(self, event: events.Event) -> None:
+        # What is typed or pasted before the input exists (the first ~0.1 s after launch)
+        # has nowhere to go: it is kept and given to the input once it is there.
+        early = self._early_input
+        if early is not None and isinstance(event, events.Key | events.Paste) and not self.focused:
+            early.append(event)
+            return
+        await super().on_event(event)
+
     def on_ready(self) -> None:
         # After the first frame: the screen paints and takes typing while the model loads.
+        early, self._early_input = self._early_input or [], None
+        for event in early:  # new events: the old ones went some way through Textual
+            if isinstance(event, events.Key):
+                self.post_message(events.Key(event.key, event.character))
+            else:
+                self.post_message(events.Paste(event.text))
         self.service.start()
         self._open_store()
 

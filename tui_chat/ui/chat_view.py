@@ -25,7 +25,7 @@ from textual.widget import Widget
 from tui_chat.core.conversation import Conversation, Turn, TurnStatus
 from tui_chat.core.protocol import ContextTrimmed, Done, DoneReason, Error, PromptProgress, Token
 from tui_chat.service.events import RequestEvent, ServiceState
-from tui_chat.service.llm_service import LlmService
+from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.widgets.chat_input import ChatInput
 from tui_chat.ui.widgets.chat_log import ChatLog, Notice, Reply
@@ -268,36 +268,65 @@ class ChatView(Vertical):
         conversation = self.conversation
         user = conversation.add_user(text)
         turn = conversation.start_reply()
-        # On disk before the model sees it (~1 ms on the store's thread), then to the model,
-        # then on screen while the model reads the prompt. The UI's CPU time in that
-        # window is taken from the model (two cores, two threads): the widgets were
-        # mounted beforehand, and the input is cleared and they are shown in one batch,
-        # so that it is one layout and one paint.
-        await self._save_new(conversation, user, turn)
-        if conversation is not self.conversation:
-            return  # another conversation was opened meanwhile
-        request_id = self.service.generate(conversation.messages_for(turn), keep=conversation.kept)
-        log = self.chat_log
-        with self.app.batch_update():
-            message_widget, reply = log.new_exchange(
-                text, self.service.settings.stream_cpu_budget or None
-            )
-            self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
-            exchange = self._exchanges[request_id] = _Exchange(turn, reply)
-            try:
-                message.chat_input.clear()
-                await log.show_exchange(message_widget, reply)
-            finally:
-                exchange.shown.set()
-        if self.service.state is ServiceState.LOADING:
-            reply.show_progress("waiting for the model to load…")
-        else:
+        chat_input = message.chat_input
+        if self.service.state is ServiceState.READY:
+            # On disk before the model sees it (~1 ms on the store's thread), then to the
+            # model, then on screen while the model reads the prompt. The UI's CPU time in
+            # that window is taken from the model (two cores, two threads): the widgets
+            # were mounted beforehand, and the input is cleared and they are shown in one
+            # batch, so that it is one layout and one paint.
+            await self._save_new(conversation, user, turn)
+            if conversation is not self.conversation:
+                return  # another conversation was opened meanwhile
+            exchange, shown = self._new_exchange(text, user, turn)
+            self._generate(conversation, exchange)
+            await self._show(exchange, shown, chat_input)
             # Most prompts are read in well under a second; say so only for longer ones
             # (long ones also report their progress).
             self.set_timer(
                 SAY_READING_AFTER_SECONDS,
-                lambda: reply.show_progress("reading the prompt… (Esc stops)"),
+                lambda: exchange.reply.show_progress("reading the prompt… (Esc stops)"),
             )
+            return
+        # The model is not ready (it is loading): nothing to hurry for, so the message is
+        # on screen at once, then saved (the store may still be opening), then sent.
+        exchange, shown = self._new_exchange(text, user, turn)
+        await self._show(exchange, shown, chat_input)
+        exchange.reply.show_progress("waiting for the model to load…")
+        await self._save_new(conversation, user, turn)
+        if conversation is self.conversation:
+            self._generate(conversation, exchange)
+
+    def _new_exchange(self, text: str, user: Turn, turn: Turn) -> tuple[_Exchange, Widget]:
+        """The widgets of a message and its reply (mounted beforehand), not yet shown."""
+        message_widget, reply = self.chat_log.new_exchange(
+            text, self.service.settings.stream_cpu_budget or None
+        )
+        self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
+        return _Exchange(turn, reply), message_widget
+
+    async def _show(self, exchange: _Exchange, message: Widget, chat_input: ChatInput) -> None:
+        """Empty the input and show the message and its reply, in one layout."""
+        with self.app.batch_update():
+            try:
+                chat_input.clear()
+                await self.chat_log.show_exchange(message, exchange.reply)
+            finally:
+                exchange.shown.set()
+
+    def _generate(self, conversation: Conversation, exchange: _Exchange) -> None:
+        """Ask for the reply; what the model sends goes to ``exchange``."""
+        turn = exchange.turn
+        try:
+            request_id = self.service.generate(
+                conversation.messages_for(turn), keep=conversation.kept
+            )
+        except ServiceUnavailableError as e:  # it stopped while the message was saved
+            turn.status = TurnStatus.FAILED
+            self._save_final(exchange, DoneReason.ERROR)
+            self.run_worker(exchange.reply.finish("", DoneReason.ERROR, f"Not sent: {e}."))
+            return
+        self._exchanges[request_id] = exchange
 
     async def _save_new(self, conversation: Conversation, user: Turn, reply: Turn) -> None:
         model = self.service.model.name if self.service.model else self.service.settings.model.stem
