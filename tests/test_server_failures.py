@@ -29,12 +29,13 @@ from tui_chat.core.protocol import (
     ChatMessage,
     Done,
     DoneReason,
+    Error,
     Generate,
     LoadModel,
     Sampling,
 )
 from tui_chat.service import llm_service
-from tui_chat.service.events import ServiceEvent, ServiceState, WorkerCrashed
+from tui_chat.service.events import ServerBack, ServiceEvent, ServiceState, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.widgets.chat_log import Notice
@@ -495,3 +496,78 @@ async def test_no_server_running_says_so_clearly(
         assert "Ctrl+R to try again" in banner
         assert "Traceback" not in terminal_output(app)
         assert status_text(app).startswith(f"server {base.removeprefix('http://')} · ")
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pauses between attempts and checks short enough for a test."""
+    monkeypatch.setattr(llm_service, "SERVER_RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(llm_service, "SERVER_PROBE_SECONDS", 0.1)
+
+
+async def test_once_the_breaker_gave_up_the_server_back_is_found_by_itself(
+    server: str, start_service: Callable[..., LlmService], quick_retries: None
+) -> None:
+    Handler.mode = "503"
+    events: list[ServiceEvent] = []
+    service = start_service(events.append, server=server, script=None)
+    await wait_until(lambda: service.state is ServiceState.BROKEN, message="gave up")
+    assert service.workers_started == 3
+    Handler.mode = "done"  # the server is back: nobody presses anything
+    await wait_until(lambda: service.state is ServiceState.READY, message="back by itself")
+    assert [e for e in events if isinstance(e, ServerBack)] == [ServerBack(server)]
+    assert service.workers_started == 4
+    request = service.generate([ChatMessage("user", "Hi.")])
+    await wait_until(
+        lambda: any(isinstance(e, Done) and e.request_id == request for e in events),
+        message="a reply",
+    )
+
+
+async def test_a_message_while_the_server_is_down_is_one_more_attempt(
+    server: str, start_service: Callable[..., LlmService], quick_retries: None
+) -> None:
+    Handler.mode = "503"
+    events: list[ServiceEvent] = []
+    service = start_service(events.append, server=server, script=None)
+    await wait_until(lambda: service.state is ServiceState.BROKEN, message="gave up")
+    assert service.accepts_requests, "a message is a new attempt, not refused"
+    # Still down: one attempt, at once, and the message's reply says why it failed.
+    request = service.generate([ChatMessage("user", "Hi.")])
+    await wait_until(
+        lambda: any(isinstance(e, Done) and e.request_id == request for e in events),
+        message="the attempt",
+    )
+    done = next(e for e in events if isinstance(e, Done) and e.request_id == request)
+    error = next(e for e in events if isinstance(e, Error) and e.request_id == request)
+    assert done.reason is DoneReason.ERROR
+    assert error.message == "The server answered 503 Service Unavailable: Loading model"
+    assert (service.state, service.workers_started) == (ServiceState.BROKEN, 4)
+    # Back: the next message connects and is answered.
+    Handler.mode = "done"
+    request = service.generate([ChatMessage("user", "Hi again.")])
+    await wait_until(
+        lambda: any(isinstance(e, Done) and e.request_id == request for e in events),
+        message="the reply",
+    )
+    done = next(e for e in events if isinstance(e, Done) and e.request_id == request)
+    assert done.reason is DoneReason.FINISHED
+
+
+async def test_the_chat_comes_back_with_the_server_and_says_so(
+    server: str, make_app: Callable[..., ChatApp], quick_retries: None
+) -> None:
+    Handler.mode = "503"
+    app = make_app(server=server, script=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.main.banner.shown, message="the breaker banner")
+        assert "server not reachable" in status_text(app)
+        Handler.mode = "done"
+        await wait_until(lambda: app.service.state is ServiceState.READY, message="back")
+        await pilot.pause()
+        assert not app.main.banner.shown
+        notices = [str(n.render()) for n in in_log(app, Notice)]
+        assert notices[-1] == f"The server {server} answers again: connecting."
+        await put_and_send(app, pilot, "Hi.")
+        turn = await reply_finished(app)
+        assert turn.text == "Hello there."

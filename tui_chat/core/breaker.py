@@ -36,6 +36,7 @@ class CrashBreaker:
         """The worker finished a reply: forget earlier crashes."""
         self._count = 0
 
-    def reset(self) -> None:
-        """Close the breaker (the person asked to try again)."""
-        self._count = 0
+    def reset(self, attempts: int | None = None) -> None:
+        """Close the breaker (the person asked to try again); with ``attempts``, it opens
+        again after that many more crashes in a row."""
+        self._count = 0 if attempts is None else max(0, self.limit - attempts)

@@ -83,6 +83,19 @@ class WorkerCrashed:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ServerBack:
+    """The server that could not be reached answers again: a new worker connects."""
+
+    server: str
+    """Its address."""
+
+    @property
+    def notice(self) -> str:
+        """A sentence for the chat log."""
+        return f"The server {self.server} answers again: connecting."
+
+
 def _times(count: int) -> str:
     return "once" if count == 1 else f"{count} times"
 
@@ -94,6 +107,7 @@ def _sentence(text: str) -> str:
 ServiceEvent = (
     StateChanged
     | WorkerCrashed
+    | ServerBack
     | LoadProgress
     | ModelLoaded
     | PromptProgress

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +49,7 @@ from tui_chat.core.protocol import (
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import (
     RequestEvent,
+    ServerBack,
     ServiceEvent,
     ServiceState,
     StateChanged,
@@ -72,6 +74,11 @@ with each failure in a row (a server that restarts needs a moment; a crash of a 
 model is restarted at once)."""
 SERVER_RETRY_MAX_SECONDS = 30.0
 """The longest pause between attempts, however high the crash limit is set."""
+SERVER_PROBE_SECONDS = 10.0
+"""Once the breaker opened for a server, the first quiet check of whether it answers
+again (its model list); the pause doubles after each check that finds it down."""
+SERVER_PROBE_MAX_SECONDS = 60.0
+"""The longest pause between two such checks."""
 
 
 class ServiceUnavailableError(Exception):
@@ -152,6 +159,10 @@ class LlmService:
         self._retiring: _Worker | None = None
         self._restart: asyncio.TimerHandle | None = None
         """A new worker to be started after a pause (the server could not be reached)."""
+        self._server_down = ""
+        """Why the breaker opened for the server ("" when it did not, or a local model)."""
+        self._probe: asyncio.TimerHandle | None = None
+        """The next quiet check of whether the server answers again."""
         self.workers_started = 0
         """Worker processes started so far."""
 
@@ -183,13 +194,17 @@ class LlmService:
         return self._active is not None or bool(self._pending)
 
     @property
+    def _stopped(self) -> bool:
+        """No worker runs and none will start by itself."""
+        return self._state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED, ServiceState.CLOSED)
+
+    @property
     def accepts_requests(self) -> bool:
-        """True unless the breaker is open, the load failed, or the service is closed."""
-        return self._state not in (
-            ServiceState.BROKEN,
-            ServiceState.LOAD_FAILED,
-            ServiceState.CLOSED,
-        )
+        """True unless the breaker is open, the load failed, or the service is closed; a
+        server that could not be reached takes requests: each is a new attempt."""
+        if self._state is ServiceState.BROKEN and self._server_down:
+            return True
+        return not self._stopped
 
     # Commands -------------------------------------------------------------------------
 
@@ -218,6 +233,8 @@ class LlmService:
         """
         if not self.accepts_requests:
             raise self._unavailable()
+        if self._state is ServiceState.BROKEN:  # the server's: this request tries it again
+            self._try_again(attempts=1)
         request = Generate(
             request_id=self._next_id,
             messages=tuple(messages),
@@ -255,6 +272,10 @@ class LlmService:
     def _unavailable(self) -> ServiceUnavailableError:
         """Why no request can be taken now, for a person."""
         match self._state:
+            case ServiceState.BROKEN if self._server_down:
+                return ServiceUnavailableError(
+                    f"the server could not be reached ({self._server_down.rstrip('.')})"
+                )
             case ServiceState.BROKEN:
                 return ServiceUnavailableError(
                     f"the model worker was stopped after {self._breaker.count} failures in a row"
@@ -287,7 +308,7 @@ class LlmService:
         """
         if self._worker is None:
             await self.wait_ready()  # a new worker starts after a pause
-        if not self.accepts_requests or self._loop is None:
+        if self._stopped or self._loop is None:
             raise self._unavailable()
         request_id = self._next_id
         self._next_id += 1
@@ -306,7 +327,7 @@ class LlmService:
             ServiceUnavailableError: The load failed, the breaker opened, or closed.
         """
         while self._model is None:
-            if not self.accepts_requests or self._loop is None:
+            if self._stopped or self._loop is None:
                 raise self._unavailable()
             changed = self._loop.create_future()
             self._state_waiters.append(changed)
@@ -321,9 +342,15 @@ class LlmService:
 
     def retry(self) -> None:
         """Close the breaker and start a fresh worker (after it opened, or a load error)."""
-        if self._state not in (ServiceState.BROKEN, ServiceState.LOAD_FAILED):
-            return
-        self._breaker.reset()
+        if self._state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED):
+            self._try_again()
+
+    def _try_again(self, attempts: int | None = None) -> None:
+        """A fresh worker; the breaker opens again after ``attempts`` failures in a row
+        (None: after its limit)."""
+        self._breaker.reset(attempts)
+        self._server_down = ""
+        self._cancel_probe()
         self._cancel_restart()
         failed = self._detach()  # after a load error the old worker is alive and idle
         if failed is not None:
@@ -340,6 +367,8 @@ class LlmService:
             return
         self.settings = settings
         self._cancel_restart()
+        self._cancel_probe()
+        self._server_down = ""
         active = self._active
         worker = self._detach()
         if active is not None:
@@ -378,6 +407,7 @@ class LlmService:
         """Stop watching the worker and ask it to exit; the worker still to be reaped."""
         self._closing = True
         self._cancel_restart()
+        self._cancel_probe()
         active = self._active
         worker = self._detach()
         if worker is not None:
@@ -562,6 +592,13 @@ class LlmService:
             self._spawn_later(pause)
         elif restarting:
             self._spawn()
+        elif server:
+            # A server comes back by itself: requests that waited fail with why, and a
+            # quiet check finds out when it answers again.
+            self._server_down = worker.server_error or description
+            self._fail_pending(DoneReason.ERROR, self._server_down)
+            self._set_state(ServiceState.BROKEN)
+            self._probe_later(SERVER_PROBE_SECONDS)
         else:
             self._fail_pending(DoneReason.INTERRUPTED)
             self._set_state(ServiceState.BROKEN)
@@ -584,10 +621,47 @@ class LlmService:
             ),
         )
 
-    def _fail_pending(self, reason: DoneReason) -> None:
+    def _fail_pending(self, reason: DoneReason, why: str = "") -> None:
         while self._pending:
             request_id = self._pending.popleft().request_id
+            if why:
+                self._emit_for(request_id, Error(ErrorKind.SERVER, why, request_id))
             self._emit_for(request_id, Done(request_id, reason))
+
+    # The server's return ------------------------------------------------------------
+
+    def _probe_later(self, seconds: float) -> None:
+        assert self._loop is not None
+        self._cancel_probe()
+        self._probe = self._loop.call_later(seconds, self._start_probe, seconds)
+
+    def _cancel_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
+
+    def _start_probe(self, waited: float) -> None:
+        """Ask the server for its models on a thread of its own (a daemon: a check that
+        waits on the network never holds up quitting)."""
+        self._probe = None
+        loop, settings = self._loop, self.settings
+        assert loop is not None
+
+        def check() -> None:
+            answers = _server_answers(settings.server, settings.api_key_env)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: tui-chat ended
+                loop.call_soon_threadsafe(self._probed, settings, answers, waited)
+
+        threading.Thread(target=check, name="server check", daemon=True).start()
+
+    def _probed(self, settings: Settings, answers: bool, waited: float) -> None:
+        if self._closing or not self._server_down or settings is not self.settings:
+            return  # retried, reloaded or closed meanwhile
+        if answers:
+            self._emit(ServerBack(settings.server))
+            self._try_again()
+        else:
+            self._probe_later(min(waited * 2, SERVER_PROBE_MAX_SECONDS))
 
     def _fail_counts(self, error: Exception) -> None:
         for answer in self._counts.values():
@@ -709,6 +783,20 @@ def _real_stderr() -> Iterator[None]:
         yield
     finally:
         sys.stderr = saved
+
+
+def _server_answers(server: str, api_key_env: str) -> bool:
+    """True if the server lists its models (run on a thread: it waits on the network)."""
+    import os
+
+    from tui_chat.core.openai_api import ServerError, client, list_models
+
+    try:
+        with client(server, os.environ.get(api_key_env, "")) as http:
+            list_models(http, server)
+    except ServerError:
+        return False
+    return True
 
 
 def _reap(worker: _Worker) -> None:

@@ -29,7 +29,13 @@ from tui_chat.core.protocol import (
     Token,
 )
 from tui_chat.core.settings import Settings
-from tui_chat.service.events import RequestEvent, ServiceState, StateChanged, WorkerCrashed
+from tui_chat.service.events import (
+    RequestEvent,
+    ServerBack,
+    ServiceState,
+    StateChanged,
+    WorkerCrashed,
+)
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_view import ChatView, StoreFailed
@@ -265,12 +271,18 @@ class MainScreen(Screen[None]):
                 self.status.estimated = estimated
                 self.banner.hide()
             case StateChanged(state=state):
+                if state is ServiceState.LOADING and self._server_gone:
+                    # Trying the server again (a message sent, or it answers again).
+                    self._server_gone = False
+                    self.banner.hide()
                 self._show_state(state)
                 # Redrawing the footer costs ~50 ms of CPU: only when its keys change.
                 broken = state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED)
                 if broken != self._showing_retry:
                     self._showing_retry = broken
                     self.refresh_bindings()
+            case ServerBack():
+                await self.chat.add_notice(event.notice)
             case WorkerCrashed():
                 self._server_gone = event.server and not event.restarting
                 await self.chat.add_notice(event.notice, kind="error")
