@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -128,6 +129,19 @@ def echo(every: float) -> Script:
         ),
         default=says("Hello there."),
     )
+
+
+def translated(
+    result: subprocess.CompletedProcess[bytes] | subprocess.CompletedProcess[str],
+) -> None:
+    """``tui-chat translate`` on the real model ended well: done (0), or done with pieces
+    the model did not translate (1, said on stderr, kept as they were): which of the two
+    depends on the model's words, which differ between machines."""
+    said = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
+    assert result.returncode in (0, 1), said
+    if result.returncode == 1:
+        assert "not translated, kept as they were in the output" in said, said
+    assert "Traceback" not in said
 
 
 # The service ---------------------------------------------------------------------------

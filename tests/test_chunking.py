@@ -16,10 +16,14 @@ from tui_chat.core.chunking import Chunk, plan_chunks, split_paragraphs
 from tui_chat.core.protocol import LoadModel
 from tui_chat.core.script import tokens
 from tui_chat.core.translation import (
+    MAX_CHUNK_TOKENS,
+    MIN_REPLY_TOKENS,
     TemplateError,
     TranslationRequest,
     check_template,
     chunk_budget,
+    looping,
+    reply_budget,
 )
 
 if TYPE_CHECKING:
@@ -141,10 +145,32 @@ def test_white_space_only_text_is_one_verbatim_chunk() -> None:
 
 
 def test_budget_leaves_room_for_instruction_and_a_longer_translation() -> None:
-    assert chunk_budget(4096, 100) == 1024  # capped
+    assert chunk_budget(4096, 100) == MAX_CHUNK_TOKENS == 300  # a paragraph or two
+    assert chunk_budget(4096, 100, limit=1000) == 1000  # --chunk-tokens
     budget = chunk_budget(512, 100)
     assert 100 + budget + 2 * budget <= 512
     assert chunk_budget(100, 100) == 0
+
+
+def test_a_short_sentence_gets_room_for_a_few_words_more() -> None:
+    assert reply_budget(7) == MIN_REPLY_TOKENS
+    assert reply_budget(100) == 2 * 100 + 16
+
+
+@pytest.mark.parametrize(
+    ("text", "loops"),
+    [
+        ("La prochaine d'un projet est une fois une fois une fois une fois", True),
+        ("no no no no no no", True),
+        ("the same three words the same three words the same three words", True),
+        ("very very very good", False),
+        ("ha ha ha ha", False),
+        ("Bonjour, comment allez-vous ?", False),
+        ("Paragraph 1. Paragraph 2. Paragraph 3. Paragraph 4.", False),
+    ],
+)
+def test_a_loop_is_told_from_words_said_again(text: str, loops: bool) -> None:
+    assert looping(text) is loops
 
 
 def test_template_fills_languages_and_keeps_braces_in_the_text() -> None:

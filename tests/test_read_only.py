@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SIZE, loaded, put_and_send, reply_finished, wait_until
+from tests.helpers import SIZE, loaded, put_and_send, reply_finished, translated, wait_until
 from tui_chat.cli import prepare_user_files
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import HOME_ENV, user_paths
@@ -79,7 +79,7 @@ def test_translate_on_a_read_only_home_translates_and_says_so(read_only: Path) -
         env={"PATH": "/usr/bin:/bin", HOME_ENV: str(read_only)},
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
+    translated(result)
     assert result.stdout.strip()
     assert "Logs cannot be written to" in result.stderr
     assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import descendants, pid_gone, wait_until_sync
+from tests.helpers import descendants, pid_gone, translated, wait_until_sync
 
 pytestmark = pytest.mark.model  # the command loads the bundled model
 
@@ -26,12 +26,12 @@ def translate(*args: str, stdin: bytes | None = None) -> subprocess.CompletedPro
 
 def test_stdin_to_stdout_and_a_file_argument_give_the_same_translation(tmp_path: Path) -> None:
     piped = translate("--to", "French", stdin=TEXT.encode())
-    assert piped.returncode == 0, piped.stderr.decode()
+    translated(piped)
     assert piped.stdout.strip()
     source = tmp_path / "notes.txt"
     source.write_text(TEXT)
     from_file = translate("--to", "French", str(source))
-    assert from_file.returncode == 0
+    translated(from_file)
     assert from_file.stdout == piped.stdout  # greedy decoding: the same text, the same output
     dash = translate("--to", "French", "-", stdin=TEXT.encode())
     assert dash.stdout == piped.stdout
@@ -46,7 +46,7 @@ def test_stdout_holds_the_translation_and_nothing_else(tmp_path: Path) -> None:
     )
     text = "\n\n".join(paragraph.format(n=n) for n in range(12))
     result = translate("--to", "German", "--ctx", "256", stdin=text.encode())
-    assert result.returncode == 0, result.stderr.decode()
+    translated(result)
     out, said = result.stdout.decode(), result.stderr.decode()
     assert out.strip()
     for line in said.splitlines():  # what tui-chat says (a token-limit warning) is stderr's
@@ -85,7 +85,7 @@ def test_a_prompt_file_without_the_text_placeholder_is_bad_usage(tmp_path: Path)
 
 def test_invalid_utf8_is_replaced_and_reported(tmp_path: Path) -> None:
     result = translate("--to", "French", stdin=b"Good \xff\xfe morning.\n")
-    assert result.returncode == 0
+    translated(result)
     assert b"2 bytes of the input were not valid UTF-8" in result.stderr
 
 
@@ -134,7 +134,7 @@ def test_strange_text_from_a_file_is_translated_without_an_exception(tmp_path: P
         + b"Broken: \xed\xa0\x80 and \xc3\x28 end.\n"
     )
     result = translate("--to", "English", str(source))
-    assert result.returncode == 0, result.stderr
+    translated(result)
     assert b"Traceback" not in result.stderr
     assert b"were not valid UTF-8 and were replaced with U+FFFD" in result.stderr
     assert result.stdout.decode("utf-8").strip()  # valid UTF-8, and something came out

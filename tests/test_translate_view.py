@@ -208,3 +208,24 @@ async def test_a_200_kb_paste_keeps_typing_and_esc_working(make_app: MakeApp) ->
         await wait_until(lambda: not view.running, message="stopped")
         assert view.last_result is not None
         assert view.last_result.reason is DoneReason.STOPPED
+
+
+async def test_a_piece_the_model_does_not_translate_is_shown_as_it_was(make_app: MakeApp) -> None:
+    from tests.test_translation import FAILING, PARAGRAPHS
+
+    text = "\n\n".join(PARAGRAPHS)
+    app = make_app(script=FAILING, translation_chunk_tokens=16)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        view = await open_translate(app, pilot)
+        await paste(app, text)
+        await wait_until(lambda: view.source.text == text, message="paste")
+        await pilot.press("ctrl+g")
+        await wait_until(lambda: view.last_result is not None, message="translation")
+        assert view.output.text == text, "the pieces not translated are there as they were"
+        status = str(app.main.query_one("#translate-status").render())
+        assert status == (
+            "Done (4 chunks). 2 of them not translated, kept as they were: the model repeated "
+            "the same words over and over; the model wrote on past the length its source "
+            "allows, 48 tokens for 15. Ctrl+O copies, Ctrl+S saves."
+        )

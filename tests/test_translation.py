@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
-from tests.helpers import echo, wait_until
+from tests.helpers import INSTRUCTION_END, echo, wait_until
+from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import ChatMessage, Done, DoneReason
+from tui_chat.core.script import Echo, Say, Script, tokens
+from tui_chat.core.settings import Settings
 from tui_chat.core.translation import TranslationRequest
 from tui_chat.service.llm_service import LlmService
-from tui_chat.service.translation import TranslationJob
+from tui_chat.service.translation import ChunkFailure, TranslationJob
 
 SHORT = "Good morning.\n\nThe train leaves at nine."
 FRENCH = TranslationRequest(target="French")
@@ -113,3 +118,69 @@ async def test_a_model_that_fails_mid_translation_ends_the_job_with_the_reason(
     assert result.reason is reason
     assert result.error == error
     assert "".join(pieces) == result.text
+
+
+LOOP = "une fois " * 60
+WORDY = " ".join(f"mot{n}" for n in range(200))
+FAILING = Script(
+    replies=(
+        ("loops", (Say.text("La prochaine d'un projet est " + LOOP, every=0.01),)),
+        ("wordy", (Say.text(WORDY),)),
+    ),
+    default=(Echo(INSTRUCTION_END),),
+)
+PARAGRAPHS = [
+    "A first paragraph, plain and short enough for one piece.",
+    "This one loops: the model says the same words again and again.",
+    "This one is wordy: the model writes on and on without an end.",
+    "A last paragraph, plain and short enough for one piece.",
+]
+TEXT = "\n\n".join(PARAGRAPHS) + "\n"
+
+
+async def test_a_chunk_that_loops_or_runs_on_is_cut_and_kept_as_it_was(start: Start) -> None:
+    service = start(script=FAILING)
+    streamed: list[str] = []
+    ends: list[tuple[str, ChunkFailure | None]] = []
+    job = TranslationJob(
+        service, TEXT, FRENCH, streamed.append, max_chunk_tokens=16,
+        on_chunk=lambda output, failure: ends.append((output, failure)),
+    )  # fmt: skip
+    result = await job.run()
+    assert result.reason is DoneReason.FINISHED
+    assert [c.body for c in result.chunks] == PARAGRAPHS
+    assert result.text == TEXT, "the untranslated pieces are there as they were"
+    assert [output for output, _ in ends] == result.outputs
+    assert result.failed == [
+        ChunkFailure(2, "the model repeated the same words over and over"),
+        ChunkFailure(3, "the model wrote on past the length its source allows, 48 tokens "
+                        "for 15"),
+    ]  # fmt: skip
+    assert [failure for _, failure in ends] == [None, *result.failed, None]
+    # Cut when the loop showed, not at the token limit.
+    assert result.usages[1].completion_tokens < len(tokens("La prochaine d'un projet est " + LOOP))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("out", [io.StringIO, _Terminal], ids=["into a file", "on a terminal"])
+async def test_the_command_keeps_untranslated_pieces_as_they_were_and_fails(
+    settings: Settings, paths: UserPaths, out: type[io.StringIO], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui_chat.translate_command import EXIT_FAILED, _translate
+
+    service = LlmService(replace(settings, script=FAILING), paths.worker_log, lambda _e: None)
+    written = out()
+    status = await _translate(service, TEXT, FRENCH, written, chunk_tokens=16)
+    assert status == EXIT_FAILED
+    said = capsys.readouterr().err
+    assert "2 of 4 pieces not translated, kept as they were in the output: the model" in said
+    if out is io.StringIO:
+        assert written.getvalue() == TEXT, "a file gets the text, untranslated pieces as they were"
+    else:
+        shown = written.getvalue()
+        assert "[not translated: the model repeated the same words over and over; the text" in shown
+        assert "as it was:]\n" + PARAGRAPHS[1] in shown

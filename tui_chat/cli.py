@@ -60,6 +60,11 @@ def _number(text: str, kind: type[int] | type[float]) -> int | float:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
 
 
+def positive_number(text: str) -> int:
+    """An option's value as a whole number of 1 or more, or a usage error that says so."""
+    return _positive(text)
+
+
 def _positive(text: str) -> int:
     value = int(_number(text, int))
     if value < 1:

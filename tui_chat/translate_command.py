@@ -22,12 +22,14 @@ from tui_chat.cli import (
     home_problem,
     load_config,
     model_settings,
+    positive_number,
     prepare_user_files,
 )
 from tui_chat.core.paths import user_paths
 from tui_chat.core.protocol import DoneReason, Error, ErrorKind
 from tui_chat.core.translation import (
     DEFAULT_TEMPLATE,
+    MAX_CHUNK_TOKENS,
     TemplateError,
     TranslationRequest,
     check_template,
@@ -35,7 +37,7 @@ from tui_chat.core.translation import (
 from tui_chat.core.visible import visible
 from tui_chat.service.events import ServiceEvent, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
-from tui_chat.service.translation import TranslationJob
+from tui_chat.service.translation import ChunkFailure, TranslationJob
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -54,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Example: cat notes.txt | tui-chat translate --to German > notes.de.txt. "
             "The input is read as UTF-8; bytes that are not valid UTF-8 are replaced "
-            "with U+FFFD and a warning goes to standard error. Exit status: 0 done, "
-            "1 the model failed, 2 bad usage or empty input, 130 stopped with Ctrl+C."
+            "with U+FFFD and a warning goes to standard error. A piece the model does not "
+            "translate (it loops, or writes on past the length its source allows) is kept "
+            "as it was, and said so. Exit status: 0 done, 1 the model failed (some or all "
+            "of it), 2 bad usage or empty input, 130 stopped with Ctrl+C."
         ),
     )
     parser.add_argument(
@@ -77,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--prompt-file",
         metavar="FILE",
         help="your own translation instruction, with {target}, {source} and {text} in it",
+    )
+    parser.add_argument(
+        "--chunk-tokens",
+        type=positive_number,
+        metavar="N",
+        help=(
+            "most tokens of text translated at once (default: translation_chunk_tokens of "
+            f"the settings file, else {MAX_CHUNK_TOKENS}: a paragraph or two)"
+        ),
     )
     add_model_options(parser)
     return parser
@@ -142,6 +155,9 @@ def run_translate(argv: Sequence[str]) -> int:
     settings = model_settings(args, values)
     if settings is None:
         return EXIT_USAGE
+    chunk_tokens = args.chunk_tokens or int(
+        values.get("translation_chunk_tokens", MAX_CHUNK_TOKENS)
+    )
     settings = replace(settings, translation_template=template)
     paths, log_problem = prepare_user_files()
     if log_problem:
@@ -149,7 +165,7 @@ def run_translate(argv: Sequence[str]) -> int:
     request = TranslationRequest(target, args.source.strip(), template)
     service = LlmService(settings, paths.worker_log, _report)
     try:
-        return asyncio.run(_translate(service, text, request, sys.stdout))
+        return asyncio.run(_translate(service, text, request, sys.stdout, chunk_tokens))
     except KeyboardInterrupt:
         print("\ntui-chat translate: stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -179,9 +195,14 @@ def terminal_safe(out: TextIO) -> Callable[[str], None]:
 
 
 async def _translate(
-    service: LlmService, text: str, request: TranslationRequest, out: TextIO
+    service: LlmService,
+    text: str,
+    request: TranslationRequest,
+    out: TextIO,
+    chunk_tokens: int = MAX_CHUNK_TOKENS,
 ) -> int:
-    show_progress = sys.stderr.isatty() and not out.isatty()
+    on_terminal = out.isatty()
+    show_progress = sys.stderr.isatty() and not on_terminal
     emit = terminal_safe(out)
     reader_gone = False
 
@@ -196,12 +217,23 @@ async def _translate(
             reader_gone = True
             job.stop()
 
+    def streamed(piece: str) -> None:
+        if on_terminal:  # a person reads as it comes; a file gets each chunk once done
+            write(piece)
+
+    def chunk_done(output: str, failure: ChunkFailure | None) -> None:
+        if not on_terminal:
+            write(output)
+        elif failure is not None:
+            # What streamed of it is not a translation: said so, then the text as it was.
+            write(f"\n[not translated: {failure.why}; the text as it was:]\n{output}")
+
     def progress(number: int, total: int) -> None:
         if show_progress and total > 1:
             print(f"tui-chat translate: chunk {number} of {total}", file=sys.stderr)
 
     service.start()
-    job = TranslationJob(service, text, request, write, progress)
+    job = TranslationJob(service, text, request, streamed, progress, chunk_tokens, chunk_done)
     try:
         result = await job.run()
     finally:
@@ -210,12 +242,13 @@ async def _translate(
         # Python would complain about the closed pipe again when it flushes at exit.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return EXIT_FAILED
-    if result.cut_off:
+    if result.failed:
+        whys = "; ".join(sorted({f.why for f in result.failed}))
         print(
-            f"tui-chat translate: {result.cut_off} of {len(result.chunks)} chunks reached "
-            "the token limit and may be cut short",
+            f"tui-chat translate: {len(result.failed)} of {len(result.chunks)} pieces not "
+            f"translated, kept as they were in the output: {whys}.",
             file=sys.stderr,
         )
     if result.reason is DoneReason.FINISHED:
-        return EXIT_OK
+        return EXIT_FAILED if result.failed else EXIT_OK
     return _fail(result.error or f"the translation {result.reason.value}", EXIT_FAILED)

@@ -92,6 +92,9 @@ OPTIONS: dict[str, Option] = {
     "max_tokens": Option(int, _at_least(1), "most tokens in one reply"),
     "crash_limit": Option(int, _at_least(1), "crashes in a row before restarts stop"),
     "translation_language": Option(str, _not_blank, "language the Translate view starts with"),
+    "translation_chunk_tokens": Option(
+        int, _at_least(16), "most tokens of text translated at once (default: 300)"
+    ),
     "server": Option(str, _server, "OpenAI-compatible server to use instead of a local model"),
     "server_model": Option(str, _anything, "the server's model; empty: the first it lists"),
     "api_key_env": Option(str, _env_name, "environment variable that holds the server's key"),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_chat.core.protocol import Sampling
-from tui_chat.core.translation import DEFAULT_TEMPLATE
+from tui_chat.core.translation import DEFAULT_TEMPLATE, MAX_CHUNK_TOKENS
 
 if TYPE_CHECKING:
     from tui_chat.core.script import Script
@@ -56,6 +56,8 @@ class Settings:
     """Instructions sent before every conversation; empty uses the chat template's own."""
     translation_language: str = DEFAULT_TRANSLATION_LANGUAGE
     """The language the Translate view starts with."""
+    translation_chunk_tokens: int = MAX_CHUNK_TOKENS
+    """Most tokens of text translated at once."""
     server: str = ""
     """An OpenAI-compatible server (``http://host:port``) to chat with instead of the
     local model; empty: the local model."""
@@ -109,6 +111,7 @@ def settings_from(model: Path, values: Mapping[str, str | int | float], seed: in
         translation_template=get("translation_prompt", defaults.translation_template),
         system_prompt=get("system_prompt", defaults.system_prompt),
         translation_language=get("translation_language", defaults.translation_language),
+        translation_chunk_tokens=get("translation_chunk_tokens", defaults.translation_chunk_tokens),
         server=get("server", defaults.server),
         server_model=get("server_model", defaults.server_model),
         api_key_env=get("api_key_env", defaults.api_key_env),

@@ -29,9 +29,19 @@ TRANSLATION_SAMPLING = Sampling(temperature=0.0, top_p=1.0, top_k=1, repeat_pena
 EXPANSION = 2.0
 """Room for a translation, in tokens per source token: translations can be longer."""
 
-MAX_CHUNK_TOKENS = 1024
-"""Largest chunk even when the context holds more: small models translate shorter
-passages better, and the first words of a translation show sooner."""
+MAX_CHUNK_TOKENS = 300
+"""Largest chunk by default (a paragraph or two), even when the context holds more: small
+models translate short passages far better (a 135M model given 800 tokens at once wrote
+the same three words to the limit), and the first words show sooner. The settings'
+``translation_chunk_tokens`` and ``tui-chat translate --chunk-tokens`` change it."""
+
+MIN_REPLY_TOKENS = 48
+"""The least room a chunk's translation gets: a short sentence may come back with a few
+words more than it had ("Bonjour, comment allez-vous ?")."""
+
+LOOP_REPEATS = {1: 6, 2: 4, 3: 3}
+"""A translation that ends with the same run of 1, 2, 3 (or more) words this many times
+in a row (or 3 times for longer runs) has looped: it is cut there."""
 
 PROMPT_MARGIN = 16
 """Tokens kept free beyond the instruction, the chunk and its translation."""
@@ -45,8 +55,23 @@ def chunk_budget(n_ctx: int, instruction_tokens: int, limit: int = MAX_CHUNK_TOK
 
 
 def reply_budget(chunk_tokens: int) -> int:
-    """Most tokens the translation of a chunk may take."""
-    return int(chunk_tokens * EXPANSION) + PROMPT_MARGIN
+    """Most tokens the translation of a chunk may take: some times the source's, never
+    so little that a short sentence is cut."""
+    return max(MIN_REPLY_TOKENS, int(chunk_tokens * EXPANSION) + PROMPT_MARGIN)
+
+
+def looping(text: str, longest: int = 12) -> bool:
+    """True when ``text`` ends with the same run of words repeated (see
+    ``LOOP_REPEATS``): a model stuck in a loop, not a translation."""
+    words = text.split()
+    for size in range(1, longest + 1):
+        repeats = LOOP_REPEATS.get(size, 3)
+        if len(words) < size * repeats:
+            break
+        tail = words[-size:]
+        if all(words[-size * (n + 1) : len(words) - size * n] == tail for n in range(repeats)):
+            return True
+    return False
 
 
 COMMON_LANGUAGES = (

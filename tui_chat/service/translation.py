@@ -17,6 +17,7 @@ from tui_chat.core.translation import (
     TRANSLATION_SAMPLING,
     TranslationRequest,
     chunk_budget,
+    looping,
     reply_budget,
 )
 from tui_chat.service.events import RequestEvent
@@ -38,8 +39,9 @@ class TranslationResult:
     """The translation of each chunk done so far, white space around it included."""
     usages: list[Usage] = field(default_factory=list)
     """Counts and timings of each chunk's generation."""
-    cut_off: int = 0
-    """Chunks whose translation reached the token limit."""
+    failed: list[ChunkFailure] = field(default_factory=list)
+    """Chunks the model did not translate (it looped, or ran past the length its source
+    allows): their output is their source, unchanged."""
     error: str = ""
     """What went wrong, for ERROR and INTERRUPTED."""
 
@@ -47,6 +49,16 @@ class TranslationResult:
     def text(self) -> str:
         """The whole translation so far."""
         return "".join(self.outputs)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkFailure:
+    """A chunk that was not translated, and why."""
+
+    number: int
+    """Its place, from 1."""
+    why: str
+    """What the model did, for a person."""
 
 
 class _StoppedError(Exception):
@@ -90,21 +102,26 @@ class TranslationJob:
         on_text: Callable[[str], None],
         on_progress: Callable[[int, int], None] | None = None,
         max_chunk_tokens: int = MAX_CHUNK_TOKENS,
+        on_chunk: Callable[[str, ChunkFailure | None], None] | None = None,
     ) -> None:
         """
         Args:
             service: The model service (already started).
             text: What to translate.
             request: Target language, source language and instruction.
-            on_text: Called with each piece of the translation, in order.
+            on_text: Called with each piece of the translation, in order, as it streams
+                (a failed chunk's pieces too: ``on_chunk`` says it failed).
             on_progress: Called with (chunk number, number of chunks) as each chunk starts.
             max_chunk_tokens: Largest chunk, in tokens.
+            on_chunk: Called as each chunk ends with its output (the source's own white
+                space around it; a failed chunk's output is its source) and its failure.
         """
         self._service = service
         self._text = text
         self._request = request
         self._on_text = on_text
         self._on_progress = on_progress or (lambda _n, _total: None)
+        self._on_chunk = on_chunk or (lambda _output, _failure: None)
         self._max_chunk_tokens = max_chunk_tokens
         self._stopped = False
         self.result = TranslationResult(DoneReason.FINISHED)
@@ -139,10 +156,8 @@ class TranslationJob:
                 result.reason = DoneReason.STOPPED
                 break
             self._on_progress(number, len(chunks))
-            done = await self._translate(chunk)
-            if done.reason is DoneReason.LENGTH:
-                result.cut_off += 1
-            elif done.reason is not DoneReason.FINISHED:
+            done = await self._translate(number, chunk)
+            if done.reason not in (DoneReason.FINISHED, DoneReason.LENGTH):
                 result.reason = done.reason
                 break
         return result
@@ -174,28 +189,44 @@ class TranslationJob:
             return None
         return None if self._stopped else chunks
 
-    async def _translate(self, chunk: Chunk) -> Done:
+    async def _translate(self, number: int, chunk: Chunk) -> Done:
         result = self.result
         output = [chunk.lead]
         self._on_text(chunk.lead)
+        failure = None
         if chunk.verbatim:
             self._on_text(chunk.body)
             output.append(chunk.body)
             done = Done(-1, DoneReason.FINISHED)
         else:
-            done = await self._generate(chunk, output)
+            done, why = await self._generate(chunk, output)
+            if why:
+                # Not a translation: the source stays in its place, unchanged.
+                failure = ChunkFailure(number, why)
+                result.failed.append(failure)
+                output[1:] = [chunk.body]
         self._on_text(chunk.trail)
         output.append(chunk.trail)
         result.outputs.append("".join(output))
         result.usages.append(done.usage)
+        self._on_chunk(result.outputs[-1], failure)
         return done
 
-    async def _generate(self, chunk: Chunk, output: list[str]) -> Done:
+    async def _generate(self, chunk: Chunk, output: list[str]) -> tuple[Done, str]:
+        """Translate one chunk; the reply's end, and why it is not a translation ("" if
+        it is one)."""
         finished: asyncio.Future[Done] = asyncio.get_running_loop().create_future()
+        # A source that repeats itself may be translated so: only the model's own loops.
+        watch = not looping(chunk.body)
+        looped = False
 
         def emit(text: str) -> None:
+            nonlocal looped
             output.append(text)
             self._on_text(text)
+            if watch and not looped and looping(trim.text):
+                looped = True
+                self._service.stop()  # cut it now, not at the token limit
 
         trim = _Trim(emit)
 
@@ -209,17 +240,27 @@ class TranslationJob:
                     if not finished.done():
                         finished.set_result(event)
 
+        budget = reply_budget(chunk.tokens)
         try:
             self._service.generate(
                 self._request.messages(chunk.body),
-                max_tokens=reply_budget(chunk.tokens),
+                max_tokens=budget,
                 sampling=TRANSLATION_SAMPLING,
                 listener=listen,
             )
         except ServiceUnavailableError as e:
             self.result.error = str(e)
-            return Done(-1, DoneReason.ERROR)
+            return Done(-1, DoneReason.ERROR), ""
         done = await finished
+        if looped and not self._stopped:
+            return Done(done.request_id, DoneReason.FINISHED, done.usage), (
+                "the model repeated the same words over and over"
+            )
+        if done.reason is DoneReason.LENGTH:
+            return done, (
+                f"the model wrote on past the length its source allows, {budget} tokens "
+                f"for {chunk.tokens}"
+            )
         if done.reason is DoneReason.INTERRUPTED and not self.result.error:
             self.result.error = "The model worker crashed during the translation."
-        return done
+        return done, ""

@@ -92,6 +92,7 @@ class MainScreen(Screen[None]):
             settings.translation_template,
             self._chat_replying,
             settings.translation_language,
+            chunk_tokens=settings.translation_chunk_tokens,
             id="translate-view",
         )
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from tui_chat.core.protocol import DoneReason
-from tui_chat.core.translation import COMMON_LANGUAGES, TranslationRequest
+from tui_chat.core.translation import COMMON_LANGUAGES, MAX_CHUNK_TOKENS, TranslationRequest
 from tui_chat.core.visible import visible
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob, TranslationResult
@@ -55,6 +55,7 @@ class TranslateView(Vertical):
         busy_elsewhere: Callable[[], str],
         language: str = "English",
         *,
+        chunk_tokens: int = MAX_CHUNK_TOKENS,
         id: str | None = None,
     ) -> None:
         """
@@ -63,11 +64,13 @@ class TranslateView(Vertical):
             template: The translation instruction.
             busy_elsewhere: Why the model cannot translate now ("" if it can).
             language: The target language to start with.
+            chunk_tokens: Most tokens of text translated at once.
             id: The widget id.
         """
         super().__init__(id=id)
         self.service = service
         self._template = template
+        self._chunk_tokens = chunk_tokens
         self._language = language
         self._busy_elsewhere = busy_elsewhere
         self._job: TranslationJob | None = None
@@ -165,7 +168,14 @@ class TranslateView(Vertical):
         request = TranslationRequest(self.target_language, self.source_language, self._template)
         self._batcher.discard()
         self.output.clear()
-        self._job = TranslationJob(self.service, text, request, self._on_text, self._on_progress)
+        self._job = TranslationJob(
+            self.service,
+            text,
+            request,
+            self._on_text,
+            self._on_progress,
+            self._chunk_tokens,
+        )
         self._say(f"Translating into {request.target}… (Esc stops)")
         self._run(self._job)
 
@@ -176,6 +186,8 @@ class TranslateView(Vertical):
         finally:
             self._job = None
         await self._batcher.flush()
+        if result.failed:  # what streamed of those is not a translation: their text instead
+            self.output.load_text(visible(result.text))
         self.last_result = result
         self._say(_summary(result))
 
@@ -224,7 +236,13 @@ def _summary(result: TranslationResult) -> str:
     total = len(result.chunks)
     done = len(result.outputs)
     pieces = f"{total} chunks" if total > 1 else "1 chunk"
-    cut = f" {result.cut_off} reached the token limit." if result.cut_off else ""
+    failed = len(result.failed)
+    cut = (
+        f" {failed} of them not translated, kept as they were: "
+        f"{'; '.join(sorted({f.why for f in result.failed}))}."
+        if failed
+        else ""
+    )
     match result.reason:
         case DoneReason.FINISHED:
             return f"Done ({pieces}).{cut} Ctrl+O copies, Ctrl+S saves."
