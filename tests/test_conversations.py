@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from textual.message import Message
 from textual.notifications import Notification, Notify
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 
 from tests.helpers import (
     SIZE,
@@ -552,3 +552,29 @@ async def test_a_conversation_deleted_in_another_tui_chat_says_so_until_saving_w
         await put_and_send(app, pilot, "A new start.")
         await reply_finished(app)
         await wait_until(lambda: not app.main.banner.shown, message="the banner gone")
+
+
+async def test_deleting_a_long_titled_conversation_asks_a_whole_question(
+    make_app: MakeApp, paths: UserPaths
+) -> None:
+    long_title = "A very long first message " + "that goes on and on " * 6
+    paths.data.mkdir(parents=True, exist_ok=True)
+    store = Store.open(paths.store)
+    conversation = store.create_conversation("model")
+    store.add_message(conversation, "user", long_title, "complete")
+    store.close()
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_until(lambda: isinstance(app.screen, ConversationsScreen), message="F2")
+        options = app.screen.query_one(OptionList)
+        await wait_until(lambda: options.option_count == 1, message="the list")
+        await pilot.press("d")
+        await wait_until(lambda: isinstance(app.screen, Confirm), message="the question")
+        await pilot.pause()
+        question = app.screen.query_one(Label)
+        asked = str(question.render())
+        assert asked.startswith("Delete the conversation “A very long first message")
+        assert asked.endswith("…” and its 1 message?")
+        assert app.screen.query_one(".dialog").region.contains_region(question.region)
+        await pilot.press("n")
