@@ -154,7 +154,7 @@ def test_budget_leaves_room_for_instruction_and_a_longer_translation() -> None:
 
 def test_a_short_sentence_gets_room_for_a_few_words_more() -> None:
     assert reply_budget(7) == MIN_REPLY_TOKENS
-    assert reply_budget(100) == 2 * 100 + 16
+    assert reply_budget(100) == 3 * 100 + 16  # room for a language whose words cost more
 
 
 @pytest.mark.parametrize(
@@ -167,10 +167,18 @@ def test_a_short_sentence_gets_room_for_a_few_words_more() -> None:
         ("ha ha ha ha", False),
         ("Bonjour, comment allez-vous ?", False),
         ("Paragraph 1. Paragraph 2. Paragraph 3. Paragraph 4.", False),
+        ("| --- | --- | --- | --- | --- |", False),  # a table's rule, not a loop
+        (". . . . . . . .", False),
     ],
 )
 def test_a_loop_is_told_from_words_said_again(text: str, loops: bool) -> None:
     assert looping(text) is loops
+
+
+def test_words_the_source_repeats_may_be_repeated() -> None:
+    assert looping("ja ja ja ja ja ja")
+    assert not looping("ja ja ja ja ja ja", source="He laughed: ha ha ha ha ha ha.")
+    assert looping("ja ja ja ja ja ja ja ja ja ja", source="He laughed: ha ha.")
 
 
 def test_template_fills_languages_and_keeps_braces_in_the_text() -> None:

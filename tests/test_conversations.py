@@ -335,7 +335,7 @@ async def test_a_store_that_becomes_read_only_or_full_says_so_and_the_chat_goes_
             await wait_until(lambda: app.main.banner.message("saving"), message="banner")
             message = app.main.banner.message("saving")
             assert said in message
-            assert "stays in memory" in message
+            assert message.endswith("What could not be saved is only on screen.")
             await put_and_send(app, pilot, "Again.")
             assert (await reply_finished(app)).status is TurnStatus.COMPLETE
             assert len(in_log(app, UserMessage)) == 3, "every message is still on the screen"

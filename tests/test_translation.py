@@ -138,7 +138,7 @@ PARAGRAPHS = [
 TEXT = "\n\n".join(PARAGRAPHS) + "\n"
 
 
-async def test_a_chunk_that_loops_or_runs_on_is_cut_and_kept_as_it_was(start: Start) -> None:
+async def test_a_chunk_that_loops_or_runs_on_is_cut_and_said_so(start: Start) -> None:
     service = start(script=FAILING)
     streamed: list[str] = []
     ends: list[tuple[str, ChunkFailure | None]] = []
@@ -149,13 +149,18 @@ async def test_a_chunk_that_loops_or_runs_on_is_cut_and_kept_as_it_was(start: St
     result = await job.run()
     assert result.reason is DoneReason.FINISHED
     assert [c.body for c in result.chunks] == PARAGRAPHS
-    assert result.text == TEXT, "the untranslated pieces are there as they were"
+    cut = "".join(tokens(WORDY)[:61])
+    bodies = [PARAGRAPHS[0], PARAGRAPHS[1], cut, PARAGRAPHS[3]]
+    # The second looped: its text as it was. The third was cut at its length limit: what
+    # was translated, and said so.
+    assert result.outputs == [
+        c.lead + b + c.trail for c, b in zip(result.chunks, bodies, strict=True)
+    ]
     assert [output for output, _ in ends] == result.outputs
     assert result.failed == [
         ChunkFailure(2, "the model repeated the same words over and over"),
-        ChunkFailure(3, "the model wrote on past the length its source allows, 48 tokens "
-                        "for 15"),
-    ]  # fmt: skip
+        ChunkFailure(3, "cut short at the length limit, 61 tokens for 15", source_kept=False),
+    ]
     assert [failure for _, failure in ends] == [None, *result.failed, None]
     # Cut when the loop showed, not at the token limit.
     assert result.usages[1].completion_tokens < len(tokens("La prochaine d'un projet est " + LOOP))
@@ -177,10 +182,15 @@ async def test_the_command_keeps_untranslated_pieces_as_they_were_and_fails(
     status = await _translate(service, TEXT, FRENCH, written, chunk_tokens=16)
     assert status == EXIT_FAILED
     said = capsys.readouterr().err
-    assert "2 of 4 pieces not translated, kept as they were in the output: the model" in said
-    if out is io.StringIO:
-        assert written.getvalue() == TEXT, "a file gets the text, untranslated pieces as they were"
+    assert "2 of 4 pieces not translated whole: cut short at the length limit" in said
+    assert "A piece that looped is in the output as it was." in said
+    cut = "".join(tokens(WORDY)[:61])
+    if out is io.StringIO:  # a file gets each piece once done: the looped one as it was
+        assert written.getvalue() == (
+            f"{PARAGRAPHS[0]}\n\n{PARAGRAPHS[1]}\n\n{cut}\n\n{PARAGRAPHS[3]}\n"
+        )  # the source's own white space between the pieces
     else:
         shown = written.getvalue()
         assert "[not translated: the model repeated the same words over and over; the text" in shown
         assert "as it was:]\n" + PARAGRAPHS[1] in shown
+        assert cut + "\n[cut short at the length limit, 61 tokens for 15]\n" in shown

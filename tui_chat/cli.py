@@ -324,7 +324,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.list_models:
         return print_server_models(settings)
-    paths, log_problem = prepare_user_files()
     opening: int | None = None
     if args.resume or args.open is not None:
         from tui_chat.conversations_command import find_conversation
@@ -332,14 +331,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         opening = find_conversation(store_path(paths), args.open)
         if opening is None:
             return EXIT_USAGE
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        # The app draws on a terminal and reads keys from it: without one it would write
-        # escape codes into a file and wait for keys that never come.
+    if not (sys.stdin.isatty() and sys.__stderr__ is not None and sys.__stderr__.isatty()):
+        # The app reads keys from stdin and draws on stderr (Textual's way): without a
+        # terminal there it would write escape codes into a file and wait for keys that
+        # never come.
         print(
             "tui-chat needs a terminal; for scripts use `tui-chat translate` or `tui-chat export`.",
             file=sys.stderr,
         )
         return EXIT_USAGE
+    paths, log_problem = prepare_user_files()
     from tui_chat.ui.app import ChatApp
 
     app = ChatApp(settings, paths, open_conversation=opening, log_problem=log_problem)

@@ -37,7 +37,7 @@ from tui_chat.core.translation import (
 from tui_chat.core.visible import visible
 from tui_chat.service.events import ServiceEvent, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
-from tui_chat.service.translation import ChunkFailure, TranslationJob
+from tui_chat.service.translation import MIN_CHUNK_TOKENS, ChunkFailure, TranslationJob
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chunk-tokens",
-        type=positive_number,
+        type=chunk_tokens,
         metavar="N",
         help=(
             "most tokens of text translated at once (default: translation_chunk_tokens of "
@@ -117,6 +117,14 @@ def read_text(name: str) -> tuple[str, int]:
     text = data.decode("utf-8", errors="replace")
     invalid = text.count("\ufffd") - data.count("\ufffd".encode())
     return text, invalid
+
+
+def chunk_tokens(text: str) -> int:
+    """``--chunk-tokens``: as many as the settings file allows (16 or more)."""
+    value = positive_number(text)
+    if value < MIN_CHUNK_TOKENS:
+        raise argparse.ArgumentTypeError(f"must be {MIN_CHUNK_TOKENS} or more, got {value}")
+    return value
 
 
 def run_translate(argv: Sequence[str]) -> int:
@@ -224,9 +232,11 @@ async def _translate(
     def chunk_done(output: str, failure: ChunkFailure | None) -> None:
         if not on_terminal:
             write(output)
-        elif failure is not None:
+        elif failure is not None and failure.source_kept:
             # What streamed of it is not a translation: said so, then the text as it was.
             write(f"\n[not translated: {failure.why}; the text as it was:]\n{output}")
+        elif failure is not None:
+            write(f"{'' if output.endswith(chr(10)) else chr(10)}[{failure.why}]\n")
 
     def progress(number: int, total: int) -> None:
         if show_progress and total > 1:
@@ -246,7 +256,7 @@ async def _translate(
         whys = "; ".join(sorted({f.why for f in result.failed}))
         print(
             f"tui-chat translate: {len(result.failed)} of {len(result.chunks)} pieces not "
-            f"translated, kept as they were in the output: {whys}.",
+            f"translated whole: {whys}. A piece that looped is in the output as it was.",
             file=sys.stderr,
         )
     if result.reason is DoneReason.FINISHED:

@@ -54,24 +54,61 @@ def chunk_budget(n_ctx: int, instruction_tokens: int, limit: int = MAX_CHUNK_TOK
     return max(0, min(limit, int(room / (1 + EXPANSION))))
 
 
+REPLY_EXPANSION = 3.0
+"""Most tokens a chunk's translation may take, per source token: more than ``EXPANSION``,
+for languages whose words take many tokens (Russian, Hindi on an English tokenizer)."""
+
+
 def reply_budget(chunk_tokens: int) -> int:
     """Most tokens the translation of a chunk may take: some times the source's, never
     so little that a short sentence is cut."""
-    return max(MIN_REPLY_TOKENS, int(chunk_tokens * EXPANSION) + PROMPT_MARGIN)
+    return max(MIN_REPLY_TOKENS, int(chunk_tokens * REPLY_EXPANSION) + PROMPT_MARGIN)
 
 
-def looping(text: str, longest: int = 12) -> bool:
+def looping(text: str, source: str = "", longest: int = 12) -> bool:
     """True when ``text`` ends with the same run of words repeated (see
-    ``LOOP_REPEATS``): a model stuck in a loop, not a translation."""
-    words = text.split()
+    ``LOOP_REPEATS``), more often than any run of as many words repeats in ``source``: a
+    model stuck in a loop, not a translation. A run without a letter or a digit (a
+    table's ``| --- |``) is no loop."""
+    words, source_words = _words(text), _words(source)
     for size in range(1, longest + 1):
-        repeats = LOOP_REPEATS.get(size, 3)
-        if len(words) < size * repeats:
+        need = LOOP_REPEATS.get(size, 3)
+        if len(words) < size * need:
             break
-        tail = words[-size:]
-        if all(words[-size * (n + 1) : len(words) - size * n] == tail for n in range(repeats)):
+        if not any(ch.isalnum() for word in words[-size:] for ch in word):
+            continue
+        if _repeats(words, len(words), size) >= max(need, _most_repeats(source_words, size) + 1):
             return True
     return False
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text`` without the signs around them, in lower case ("Ha," is "ha")."""
+    return [word.strip(_SIGNS).lower() for word in text.split()]
+
+
+# ASCII's signs, and the quotes, ellipsis and inverted marks of other languages.
+_SIGNS = (
+    "".join(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalnum())
+    + "\u00ab\u00bb\u201c\u201d\u2018\u2019\u2026\u00bf\u00a1"
+)
+
+
+def _repeats(words: list[str], end: int, size: int) -> int:
+    """How many times the run of ``size`` words that ends at ``end`` stands there in a row."""
+    run = words[end - size : end]
+    count = 0
+    while (
+        end - size * (count + 1) >= 0
+        and words[end - size * (count + 1) : end - size * count] == run
+    ):
+        count += 1
+    return count
+
+
+def _most_repeats(words: list[str], size: int) -> int:
+    """The most times any run of ``size`` words stands in a row in ``words``."""
+    return max((_repeats(words, end, size) for end in range(size, len(words) + 1)), default=0)
 
 
 COMMON_LANGUAGES = (

@@ -70,7 +70,8 @@ class WorkerCrashed:
         if self.server:
             return (
                 f"The server could not be reached {_times(self.crashes)} in a row. The last "
-                f"time: {_sentence(self.description)} Not trying again."
+                f"time: {_sentence(self.description)} tui-chat checks now and then whether "
+                "it answers again; a message you send tries at once."
             )
         if self.restarting:
             return (

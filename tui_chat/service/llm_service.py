@@ -163,6 +163,9 @@ class LlmService:
         """Why the breaker opened for the server ("" when it did not, or a local model)."""
         self._probe: asyncio.TimerHandle | None = None
         """The next quiet check of whether the server answers again."""
+        self._probes = 0
+        """Counts the times the server was given up on: a check's answer that comes for
+        an earlier time is not heard."""
         self.workers_started = 0
         """Worker processes started so far."""
 
@@ -596,6 +599,7 @@ class LlmService:
             # A server comes back by itself: requests that waited fail with why, and a
             # quiet check finds out when it answers again.
             self._server_down = worker.server_error or description
+            self._probes += 1
             self._fail_pending(DoneReason.ERROR, self._server_down)
             self._set_state(ServiceState.BROKEN)
             self._probe_later(SERVER_PROBE_SECONDS)
@@ -644,21 +648,21 @@ class LlmService:
         """Ask the server for its models on a thread of its own (a daemon: a check that
         waits on the network never holds up quitting)."""
         self._probe = None
-        loop, settings = self._loop, self.settings
+        loop, settings, probes = self._loop, self.settings, self._probes
         assert loop is not None
 
         def check() -> None:
             answers = _server_answers(settings.server, settings.api_key_env)
             with contextlib.suppress(RuntimeError):  # the loop is closed: tui-chat ended
-                loop.call_soon_threadsafe(self._probed, settings, answers, waited)
+                loop.call_soon_threadsafe(self._probed, probes, answers, waited)
 
         threading.Thread(target=check, name="server check", daemon=True).start()
 
-    def _probed(self, settings: Settings, answers: bool, waited: float) -> None:
-        if self._closing or not self._server_down or settings is not self.settings:
-            return  # retried, reloaded or closed meanwhile
+    def _probed(self, probes: int, answers: bool, waited: float) -> None:
+        if self._closing or not self._server_down or probes != self._probes:
+            return  # tried again, reloaded or closed meanwhile
         if answers:
-            self._emit(ServerBack(settings.server))
+            self._emit(ServerBack(self.settings.server))
             self._try_again()
         else:
             self._probe_later(min(waited * 2, SERVER_PROBE_MAX_SECONDS))
@@ -789,12 +793,12 @@ def _server_answers(server: str, api_key_env: str) -> bool:
     """True if the server lists its models (run on a thread: it waits on the network)."""
     import os
 
-    from tui_chat.core.openai_api import ServerError, client, list_models
+    from tui_chat.core.openai_api import client, list_models
 
     try:
         with client(server, os.environ.get(api_key_env, "")) as http:
             list_models(http, server)
-    except ServerError:
+    except Exception:  # ServerError, or what httpx refuses (a key it cannot send): not back
         return False
     return True
 

@@ -94,8 +94,8 @@ class StoreWorker:
             )
         where = f" {self._path}" if self._path is not None else ""
         return (
-            f"Could not save to the conversation store{where}: {error}. "
-            "This session's chat stays in memory until saving works again."
+            f"Could not save to the conversation store{where}: {error}. What could not "
+            "be saved is only on screen."
         )
 
     def close_now(self) -> None:

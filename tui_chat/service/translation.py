@@ -40,8 +40,8 @@ class TranslationResult:
     usages: list[Usage] = field(default_factory=list)
     """Counts and timings of each chunk's generation."""
     failed: list[ChunkFailure] = field(default_factory=list)
-    """Chunks the model did not translate (it looped, or ran past the length its source
-    allows): their output is their source, unchanged."""
+    """Chunks the model did not translate (it looped: their output is their source) or
+    not whole (cut at the length limit)."""
     error: str = ""
     """What went wrong, for ERROR and INTERRUPTED."""
 
@@ -53,12 +53,15 @@ class TranslationResult:
 
 @dataclass(frozen=True, slots=True)
 class ChunkFailure:
-    """A chunk that was not translated, and why."""
+    """A chunk not translated, or not whole, and why."""
 
     number: int
     """Its place, from 1."""
     why: str
     """What the model did, for a person."""
+    source_kept: bool = True
+    """Its output is its source, as it was (the model looped); False: the translation
+    so far (cut at the length limit)."""
 
 
 class _StoppedError(Exception):
@@ -199,12 +202,12 @@ class TranslationJob:
             output.append(chunk.body)
             done = Done(-1, DoneReason.FINISHED)
         else:
-            done, why = await self._generate(chunk, output)
+            done, why, source_kept = await self._generate(chunk, output)
             if why:
-                # Not a translation: the source stays in its place, unchanged.
-                failure = ChunkFailure(number, why)
+                failure = ChunkFailure(number, why, source_kept)
                 result.failed.append(failure)
-                output[1:] = [chunk.body]
+                if source_kept:  # not a translation: the source stays in its place
+                    output[1:] = [chunk.body]
         self._on_text(chunk.trail)
         output.append(chunk.trail)
         result.outputs.append("".join(output))
@@ -212,19 +215,17 @@ class TranslationJob:
         self._on_chunk(result.outputs[-1], failure)
         return done
 
-    async def _generate(self, chunk: Chunk, output: list[str]) -> tuple[Done, str]:
-        """Translate one chunk; the reply's end, and why it is not a translation ("" if
-        it is one)."""
+    async def _generate(self, chunk: Chunk, output: list[str]) -> tuple[Done, str, bool]:
+        """Translate one chunk; the reply's end, why it is not a whole translation ("" if
+        it is one), and whether its source is to stand in for it."""
         finished: asyncio.Future[Done] = asyncio.get_running_loop().create_future()
-        # A source that repeats itself may be translated so: only the model's own loops.
-        watch = not looping(chunk.body)
         looped = False
 
         def emit(text: str) -> None:
             nonlocal looped
             output.append(text)
             self._on_text(text)
-            if watch and not looped and looping(trim.text):
+            if not looped and looping(trim.text, chunk.body):
                 looped = True
                 self._service.stop()  # cut it now, not at the token limit
 
@@ -250,17 +251,14 @@ class TranslationJob:
             )
         except ServiceUnavailableError as e:
             self.result.error = str(e)
-            return Done(-1, DoneReason.ERROR), ""
+            return Done(-1, DoneReason.ERROR), "", False
         done = await finished
         if looped and not self._stopped:
-            return Done(done.request_id, DoneReason.FINISHED, done.usage), (
-                "the model repeated the same words over and over"
-            )
+            finished_done = Done(done.request_id, DoneReason.FINISHED, done.usage)
+            return finished_done, "the model repeated the same words over and over", True
         if done.reason is DoneReason.LENGTH:
-            return done, (
-                f"the model wrote on past the length its source allows, {budget} tokens "
-                f"for {chunk.tokens}"
-            )
+            why = f"cut short at the length limit, {budget} tokens for {chunk.tokens}"
+            return done, why, False
         if done.reason is DoneReason.INTERRUPTED and not self.result.error:
             self.result.error = "The model worker crashed during the translation."
-        return done, ""
+        return done, "", False

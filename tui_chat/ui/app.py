@@ -157,8 +157,8 @@ class ChatApp(App[None]):
         # What is typed or pasted before the input exists (the first ~0.1 s after launch)
         # has nowhere to go: it is kept and given to the input once it is there.
         early = self._early_input
-        if early is not None and isinstance(event, events.Key | events.Paste) and not self.focused:
-            early.append(event)
+        if early is not None and isinstance(event, events.Key | events.Paste):
+            early.append(event)  # all of them until then: in the order they were typed
             return
         await super().on_event(event)
 

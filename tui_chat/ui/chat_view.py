@@ -102,6 +102,10 @@ class ChatView(Vertical):
         self._widgets: dict[int, Widget] = {}  # id(turn) -> its widget in the log
         self.last_reason: DoneReason | None = None
         """How the last reply ended."""
+        self._sending = False
+        """A message is being sent: saved, shown, its reply not yet asked for."""
+        self._unsent: _Exchange | None = None
+        """The reply shown while its message is saved, before the model is asked."""
 
     def compose(self) -> ComposeResult:
         yield ChatLog(id="log")
@@ -127,10 +131,12 @@ class ChatView(Vertical):
     @property
     def replying(self) -> bool:
         """True while a reply is being written or waits for the model."""
-        return bool(self._exchanges)
+        return bool(self._exchanges) or self._sending
 
     def stop(self) -> None:
         """Stop the reply in progress: nothing more of it is shown."""
+        if self._unsent is not None:
+            self._unsent.stopping = True  # not asked for yet: it will not be
         if not self._exchanges:
             return
         for exchange in self._exchanges.values():
@@ -174,8 +180,7 @@ class ChatView(Vertical):
 
     def _end_all(self) -> None:
         """Stop and forget replies in progress (saving what they have)."""
-        if self._exchanges:
-            self.stop()
+        self.stop()
         for exchange in self._exchanges.values():
             exchange.reply.finished = True
             self._save_final(exchange, DoneReason.STOPPED)
@@ -262,13 +267,19 @@ class ChatView(Vertical):
         if reason:
             self.notify(reason)
             return
-        if self.service.busy or self._exchanges:
+        if self.service.busy or self.replying:
             self.notify("A reply is still being written. Press Esc to stop it first.")
             return
+        self._sending = True  # until the reply is asked for: a second Enter waits
+        try:
+            await self._send(message.text, message.chat_input)
+        finally:
+            self._sending = False
+
+    async def _send(self, text: str, chat_input: ChatInput) -> None:
         conversation = self.conversation
         user = conversation.add_user(text)
         turn = conversation.start_reply()
-        chat_input = message.chat_input
         if self.service.state is ServiceState.READY:
             # On disk before the model sees it (~1 ms on the store's thread), then to the
             # model, then on screen while the model reads the prompt. The UI's CPU time in
@@ -291,11 +302,20 @@ class ChatView(Vertical):
         # The model is not ready (it is loading): nothing to hurry for, so the message is
         # on screen at once, then saved (the store may still be opening), then sent.
         exchange, shown = self._new_exchange(text, user, turn)
-        await self._show(exchange, shown, chat_input)
-        exchange.reply.show_progress("waiting for the model to load…")
-        await self._save_new(conversation, user, turn)
-        if conversation is self.conversation:
+        self._unsent = exchange
+        try:
+            await self._show(exchange, shown, chat_input)
+            exchange.reply.show_progress("waiting for the model to load…")
+            await self._save_new(conversation, user, turn)
+        finally:
+            self._unsent = None
+        if conversation is self.conversation and not exchange.stopping:
             self._generate(conversation, exchange)
+            return
+        # Esc, or another conversation, came first: it ends here, saved as stopped.
+        turn.status = TurnStatus.STOPPED
+        self._save_final(exchange, DoneReason.STOPPED)
+        await exchange.reply.finish("", DoneReason.STOPPED)
 
     def _new_exchange(self, text: str, user: Turn, turn: Turn) -> tuple[_Exchange, Widget]:
         """The widgets of a message and its reply (mounted beforehand), not yet shown."""

@@ -238,7 +238,7 @@ def _summary(result: TranslationResult) -> str:
     pieces = f"{total} chunks" if total > 1 else "1 chunk"
     failed = len(result.failed)
     cut = (
-        f" {failed} of them not translated, kept as they were: "
+        f" {failed} of them not translated whole: "
         f"{'; '.join(sorted({f.why for f in result.failed}))}."
         if failed
         else ""
