@@ -427,3 +427,38 @@ async def test_a_message_sent_while_the_model_loads_is_on_screen_before_it_is_sa
         release.set()
         turn = await reply_finished(app)
         assert (turn.status, turn.text) == (TurnStatus.COMPLETE, "Hello there.")
+
+
+async def test_esc_while_a_message_is_being_saved_stops_its_reply_before_it_is_asked(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the model loads, a message is shown at once and saved, and only then sent:
+    Esc in between means its reply is never asked for."""
+    import threading
+
+    from tui_chat.core.store import Store
+
+    release = threading.Event()
+    add_message = Store.add_message
+
+    def slow(store: Store, *args: object, **kwargs: object) -> int:
+        release.wait(10)
+        return add_message(store, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "add_message", slow)
+    app = make_app(script=Script(default=says("Hello there."), load_seconds=1.0))
+    async with app.run_test(size=SIZE):
+        await wait_until(lambda: app.service.worker_pid, message="worker started")
+        app.main.chat.input.load_text("Say hello.")
+        # As the terminal delivers keys (Pilot.press would wait for the handlers to finish).
+        app.post_message(events.Key("enter", "\r"))
+        await wait_until(lambda: in_log(app, UserMessage), message="the message on screen")
+        app.post_message(events.Key("escape", None))
+        chat = app.main.chat
+        await wait_until(lambda: chat._unsent and chat._unsent.stopping, message="Esc heard")
+        release.set()
+        turn = await reply_finished(app)
+        assert (turn.status, turn.text) == (TurnStatus.STOPPED, "")
+        await wait_until(lambda: ending(app) == "[stopped]", message="stopped mark")
+        await loaded(app)
+        assert not app.service.busy, "the model was not asked"

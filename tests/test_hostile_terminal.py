@@ -97,7 +97,9 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("ending", ["quit", "an exception in the UI", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize(
+    "ending", ["quit", "an exception in the UI", "SIGTERM", "SIGHUP", "SIGINT"]
+)
 def test_the_terminal_is_usable_after_quitting(
     terminal: Terminal,
     home: Path,
@@ -107,11 +109,13 @@ def test_the_terminal_is_usable_after_quitting(
     env = {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color", "PS1": "$ "}
     terminal.start("bash --norc --noprofile", env)
     command = str(TUI_CHAT)
-    if ending != "quit":
+    if ending == "an exception in the UI":
         script = tmp_path / "failing_ui.py"
         script.write_text(FAILING_UI)
         command = f"{sys.executable} {script}"
-    terminal.type(f"{command}; echo exit-status-$?")
+    # Through sh: an interactive bash whose command died of SIGINT drops the rest of the
+    # line, as if Ctrl+C had been pressed at its prompt.
+    terminal.type(f"sh -c '{command}; echo exit-status-$?'")
     terminal.keys("Enter")
     terminal.wait_for(lambda s: " ready" in s, "the model to load")
     assert terminal.pane("alternate_on") == "1"
@@ -123,7 +127,10 @@ def test_the_terminal_is_usable_after_quitting(
     elif ending.startswith("SIG"):
         # As `kill` or a closing terminal window sends it: tui-chat ends by the signal.
         sig = signal.Signals[ending]
-        (app,) = children(shell)
+        running = {p: _command_line(p) for p in descendants(shell)}
+        (app,) = [
+            p for p, line in running.items() if line.startswith(f"{sys.executable} {TUI_CHAT}")
+        ]
         os.kill(app, sig)
         terminal.wait_for(lambda s: f"exit-status-{128 + sig}" in s, "tui-chat to end")
     else:
@@ -133,6 +140,7 @@ def test_the_terminal_is_usable_after_quitting(
         said = terminal.tmux("capture-pane", "-p", "-J", "-t", "e2e")  # lines as written
         assert "tui-chat stopped on an internal error (RuntimeError: boom [bold]not" in said
         assert f"The details are in {user_paths().app_log}" in said
+        assert "tui-chat --continue opens the conversation again." in said
         assert "Traceback" not in screen
         app_log = user_paths().app_log.read_text()
         assert "Traceback" in app_log
@@ -171,11 +179,8 @@ def test_closing_the_terminal_window_ends_tui_chat_and_keeps_the_chat(
         store.close()
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid``."""
-    return [p for p in descendants(pid) if _parent(p) == pid]
-
-
-def _parent(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""

@@ -493,6 +493,10 @@ async def test_no_server_running_says_so_clearly(
         ]
         banner = str(app.main.banner.render())
         assert f"could not be reached 3 times in a row. The last time: {refused}" in banner
+        assert (
+            "tui-chat checks now and then whether it answers again; a message you send "
+            "tries at once."
+        ) in banner
         assert "Ctrl+R to try again" in banner
         assert "Traceback" not in terminal_output(app)
         assert status_text(app).startswith(f"server {base.removeprefix('http://')} · ")
@@ -571,3 +575,28 @@ async def test_the_chat_comes_back_with_the_server_and_says_so(
         await put_and_send(app, pilot, "Hi.")
         turn = await reply_finished(app)
         assert turn.text == "Hello there."
+
+
+async def test_the_checks_of_a_server_that_stays_down_come_ever_more_seldom(
+    server: str,
+    start_service: Callable[..., LlmService],
+    quick_retries: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checks: list[float] = []
+    monkeypatch.setattr(llm_service, "SERVER_PROBE_MAX_SECONDS", 0.4)
+    Handler.mode = "503"
+    service = start_service(server=server, script=None)
+    probe_later = service._probe_later
+
+    def noting(seconds: float) -> None:
+        checks.append(seconds)
+        probe_later(seconds)
+
+    monkeypatch.setattr(service, "_probe_later", noting)
+    await wait_until(lambda: len(checks) >= 5, message="five checks")
+    assert checks[:5] == [0.1, 0.2, 0.4, 0.4, 0.4], "doubling up to the longest pause"
+    assert service.state is ServiceState.BROKEN
+    # A check that answers after the person tried again is not heard.
+    service._probed(service._probes - 1, True, 0.1)
+    assert service.state is ServiceState.BROKEN

@@ -467,8 +467,18 @@ async def _restarted_after(
 
 
 async def test_changing_the_model_mid_reply_stops_it_and_loads_the_new_one(
-    service: LlmService, recorder: Recorder
+    service: LlmService, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    exits: list[int | None] = []
+    reap = llm_service._reap
+
+    def noting(worker: object) -> None:
+        # Its pipe closes a moment before the kernel has its exit status.
+        worker.process.join(1.0)  # type: ignore[attr-defined]
+        exits.append(worker.process.exitcode)  # type: ignore[attr-defined]
+        reap(worker)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(llm_service, "_reap", noting)
     await ready(service)
     old = service.worker_pid
     rid = service.generate(STORY_REQUEST)
@@ -480,6 +490,7 @@ async def test_changing_the_model_mid_reply_stops_it_and_loads_the_new_one(
     assert recorder.text(rid) == STORY, "the partial reply is kept"
     assert old is not None
     assert pid_gone(old)
+    assert exits == [0], "the old worker was ended instead of leaving by itself"
     await ready(service)
     assert service.model is not None
     assert service.model.n_ctx == 1024
@@ -496,6 +507,8 @@ async def test_closing_mid_reply_stops_it_and_the_worker_exits_by_itself(
     reap = llm_service._reap
 
     def noting(worker: object) -> None:
+        # Its pipe closes a moment before the kernel has its exit status.
+        worker.process.join(1.0)  # type: ignore[attr-defined]
         exits.append(worker.process.exitcode)  # type: ignore[attr-defined]
         reap(worker)  # type: ignore[arg-type]
 

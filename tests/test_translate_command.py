@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def test_stdout_holds_the_translation_and_nothing_else(tmp_path: Path) -> None:
         (["--to", "French"], b"", b"nothing to translate"),
         (["--to", "French"], b"  \n\t\n", b"nothing to translate"),
         (["--to", "French", "--bogus"], b"x", b"unrecognized arguments: --bogus"),
+        (["--to", "French", "--chunk-tokens", "5"], b"x", b"must be 16 or more, got 5"),
         ([], b"x", b"say which language to translate into: --to LANG"),
     ],
 )
@@ -138,3 +140,42 @@ def test_strange_text_from_a_file_is_translated_without_an_exception(tmp_path: P
     assert b"Traceback" not in result.stderr
     assert b"were not valid UTF-8 and were replaced with U+FFFD" in result.stderr
     assert result.stdout.decode("utf-8").strip()  # valid UTF-8, and something came out
+
+
+@pytest.mark.parametrize(("option", "pieces"), [([], 1), (["--chunk-tokens", "16"], 3)])
+def test_chunk_tokens_sizes_the_pieces(option: list[str], pieces: int) -> None:
+    """Three short paragraphs: one piece by default, one each at 16 tokens. The progress
+    ("chunk 2 of 3") goes to stderr when it is a terminal and stdout is not."""
+    text = "\n\n".join(f"Line {n} of the notes is about the weather today." for n in range(3))
+    progress, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [TUI_CHAT, "translate", "--to", "French", *option],
+            input=text.encode(),
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            timeout=120,
+        )
+        os.close(terminal)
+        said = _read_all(progress)
+    finally:
+        os.close(progress)
+    assert result.returncode in (0, 1)
+    if pieces > 1:
+        assert f"chunk {pieces} of {pieces}" in said
+    else:
+        assert "chunk" not in said
+    assert result.stdout.decode().count("\n\n") >= 2, "the breaks between the paragraphs"
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the other end is closed: all was read
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode(errors="replace")
