@@ -15,26 +15,24 @@ run: $(VENV)/.app $(VENV)/.model bytecode
 # a real terminal one at a time (they need the CPU to themselves). Status 5 is pytest's
 # "no test selected", as when PYTEST_ARGS picks tests of one tier only.
 FAST := -m "not model and not terminal" -n 4
-test: $(VENV)/.test $(VENV)/.model
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint $(VENV)/.model
 	$(BIN)/python -m pytest $(FAST) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -m "model or terminal" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-# While working: lint, then every test that needs neither the real model nor tmux (the
-# scripted model stands in), in under a minute. `make test` runs them all.
-check: $(VENV)/.test
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+# While working: lint and the architecture's contracts, then every test that needs neither
+# the real model nor tmux (the scripted model stands in), in under a minute.
+check: lint
 	$(BIN)/python -m pytest $(FAST) $(PYTEST_ARGS)
 
 # The benchmark on the bundled model (or ARGS="--model PATH"); fails if a target is missed.
 bench: $(VENV)/.app $(VENV)/.model bytecode
 	$(BIN)/tui-chat bench --check --json bench.json $(ARGS)
 
+# ruff, then the architecture's contracts (import-linter, in pyproject.toml).
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(VENV)/.test
 	$(BIN)/ruff format .

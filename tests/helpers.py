@@ -260,8 +260,7 @@ async def outgrow_a_512_token_context(app: ChatApp, pilot: Pilot[None]) -> None:
     """Six long turns in a 512-token context: the oldest are left out, once marked, and
     every reply completes; then a message too long to fit even alone fails, with numbers."""
     from tui_chat.core.conversation import TurnStatus
-    from tui_chat.ui.chat_view import MEMORY_MARKER
-    from tui_chat.ui.widgets.chat_log import Notice
+    from tui_chat.ui.widgets.chat_log import MEMORY_MARKER, Notice
 
     paragraph = "Tell me about rivers, boats, bridges, harbours and the sea. " * 6
     for n in range(6):

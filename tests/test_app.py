@@ -455,7 +455,7 @@ async def test_esc_while_a_message_is_being_saved_stops_its_reply_before_it_is_a
         await wait_until(lambda: in_log(app, UserMessage), message="the message on screen")
         app.post_message(events.Key("escape", None))
         chat = app.main.chat
-        await wait_until(lambda: chat._unsent and chat._unsent.stopping, message="Esc heard")
+        await wait_until(lambda: chat._unsent and chat._unsent.cancelled, message="Esc heard")
         release.set()
         turn = await reply_finished(app)
         assert (turn.status, turn.text) == (TurnStatus.STOPPED, "")

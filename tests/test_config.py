@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tui_chat import cli
+from tui_chat.commands import chat
+from tui_chat.commands.common import model_settings
 from tui_chat.core import config
 from tui_chat.core.paths import user_paths
+from tui_chat.core.settings import Settings, settings_from
 
 TUI_CHAT = str(Path(sys.executable).with_name("tui-chat"))
 
@@ -41,7 +43,7 @@ def test_config_path_is_printed_and_lives_under_tui_chat_home(home: Path) -> Non
         ("colour = 'blue'", "unknown setting 'colour'"),
         ("ctx = 'big'", "ctx: must be a whole number, got a string 'big'"),
         ("temperature = 'hot'", "temperature: must be a number"),
-        ("max_tokens = 0", "max_tokens: must be at least 1, got 0"),
+        ("max_tokens = 0", "max_tokens: must be 1 or more, got 0"),
         ("top_p = 1.5", "top_p: must be in (0.0, 1.0], got 1.5"),
         ("threads = true", "threads: must be a whole number, got a bool"),
         (
@@ -64,8 +66,8 @@ def test_a_bad_settings_file_names_file_key_and_problem(
 def test_command_line_options_override_the_file(config_file: Path, model_path: Path) -> None:
     config_file.write_text("max_tokens = 5\ntemperature = 0.7\nctx = 1024\nsystem_prompt = 'Hi'\n")
     values = config.load(config_file)
-    args = cli.build_parser().parse_args(["--max-tokens", "7"])
-    settings = cli.model_settings(args, values)
+    args = chat.build_parser().parse_args(["--max-tokens", "7"])
+    settings = model_settings(args, values)
     assert settings is not None
     assert settings.max_tokens == 7  # the option wins
     assert settings.sampling.temperature == 0.7  # the file fills the rest
@@ -106,6 +108,43 @@ def test_save_that_cannot_write_leaves_the_old_file(tmp_path: Path) -> None:
 
 
 def test_parser_defaults_leave_room_for_the_file() -> None:
-    args = cli.build_parser().parse_args([])
+    args = chat.build_parser().parse_args([])
     assert isinstance(args, argparse.Namespace)
-    assert all(getattr(args, key) is None for key in cli.OVERRIDES)
+    assert all(getattr(args, key) is None for key in chat.APP_SETTINGS)
+
+
+def test_every_setting_goes_from_the_file_into_settings_and_back(
+    config_file: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "other.gguf"
+    values: dict[str, config.Value] = {
+        "model": str(model),
+        "server": "http://127.0.0.1:9",
+        "server_model": "big",
+        "api_key_env": "MY_KEY",
+        "ctx": 1000,
+        "threads": 3,
+        "crash_limit": 7,
+        "system_prompt": 'Be "brief".\nTwo lines.',
+        "temperature": 0.7,
+        "top_p": 0.5,
+        "max_tokens": 12,
+        "translation_language": "Welsh",
+        "translation_chunk_tokens": 40,
+        "translation_prompt": "Into {target}: {text}",
+    }
+    assert values.keys() == config.OPTIONS.keys(), "a setting is missing from this test"
+    assert all(values[key] != default for key, default in Settings(model=Path()).values().items())
+    config.save(config_file, values)
+    settings = settings_from(model, config.load(config_file))
+    assert settings.values() == values
+    assert settings.with_values(values) == settings
+
+
+def test_the_readme_shows_every_setting_and_each_is_valid() -> None:
+    """The README's example settings file is the table of settings, as a user sees it."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("### The settings file", 1)[1].split("```toml\n", 1)[1]
+    values = tomllib.loads(example.split("```", 1)[0])
+    assert sorted(values) == sorted(config.OPTIONS), "the README misses a setting"
+    config.check(values, Path("README.md"))

@@ -12,12 +12,12 @@ from textual import events
 from textual.widgets import Markdown
 
 from tests.helpers import SIZE, in_log, loaded, reply_finished, terminal_output, wait_until
+from tui_chat.commands.translate import terminal_safe
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import ChatMessage, DoneReason
 from tui_chat.core.script import Say, Script
 from tui_chat.core.store import Store
 from tui_chat.core.visible import visible
-from tui_chat.translate_command import terminal_safe
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.paste_parser import PASTE_END, PASTE_START, PasteSafeParser
 from tui_chat.ui.widgets.chat_log import Reply, UserMessage

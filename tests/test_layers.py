@@ -1,14 +1,15 @@
-"""Imports point one way: UI -> service -> core; the worker imports llama_cpp and the core.
+"""What only running code shows about the layers: the modules a fresh interpreter loads.
 
-Each check runs in a fresh interpreter, because this test process imports everything.
+Which module may import which is checked on the source by import-linter's contracts
+(pyproject.toml, run by make check and make test). These checks run in a fresh
+interpreter, because this test process imports everything.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-
-import pytest
+from pathlib import Path
 
 
 def modules_after_import(*modules: str) -> set[str]:
@@ -23,42 +24,24 @@ def modules_after_import(*modules: str) -> set[str]:
     return {line.split(".")[0] for line in result.stdout.split()}
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "tui_chat.core.protocol",
-        "tui_chat.core.conversation",
-        "tui_chat.core.models",
-        "tui_chat.core.settings",
-        "tui_chat.core.breaker",
-        "tui_chat.core.paths",
-        "tui_chat.core.script",
-    ],
-)
-def test_core_imports_neither_textual_nor_llama_cpp(module: str) -> None:
-    loaded = modules_after_import(module)
-    assert "textual" not in loaded
-    assert "llama_cpp" not in loaded
-
-
 def test_ui_process_never_imports_llama_cpp() -> None:
     loaded = modules_after_import(
-        "tui_chat.cli", "tui_chat.ui.app", "tui_chat.__main__", "tui_chat.bench.command"
+        "tui_chat.cli",
+        "tui_chat.ui.app",
+        "tui_chat.__main__",
+        "tui_chat.commands.bench",
+        "tui_chat.commands.chat",
     )
     assert "textual" in loaded
     assert "llama_cpp" not in loaded
 
 
-def test_service_does_not_import_textual() -> None:
-    loaded = modules_after_import("tui_chat.service.llm_service")
-    assert "textual" not in loaded
-    assert "llama_cpp" not in loaded
-
-
-def test_the_scripted_model_imports_neither_llama_cpp_nor_textual() -> None:
-    loaded = modules_after_import("tui_chat.worker.scripted")
-    assert "llama_cpp" not in loaded
-    assert "textual" not in loaded
+def test_the_app_starts_without_importlib_metadata() -> None:
+    """It brings the email, csv and zipfile modules with it: a start-up cost the
+    benchmark sees (tui_chat reads versions without it)."""
+    loaded = modules_after_import("tui_chat.cli", "tui_chat.commands.chat", "tui_chat.ui.app")
+    assert "email" not in loaded
+    assert "zipfile" not in loaded
 
 
 def test_worker_imports_llama_cpp_and_core_but_never_textual() -> None:
@@ -73,3 +56,28 @@ def test_cli_module_stays_light_for_the_spawned_worker() -> None:
     loaded = modules_after_import("tui_chat.cli")
     assert "textual" not in loaded
     assert "llama_cpp" not in loaded
+
+
+def test_textual_is_the_version_the_compat_module_was_written_for() -> None:
+    """An upgrade of Textual must look again at every workaround in textual_compat."""
+    from importlib.metadata import version
+
+    from tui_chat.ui.textual_compat import WRITTEN_FOR, installed_textual
+
+    assert version("textual") == WRITTEN_FOR
+    assert installed_textual() == version("textual"), "the check at start-up reads it wrong"
+
+
+PRIVATE_TEXTUAL = ("textual._", "_size_updated", "_fatal_error", "_handle_exception",
+                   "XTermParser")  # fmt: skip
+
+
+def test_textuals_private_api_is_reached_from_one_module_only() -> None:
+    package = Path(__file__).parent.parent / "tui_chat"
+    reaching = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "textual_compat.py"
+        and any(name in path.read_text() for name in PRIVATE_TEXTUAL)
+    )
+    assert reaching == []

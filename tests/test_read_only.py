@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import SIZE, loaded, put_and_send, reply_finished, translated, wait_until
-from tui_chat.cli import prepare_user_files
+from tui_chat.commands.common import prepare_user_files
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import HOME_ENV, user_paths
 from tui_chat.core.script import Script, says

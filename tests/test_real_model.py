@@ -72,10 +72,12 @@ async def test_the_model_loads_and_llama_cpp_writes_only_to_the_worker_log(
     await ready(service)
     (loaded_model,) = recorder.of(ModelLoaded)
     assert loaded_model.name == "SmolLM2-135M-Instruct.Q4_1"
-    assert (loaded_model.n_ctx, loaded_model.n_ctx_train) == (4096, 8192)
-    assert loaded_model.n_threads == service.settings.n_threads
-    assert loaded_model.chat_template.startswith("gguf")
+    assert loaded_model.n_ctx == 4096
     log = paths.worker_log.read_text()
+    # What the UI does not need is in the worker's log, for whoever looks into a problem.
+    threads = service.settings.n_threads
+    assert f"context 4096 tokens (trained with 8192), {threads} threads" in log
+    assert "chat template gguf" in log
     assert "llama_model_load" in log or "print_info" in log
     out, err = capfd.readouterr()
     assert "llama" not in out + err, "llama.cpp wrote to the terminal"

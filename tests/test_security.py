@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import SIZE, child_processes, loaded, reply_finished
-from tui_chat.cli import prepare_user_files
+from tui_chat.commands.common import prepare_user_files
 from tui_chat.core import config
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.settings import Settings, settings_from

@@ -34,9 +34,10 @@ from tui_chat.core.protocol import (
     LoadModel,
     Sampling,
 )
-from tui_chat.service import llm_service
+from tui_chat.service import restart_policy
 from tui_chat.service.events import ServerBack, ServiceEvent, ServiceState, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
+from tui_chat.service.server_probe import ServerProbe
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.widgets.chat_log import Notice
 from tui_chat.worker.remote import RemoteEngine
@@ -429,7 +430,7 @@ def test_a_server_that_stops_sending_times_out_with_a_clear_message(
 async def test_after_a_failure_the_worker_tries_again_by_itself_and_goes_on(
     server: str, start_service: Callable[..., LlmService], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llm_service, "SERVER_RETRY_SECONDS", 0.25)
+    monkeypatch.setattr(restart_policy, "SERVER_RETRY_SECONDS", 0.25)
     Handler.mode = "503"
     events: list[ServiceEvent] = []
 
@@ -474,7 +475,7 @@ async def test_the_status_line_uses_the_servers_token_counts_when_it_gives_them(
 async def test_no_server_running_says_so_clearly(
     make_app: Callable[..., ChatApp], unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llm_service, "SERVER_RETRY_SECONDS", 0.25)
+    monkeypatch.setattr(restart_policy, "SERVER_RETRY_SECONDS", 0.25)
     base = f"http://127.0.0.1:{unused_tcp_port}"
     app = make_app(server=base, script=None)
     started = time.monotonic()
@@ -505,8 +506,8 @@ async def test_no_server_running_says_so_clearly(
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pauses between attempts and checks short enough for a test."""
-    monkeypatch.setattr(llm_service, "SERVER_RETRY_SECONDS", 0.05)
-    monkeypatch.setattr(llm_service, "SERVER_PROBE_SECONDS", 0.1)
+    monkeypatch.setattr(restart_policy, "SERVER_RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(restart_policy, "SERVER_PROBE_SECONDS", 0.1)
 
 
 async def test_once_the_breaker_gave_up_the_server_back_is_found_by_itself(
@@ -584,19 +585,22 @@ async def test_the_checks_of_a_server_that_stays_down_come_ever_more_seldom(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     checks: list[float] = []
-    monkeypatch.setattr(llm_service, "SERVER_PROBE_MAX_SECONDS", 0.4)
+    monkeypatch.setattr(restart_policy, "SERVER_PROBE_MAX_SECONDS", 0.4)
     Handler.mode = "503"
-    service = start_service(server=server, script=None)
-    probe_later = service._probe_later
+    later = ServerProbe._later
+    rounds: list[tuple[ServerProbe, int]] = []
 
-    def noting(seconds: float) -> None:
+    def noting(probe: ServerProbe, server: str, api_key_env: str, seconds: float) -> None:
         checks.append(seconds)
-        probe_later(seconds)
+        rounds.append((probe, probe._round))
+        later(probe, server, api_key_env, seconds)
 
-    monkeypatch.setattr(service, "_probe_later", noting)
+    monkeypatch.setattr(ServerProbe, "_later", noting)
+    service = start_service(server=server, script=None)
     await wait_until(lambda: len(checks) >= 5, message="five checks")
     assert checks[:5] == [0.1, 0.2, 0.4, 0.4, 0.4], "doubling up to the longest pause"
     assert service.state is ServiceState.BROKEN
     # A check that answers after the person tried again is not heard.
-    service._probed(service._probes - 1, True, 0.1)
+    probe, first_round = rounds[0]
+    probe._heard(server, "OPENAI_API_KEY", 0.1, first_round - 1, True)
     assert service.state is ServiceState.BROKEN

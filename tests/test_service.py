@@ -18,6 +18,7 @@ import pytest
 from tests.helpers import Recorder, pid_gone, ready, reply, reply_to, wait_until, wait_until_sync
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import (
+    PROTOCOL_VERSION,
     ChatMessage,
     Done,
     DoneReason,
@@ -39,9 +40,10 @@ from tui_chat.core.script import (
     Script,
     says,
 )
-from tui_chat.service import llm_service
+from tui_chat.service import restart_policy
 from tui_chat.service.events import ServiceState, StateChanged, WorkerCrashed
 from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
+from tui_chat.service.worker_process import WorkerProcess
 
 STORY = "Once upon a time, a dragon learned to sail."
 SCRIPT = Script(
@@ -88,7 +90,6 @@ async def test_load_reports_the_model(service: LlmService, recorder: Recorder) -
     await ready(service)
     (loaded,) = recorder.of(ModelLoaded)
     assert (loaded.name, loaded.n_ctx) == ("scripted-model", 4096)
-    assert loaded.n_threads == service.settings.n_threads
     assert service.model == loaded
     assert service.worker_pid is not None
     assert service.workers_started == 1
@@ -370,7 +371,7 @@ def test_the_worker_exits_when_the_ui_process_is_killed(paths: UserPaths, tmp_pa
 async def test_a_hung_worker_is_ended_when_it_does_not_answer_esc(
     service: LlmService, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llm_service, "STOP_DEADLINE_SECONDS", 0.5)
+    monkeypatch.setattr(restart_policy, "STOP_DEADLINE_SECONDS", 0.5)
     await ready(service)
     rid = service.generate([ChatMessage("user", "Now hang.")])
     await wait_until(lambda: recorder.text(rid) == STORY, message="the reply before it hangs")
@@ -470,15 +471,13 @@ async def test_changing_the_model_mid_reply_stops_it_and_loads_the_new_one(
     service: LlmService, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exits: list[int | None] = []
-    reap = llm_service._reap
+    reap = WorkerProcess.reap
 
-    def noting(worker: object) -> None:
-        # Its pipe closes a moment before the kernel has its exit status.
-        worker.process.join(1.0)  # type: ignore[attr-defined]
-        exits.append(worker.process.exitcode)  # type: ignore[attr-defined]
-        reap(worker)  # type: ignore[arg-type]
+    def noting(worker: WorkerProcess, grace: float = 0.0) -> None:
+        reap(worker, grace)
+        exits.append(worker.exitcode)
 
-    monkeypatch.setattr(llm_service, "_reap", noting)
+    monkeypatch.setattr(WorkerProcess, "reap", noting)
     await ready(service)
     old = service.worker_pid
     rid = service.generate(STORY_REQUEST)
@@ -504,18 +503,35 @@ async def test_closing_mid_reply_stops_it_and_the_worker_exits_by_itself(
     """The reply is stopped first, so the worker reads its shutdown at once instead of
     being terminated after the grace period."""
     exits: list[int | None] = []
-    reap = llm_service._reap
+    reap = WorkerProcess.reap
 
-    def noting(worker: object) -> None:
-        # Its pipe closes a moment before the kernel has its exit status.
-        worker.process.join(1.0)  # type: ignore[attr-defined]
-        exits.append(worker.process.exitcode)  # type: ignore[attr-defined]
-        reap(worker)  # type: ignore[arg-type]
+    def noting(worker: WorkerProcess, grace: float = 0.0) -> None:
+        reap(worker, grace)
+        exits.append(worker.exitcode)
 
-    monkeypatch.setattr(llm_service, "_reap", noting)
+    monkeypatch.setattr(WorkerProcess, "reap", noting)
     await ready(service)
     rid = service.generate(STORY_REQUEST)
     await wait_until(lambda: recorder.text(rid) == STORY, message="the reply under way")
     await service.close()
     assert exits == [0], "the worker was ended instead of exiting by itself"
     assert not recorder.of(WorkerCrashed)
+
+
+async def test_a_worker_of_another_protocol_version_is_refused_with_why(
+    start: Start, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after an upgrade while tui-chat runs: the worker spawned runs the new code."""
+    from tui_chat.service import supervisor
+
+    monkeypatch.setattr(supervisor, "PROTOCOL_VERSION", PROTOCOL_VERSION + 1)
+    service = start(recorder)
+    await wait_until(lambda: service.state is ServiceState.LOAD_FAILED, message="refused")
+    (error,) = recorder.of(Error)
+    assert error.kind is ErrorKind.LOAD
+    assert error.message.startswith(
+        f"The model worker speaks protocol {PROTOCOL_VERSION} and this tui-chat "
+        f"{PROTOCOL_VERSION + 1}: tui-chat was updated while it ran."
+    )
+    assert not recorder.of(ModelLoaded)
+    assert service.worker_pid is None, "the worker is left running"

@@ -10,7 +10,10 @@ from textual.widgets import Input, Label, TextArea
 
 from tests.helpers import SIZE, wait_until
 from tui_chat.core import config
+from tui_chat.core.options import SCREEN_ORDER
 from tui_chat.core.paths import UserPaths
+from tui_chat.core.script import Script
+from tui_chat.core.settings import settings_from
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.settings import SettingsScreen
 
@@ -108,3 +111,45 @@ async def test_saving_mentions_the_next_start_only_when_the_language_changed(
         path = config.config_path(paths.config)
         assert notice.startswith(f"Saved to {path}.")
         assert ("takes effect at the next start" in notice) is said
+
+
+async def test_every_setting_goes_from_the_file_through_the_screen_back_to_the_file(
+    make_app: MakeApp, paths: UserPaths, tmp_path: Path
+) -> None:
+    model = tmp_path / "other.gguf"
+    model.write_bytes(b"GGUF" + bytes(60))
+    path = config.config_path(paths.config)
+    written: dict[str, config.Value] = {
+        "model": str(model),
+        "server": "http://127.0.0.1:9",
+        "server_model": "big",
+        "api_key_env": "MY_KEY",
+        "ctx": 1000,
+        "threads": 3,
+        "crash_limit": 7,
+        "system_prompt": 'Be "brief".\nTwo lines.',
+        "temperature": 0.7,
+        "top_p": 0.5,
+        "max_tokens": 12,
+        "translation_language": "Welsh",
+        "translation_chunk_tokens": 40,
+        "translation_prompt": "Into {target}: {text}",
+    }
+    assert written.keys() == config.OPTIONS.keys(), "a setting is missing from this test"
+    config.save(path, written)
+    from_file = settings_from(model, config.load(path))
+    app = make_app(from_file, script=Script())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await wait_until(lambda: isinstance(app.screen, SettingsScreen), message="settings")
+        for key in SCREEN_ORDER:
+            if key == "system_prompt":
+                shown = app.screen.query_one(f"#{key}", TextArea).text
+            else:
+                shown = app.screen.query_one(f"#{key}", Input).value
+            assert shown == str(written[key]), key
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: not isinstance(app.screen, SettingsScreen), message="saved")
+        assert app.service.settings.values() == written
+    app.store.close_now()
+    assert config.load(path) == written

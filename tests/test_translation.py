@@ -175,7 +175,7 @@ class _Terminal(io.StringIO):
 async def test_the_command_keeps_untranslated_pieces_as_they_were_and_fails(
     settings: Settings, paths: UserPaths, out: type[io.StringIO], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tui_chat.translate_command import EXIT_FAILED, _translate
+    from tui_chat.commands.translate import EXIT_FAILED, _translate
 
     service = LlmService(replace(settings, script=FAILING), paths.worker_log, lambda _e: None)
     written = out()

@@ -1,5 +1,5 @@
 """tui-chat: a terminal chat application for local language models."""
 
 # The one place the version is written (pyproject.toml reads it from here): looking it
-# up through importlib.metadata at start-up costs ~45 ms.
+# up through importlib.metadata would slow every start.
 __version__ = "0.1.0"

@@ -1,107 +1,28 @@
-"""The settings file: TOML in the user config directory, checked key by key.
+"""The settings file: TOML in the user config directory, checked key by key against the
+table of settings (``core.options``).
 
-Read with the standard library's ``tomllib``; written back (by the settings screen)
-atomically: a temporary file in the same folder, then a rename, so a crash never leaves
-half a file.
+Read with the standard library's ``tomllib``, written with ``tomli-w`` (by the settings
+screen) atomically: a temporary file in the same folder, then a rename, so a crash never
+leaves half a file.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
+from tui_chat.core.options import OPTIONS, Value
 from tui_chat.core.paths import private_dir
-from tui_chat.core.translation import TARGET, TEXT
+
+__all__ = ["OPTIONS", "ConfigError", "Value", "config_path", "load", "save"]
 
 CONFIG_FILE = "config.toml"
-
-Value = str | int | float
 
 
 class ConfigError(Exception):
     """The settings file is wrong; the message names the file, the key and the problem."""
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One setting the file may hold."""
-
-    kind: type
-    """``str``, ``int`` or ``float`` (an integer is accepted for a float)."""
-    check: Callable[[Value], str]
-    """Returns what is wrong with a value, or "" when it is fine."""
-    help: str
-    """What the setting does, for the settings screen and the README."""
-
-
-def _at_least(low: float) -> Callable[[Value], str]:
-    return lambda v: "" if v >= low else f"must be at least {low}"  # type: ignore[operator]
-
-
-def _between(low: float, high: float, *, open_low: bool = False) -> Callable[[Value], str]:
-    def check(v: Value) -> str:
-        assert isinstance(v, int | float)
-        ok = (low < v if open_low else low <= v) and v <= high and math.isfinite(v)
-        bracket = "(" if open_low else "["
-        return "" if ok else f"must be in {bracket}{low}, {high}]"
-
-    return check
-
-
-def _anything(_v: Value) -> str:
-    return ""
-
-
-def _not_blank(v: Value) -> str:
-    return "" if str(v).strip() else "must not be empty"
-
-
-def _server(v: Value) -> str:
-    text = str(v).strip()
-    if not text:
-        return ""  # the local model
-    # Imported only when a server is set: ~2.5 ms of start-up for everybody else.
-    from tui_chat.core.openai_api import address_problem
-
-    return address_problem(text)
-
-
-def _env_name(v: Value) -> str:
-    text = str(v)
-    if text and text.replace("_", "a").isalnum() and not text[0].isdigit():
-        return ""
-    return "must be an environment variable's name, e.g. OPENAI_API_KEY"
-
-
-def _template(v: Value) -> str:
-    missing = [p for p in (TARGET, TEXT) if p not in str(v)]
-    return f"must contain {' and '.join(missing)}" if missing else ""
-
-
-OPTIONS: dict[str, Option] = {
-    "model": Option(str, _not_blank, "GGUF model file"),
-    "ctx": Option(int, _at_least(0), "context size in tokens; 0 uses the model's own"),
-    "threads": Option(int, _at_least(1), "CPU threads for the model"),
-    "system_prompt": Option(str, _anything, "instructions sent before every conversation"),
-    "temperature": Option(float, _between(0.0, 2.0), "sampling temperature; 0 is greedy"),
-    "top_p": Option(float, _between(0.0, 1.0, open_low=True), "nucleus sampling threshold"),
-    "max_tokens": Option(int, _at_least(1), "most tokens in one reply"),
-    "crash_limit": Option(int, _at_least(1), "crashes in a row before restarts stop"),
-    "translation_language": Option(str, _not_blank, "language the Translate view starts with"),
-    "translation_chunk_tokens": Option(
-        int, _at_least(16), "most tokens of text translated at once (default: 300)"
-    ),
-    "server": Option(str, _server, "OpenAI-compatible server to use instead of a local model"),
-    "server_model": Option(str, _anything, "the server's model; empty: the first it lists"),
-    "api_key_env": Option(str, _env_name, "environment variable that holds the server's key"),
-    "translation_prompt": Option(
-        str, _template, "translation instruction with {target}, {text} (and {source})"
-    ),
-}
 
 
 def config_path(config_dir: Path) -> Path:
@@ -156,7 +77,7 @@ def load(path: Path) -> dict[str, Value]:
         return {}
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot be read: {e}") from None
-    import tomllib  # only when there is a file to read: ~12 ms of start-up otherwise
+    import tomllib  # only when there is a file to read: start-up is shorter without it
 
     try:
         data = tomllib.loads(text)
@@ -166,31 +87,15 @@ def load(path: Path) -> dict[str, Value]:
 
 
 def dumps(values: Mapping[str, Value]) -> str:
-    """TOML for flat settings, keys in the order of ``OPTIONS``."""
+    """TOML for the settings, keys in the order of ``OPTIONS``, each under what it does."""
+    import tomli_w  # only when the file is written (F3)
+
     lines = ["# tui-chat settings. Command-line options override these.", ""]
-    for key in OPTIONS:
+    for key, option in OPTIONS.items():
         if key in values:
-            lines.append(f"# {OPTIONS[key].help}")
-            lines.append(f"{key} = {_toml_value(values[key])}")
+            lines.append(f"# {option.help}")
+            lines.append(tomli_w.dumps({key: values[key]}).rstrip("\n"))
     return "\n".join(lines) + "\n"
-
-
-def _toml_value(value: Value) -> str:
-    if isinstance(value, str):
-        escaped = []
-        for ch in value:
-            if ch in '"\\':
-                escaped.append("\\" + ch)
-            elif ch == "\n":
-                escaped.append("\\n")
-            elif ch == "\t":
-                escaped.append("\\t")
-            elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-                escaped.append(f"\\u{ord(ch):04x}")
-            else:
-                escaped.append(ch)
-        return '"' + "".join(escaped) + '"'
-    return repr(value)
 
 
 def save(path: Path, values: Mapping[str, Value]) -> None:

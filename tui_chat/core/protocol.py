@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from tui_chat.core.script import Script
 
+PROTOCOL_VERSION = 2
+"""Raised whenever a message changes: the worker says it at the ready handshake, and a
+service of another version refuses it (tui-chat upgraded while it ran)."""
+
 EXIT_SERVER_LOST = 75
 """Exit status of a worker that cannot reach its server (at load, or during a reply)."""
 
@@ -128,8 +132,8 @@ Command = LoadModel | Generate | CountTokens | Stop | ClearContext | Shutdown
 class WorkerReady:
     """The first message of every worker: its pipe works and it takes commands."""
 
-    pid: int
-    """The worker's process id."""
+    protocol: int = PROTOCOL_VERSION
+    """The protocol version the worker speaks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +150,9 @@ class ModelLoaded:
 
     name: str
     """The model file's name without ``.gguf``: what the person chose, quantisation included."""
-    path: str
-    """The GGUF file."""
     n_ctx: int
     """The context size in use, in tokens."""
-    n_ctx_train: int
-    """The context size the model was trained with."""
-    chat_template: str
-    """Which chat template formats prompts, e.g. ``gguf`` or ``chatml (fallback)``."""
-    n_threads: int
-    """CPU threads in use."""
-    load_seconds: float
-    """Wall time the load took."""
-    estimated_counts: bool = False
+    estimated: bool = False
     """Token counts are estimated from the text (a server that does not say them)."""
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_chat.core.protocol import Sampling
+from tui_chat.core.options import OPTIONS, Value
+from tui_chat.core.protocol import LoadModel, Sampling
 from tui_chat.core.translation import DEFAULT_TEMPLATE, MAX_CHUNK_TOKENS
 
 if TYPE_CHECKING:
@@ -72,47 +73,56 @@ class Settings:
     """A scripted model in place of ``model`` (see ``core.script``): set by the tests and
     the benchmark only; no option, settings-file key or dialog reaches it."""
 
-    def values(self) -> dict[str, str | int | float]:
-        """The settings as the settings file names them."""
-        return {
-            "model": str(self.model),
-            "ctx": self.n_ctx,
-            "threads": self.n_threads,
-            "system_prompt": self.system_prompt,
-            "temperature": self.sampling.temperature,
-            "top_p": self.sampling.top_p,
-            "max_tokens": self.max_tokens,
-            "crash_limit": self.crash_limit,
-            "translation_language": self.translation_language,
-            "translation_prompt": self.translation_template,
-            "server": self.server,
-            "server_model": self.server_model,
-        }
+    def load_command(self) -> LoadModel:
+        """What a worker is told to load: the model file, or the server, or the script."""
+        return LoadModel(
+            str(self.model),
+            self.n_ctx,
+            self.n_threads,
+            self.seed,
+            server=self.server,
+            server_model=self.server_model,
+            api_key_env=self.api_key_env if self.server else "",
+            script=self.script,
+        )
+
+    def values(self) -> dict[str, Value]:
+        """The settings as the settings file names them: every key of ``OPTIONS``."""
+        return {key: _plain(_get(self, option.field)) for key, option in OPTIONS.items()}
+
+    def with_values(self, values: Mapping[str, Value]) -> Settings:
+        """These settings with ``values`` (named as in the settings file) in place."""
+        changed: Settings = self
+        for key, value in values.items():
+            changed = _set(changed, OPTIONS[key].field, _typed(key, value))
+        return changed
 
 
-def settings_from(model: Path, values: Mapping[str, str | int | float], seed: int = 0) -> Settings:
+def settings_from(model: Path, values: Mapping[str, Value], seed: int = 0) -> Settings:
     """Settings from values named as in the settings file (missing ones: defaults)."""
-    defaults = Settings(model=model)
+    others = {key: value for key, value in values.items() if key != "model"}
+    return Settings(model=model, seed=seed).with_values(others)
 
-    def get(key: str, default: object) -> Any:
-        return values.get(key, default)
 
-    return Settings(
-        model=model,
-        n_ctx=get("ctx", defaults.n_ctx),
-        n_threads=get("threads", defaults.n_threads),
-        max_tokens=get("max_tokens", defaults.max_tokens),
-        sampling=Sampling(
-            temperature=get("temperature", defaults.sampling.temperature),
-            top_p=get("top_p", defaults.sampling.top_p),
-        ),
-        seed=seed,
-        crash_limit=get("crash_limit", defaults.crash_limit),
-        translation_template=get("translation_prompt", defaults.translation_template),
-        system_prompt=get("system_prompt", defaults.system_prompt),
-        translation_language=get("translation_language", defaults.translation_language),
-        translation_chunk_tokens=get("translation_chunk_tokens", defaults.translation_chunk_tokens),
-        server=get("server", defaults.server),
-        server_model=get("server_model", defaults.server_model),
-        api_key_env=get("api_key_env", defaults.api_key_env),
-    )
+def _typed(key: str, value: Value) -> Any:
+    if key == "model":
+        return Path(str(value)).expanduser()
+    return OPTIONS[key].kind(value)
+
+
+def _plain(value: object) -> Value:
+    return str(value) if isinstance(value, Path) else value  # type: ignore[return-value]
+
+
+def _get(settings: Settings, field_path: str) -> Any:
+    value: Any = settings
+    for name in field_path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def _set(owner: Any, field_path: str, value: object) -> Any:
+    name, _, rest = field_path.partition(".")
+    if rest:
+        value = _set(getattr(owner, name), rest, value)
+    return replace(owner, **{name: value})

@@ -2,8 +2,8 @@
 
 One file in the user data directory, in WAL mode (readers never block the writer, and a
 second tui-chat on the same file works), created with mode 0600, its schema versioned
-with ``PRAGMA user_version`` and migrated forward on open. Transactions are short and a
-busy timeout absorbs the other instance's writes.
+with ``PRAGMA user_version`` and migrated forward on open (see ``store_schema``).
+Transactions are short and a busy timeout absorbs the other instance's writes.
 
 A ``Store`` is used from one thread (the service runs it on a thread of its own).
 """
@@ -15,166 +15,22 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tui_chat.core.paths import private_dir
+from tui_chat.core.store_records import (
+    ConversationInfo,
+    StoredConversation,
+    StoredMessage,
+    title_from,
+)
+
+# Re-exported for the store's tests (the redundant alias says so).
+from tui_chat.core.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from tui_chat.core.store_schema import StoreError, migrate
 
 BUSY_TIMEOUT_MS = 5_000
-TITLE_LENGTH = 60
-
-# Each entry brings the schema from version N to N + 1. Never edit one that has shipped:
-# add a new one.
-MIGRATIONS: tuple[str, ...] = (
-    # 1: conversations and their messages.
-    """
-    CREATE TABLE conversations (
-        id INTEGER PRIMARY KEY,
-        title TEXT NOT NULL DEFAULT '',
-        created REAL NOT NULL,
-        updated REAL NOT NULL,
-        model TEXT NOT NULL DEFAULT '',
-        system_prompt TEXT NOT NULL DEFAULT ''
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
-        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
-        text TEXT NOT NULL,
-        status TEXT NOT NULL,
-        prompt_tokens INTEGER,
-        completion_tokens INTEGER,
-        created REAL NOT NULL,
-        updated REAL NOT NULL
-    );
-    CREATE INDEX messages_of_conversation ON messages (conversation_id, id);
-    """,
-    # 2: where the model's memory of a long conversation begins, and a faster "latest".
-    """
-    ALTER TABLE conversations ADD COLUMN context_start INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX conversations_by_update ON conversations (updated);
-    """,
-    # 3: a conversation's id is never given again once it is deleted (`--open 1` always
-    # means the same conversation). SQLite cannot add AUTOINCREMENT to a table: it is
-    # built again (with foreign keys off, see migrate) and the old ids copied over.
-    """
-    CREATE TABLE conversations_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        title TEXT NOT NULL DEFAULT '',
-        created REAL NOT NULL,
-        updated REAL NOT NULL,
-        model TEXT NOT NULL DEFAULT '',
-        system_prompt TEXT NOT NULL DEFAULT '',
-        context_start INTEGER NOT NULL DEFAULT 0
-    );
-    INSERT INTO conversations_new
-        SELECT id, title, created, updated, model, system_prompt, context_start
-        FROM conversations;
-    DROP TABLE conversations;
-    ALTER TABLE conversations_new RENAME TO conversations;
-    CREATE INDEX conversations_by_update ON conversations (updated);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(Exception):
-    """The store cannot be used; the message names the file and the reason."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationInfo:
-    """One line of the conversation list."""
-
-    id: int
-    title: str
-    created: float
-    updated: float
-    model: str
-    message_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """One message as saved."""
-
-    id: int
-    role: str
-    text: str
-    status: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    created: float
-    updated: float
-
-
-@dataclass(frozen=True, slots=True)
-class StoredConversation:
-    """A whole conversation."""
-
-    info: ConversationInfo
-    system_prompt: str
-    context_start: int
-    """Index of the first message the model still gets (older ones were left out)."""
-    messages: list[StoredMessage] = field(default_factory=list)
-
-
-def title_from(text: str) -> str:
-    """A title from the first user message: its first line, trimmed, at most 60 characters."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
-
-
-def migrate(conn: sqlite3.Connection, up_to: int = SCHEMA_VERSION) -> int:
-    """Bring the schema forward to ``up_to``; returns the version it was at.
-
-    Each step reads the version and applies the next migration in one write
-    transaction, so two tui-chats starting at once cannot both apply it.
-
-    Raises:
-        StoreError: The file was written by a newer tui-chat.
-    """
-    # A table is built again by some steps: with foreign keys on, dropping the old one
-    # would delete every message (ON DELETE CASCADE). The pragma is a no-op inside a
-    # transaction, so it is switched here, and the keys checked before each commit.
-    (keys_on,) = conn.execute("PRAGMA foreign_keys").fetchone()
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        return _migrate(conn, up_to)
-    finally:
-        conn.execute(f"PRAGMA foreign_keys = {'ON' if keys_on else 'OFF'}")
-
-
-def _migrate(conn: sqlite3.Connection, up_to: int) -> int:
-    found: int | None = None
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            found = version if found is None else found
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"it was written by a newer tui-chat (schema {version}, this one knows "
-                    f"{SCHEMA_VERSION})"
-                )
-            if version >= up_to:
-                conn.execute("COMMIT")
-                return found
-            broken = len(conn.execute("PRAGMA foreign_key_check").fetchall())
-            # The migrations hold no ";" inside a statement.
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            # Links broken before (a message whose conversation someone deleted by hand)
-            # are carried over as they were; a step that breaks more is undone.
-            if len(conn.execute("PRAGMA foreign_key_check").fetchall()) > broken:
-                raise StoreError(f"migrating it to schema {version + 1} broke its links")
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
 
 @contextlib.contextmanager

@@ -35,6 +35,9 @@ models translate short passages far better (a 135M model given 800 tokens at onc
 the same three words to the limit), and the first words show sooner. The settings'
 ``translation_chunk_tokens`` and ``tui-chat translate --chunk-tokens`` change it."""
 
+MIN_CHUNK_TOKENS = 16
+"""Below this a chunk, or the context's room for one, is too small to translate."""
+
 MIN_REPLY_TOKENS = 48
 """The least room a chunk's translation gets: a short sentence may come back with a few
 words more than it had ("Bonjour, comment allez-vous ?")."""

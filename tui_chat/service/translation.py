@@ -14,6 +14,7 @@ from tui_chat.core.chunking import Chunk, plan_chunks
 from tui_chat.core.protocol import Done, DoneReason, Error, Token, Usage
 from tui_chat.core.translation import (
     MAX_CHUNK_TOKENS,
+    MIN_CHUNK_TOKENS,
     TRANSLATION_SAMPLING,
     TranslationRequest,
     chunk_budget,
@@ -22,9 +23,6 @@ from tui_chat.core.translation import (
 )
 from tui_chat.service.events import RequestEvent
 from tui_chat.service.llm_service import LlmService, RequestFailedError, ServiceUnavailableError
-
-MIN_CHUNK_TOKENS = 16
-"""Below this the context is too small to translate anything sensible."""
 
 
 @dataclass(slots=True)

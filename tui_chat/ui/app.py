@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from textual import events, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -25,9 +25,9 @@ from tui_chat.service.events import ServiceEvent
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui import paste_parser
-from tui_chat.ui.chat_view import StoreFailed
 from tui_chat.ui.main_screen import MainScreen
-from tui_chat.ui.messages import ServiceMessage
+from tui_chat.ui.messages import ServiceMessage, StoreFailed
+from tui_chat.ui.textual_compat import QuietFailure
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ EXIT_WAIT_SECONDS = 1.0
 closed, before the process ends without it."""
 
 
-class ChatApp(App[None]):
+class ChatApp(QuietFailure):
     """tui-chat: chat with a language model that runs on this machine."""
 
     CSS_PATH = "app.tcss"
@@ -100,22 +100,15 @@ class ChatApp(App[None]):
         """Keys and pastes that came before the first frame (None once it is drawn)."""
         self._toasts: dict[tuple[str, str], float] = {}
         """When each toast shown leaves the screen (monotonic time), by title and text."""
-        self._fault: BaseException | None = None
         self.failure = ""
         """Why the app ended on an error, for the terminal once it is back ("" if not)."""
         self.ended_by: signal.Signals | None = None
         """The signal that ended the app, if one did."""
 
-    def _handle_exception(self, error: Exception) -> None:
-        self._fault = error
-        super()._handle_exception(error)
-
-    def _fatal_error(self) -> None:
-        """An exception escaped a handler and the app must end. Textual would print its
-        traceback on the terminal, local variables (the chat's text among them) and all;
-        it goes to the log instead, and ``failure`` says in two lines what and where.
-        (A private hook of Textual, whose version is pinned: a test covers it.)"""
-        error = self._fault
+    def internal_error(self, error: BaseException | None) -> None:
+        """An exception escaped a handler and the app ends. Its traceback goes to the
+        log, not the terminal (it holds the chat's text); ``failure`` says in two lines
+        what and where."""
         log.error("the app stopped on an error", exc_info=error)
         what = f"{type(error).__name__}: {error}" if error is not None else "unknown"
         self.bell()
@@ -123,9 +116,7 @@ class ChatApp(App[None]):
             f"tui-chat stopped on an internal error ({visible(what)}).\n"
             f"The details are in {self.paths.app_log}. "
             "tui-chat --continue opens the conversation again."
-        )
-        self.exit(return_code=1)  # the caller prints the failure: Rich would break the path
-        self._close_messages_no_wait()  # as Textual's own: the queue may hold more trouble
+        )  # the caller prints it: Rich would break the path
 
     def get_default_screen(self) -> Screen[None]:
         return self.main

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,8 +16,8 @@ from textual.screen import Screen
 from textual.widget import MountError
 from textual.widgets import ContentSwitcher, Footer
 
+from tui_chat.core.options import SCREEN_ORDER
 from tui_chat.core.protocol import (
-    ContextTrimmed,
     Done,
     DoneReason,
     Error,
@@ -30,7 +29,6 @@ from tui_chat.core.protocol import (
 )
 from tui_chat.core.settings import Settings
 from tui_chat.service.events import (
-    RequestEvent,
     ServerBack,
     ServiceState,
     StateChanged,
@@ -38,8 +36,9 @@ from tui_chat.service.events import (
 )
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.store_worker import StoreWorker
-from tui_chat.ui.chat_view import ChatView, StoreFailed
-from tui_chat.ui.messages import ServiceMessage
+from tui_chat.ui.chat_replies import ChatReplies
+from tui_chat.ui.chat_view import ChatView
+from tui_chat.ui.messages import ServiceMessage, StoreFailed
 from tui_chat.ui.widgets.banner import Banner
 from tui_chat.ui.widgets.status_line import StatusLine
 from tui_chat.ui.widgets.view_tabs import ViewTabs
@@ -79,7 +78,7 @@ class MainScreen(Screen[None]):
         self._server_gone = False
         """The breaker opened because the server could not be reached."""
         self._settings = settings
-        self.chat = ChatView(service, store, self._translation_running, id="chat-view")
+        self.chat = ChatView(service, store, self._why_chat_must_wait, id="chat-view")
 
     @cached_property
     def translate(self) -> TranslateView:
@@ -90,7 +89,7 @@ class MainScreen(Screen[None]):
         return TranslateView(
             self.service,
             settings.translation_template,
-            self._chat_replying,
+            self._why_translation_must_wait,
             settings.translation_language,
             chunk_tokens=settings.translation_chunk_tokens,
             id="translate-view",
@@ -98,7 +97,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         # The first frame holds what is needed to start typing; the Translate view and
-        # the footer follow a frame later (together they cost ~100 ms of start-up).
+        # the footer follow a frame later (together they would delay the first frame).
         yield Banner(id="banner")
         yield ViewTabs(id="tabs")
         with ContentSwitcher(initial="chat-view", id="views"):
@@ -135,12 +134,12 @@ class MainScreen(Screen[None]):
         """The banner for the crash breaker and load errors."""
         return self.query_one(Banner)
 
-    def _translation_running(self) -> str:
+    def _why_chat_must_wait(self) -> str:
         if self.translate.running:
             return "A translation is running. Press Esc to stop it, or wait for it to finish."
         return ""
 
-    def _chat_replying(self) -> str:
+    def _why_translation_must_wait(self) -> str:
         if self.chat.replying:
             return "A chat reply is being written. Press Esc to stop it first."
         return ""
@@ -193,21 +192,9 @@ class MainScreen(Screen[None]):
         if saved is None:
             return
         current = self.service.settings
-        chosen = replace(
-            current,
-            sampling=replace(
-                current.sampling,
-                temperature=float(saved.get("temperature", current.sampling.temperature)),
-                top_p=float(saved.get("top_p", current.sampling.top_p)),
-            ),
-            max_tokens=int(saved.get("max_tokens", current.max_tokens)),
-            system_prompt=str(saved.get("system_prompt", current.system_prompt)),
-            model=Path(str(saved.get("model", current.model))).expanduser(),
-            n_ctx=int(saved.get("ctx", current.n_ctx)),
-            n_threads=int(saved.get("threads", current.n_threads)),
-            server=str(saved.get("server", current.server)).strip(),
-            server_model=str(saved.get("server_model", current.server_model)).strip(),
-        )
+        # Only what the screen shows: a key the file holds besides may be overridden by an
+        # option for this session.
+        chosen = current.with_values({k: v for k, v in saved.items() if k in SCREEN_ORDER})
         language = str(saved.get("translation_language", current.translation_language))
         later = (
             " The translation language takes effect at the next start."
@@ -241,7 +228,7 @@ class MainScreen(Screen[None]):
     def on_chat_view_context_used(self, message: ChatView.ContextUsed) -> None:
         self.status.context_tokens = message.tokens
         model = self.service.model
-        self.status.estimated = bool(model and model.estimated_counts)
+        self.status.estimated = bool(model and model.estimated)
 
     def on_store_failed(self, message: StoreFailed) -> None:
         # Its own line: "store" says what went wrong opening the store, and stays.
@@ -255,8 +242,6 @@ class MainScreen(Screen[None]):
     async def on_service_message(self, message: ServiceMessage) -> None:
         event = message.event
         match event:
-            case Token() | PromptProgress() | ContextTrimmed() | Done() | Error(request_id=int()):
-                await self._chat_event(event)
             case Error(kind=ErrorKind.LOAD):
                 self.banner.show(
                     f"Could not load the model. {event.message} "
@@ -266,7 +251,7 @@ class MainScreen(Screen[None]):
                 await self.chat.add_notice(event.message, kind="error")
             case LoadProgress(fraction=fraction):
                 self.status.state = f"loading model {fraction:.0%}"
-            case ModelLoaded(name=name, n_ctx=n_ctx, estimated_counts=estimated):
+            case ModelLoaded(name=name, n_ctx=n_ctx, estimated=estimated):
                 self.status.model_name = name
                 self.status.n_ctx = n_ctx
                 self.status.estimated = estimated
@@ -277,7 +262,7 @@ class MainScreen(Screen[None]):
                     self._server_gone = False
                     self.banner.hide()
                 self._show_state(state)
-                # Redrawing the footer costs ~50 ms of CPU: only when its keys change.
+                # Redrawing the footer is dear in CPU: only when its keys change.
                 broken = state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED)
                 if broken != self._showing_retry:
                     self._showing_retry = broken
@@ -292,11 +277,9 @@ class MainScreen(Screen[None]):
                         f"{event.notice} Press Ctrl+R to try again, or Ctrl+Q to quit."
                     )
 
-    async def _chat_event(self, event: RequestEvent) -> None:
-        if not self.chat.owns(event.request_id or -1):
-            return
-        await self.chat.handle(event)
-        match event:
+    def on_chat_replies_reply_event(self, message: ChatReplies.ReplyEvent) -> None:
+        """The status line follows the chat's replies."""
+        match message.event:
             case Token():
                 if self.status.state != "generating":
                     self.status.state = "generating"

@@ -1,4 +1,4 @@
-"""Textual messages that carry service events into the app."""
+"""Textual messages that carry what the service and the store report into the app."""
 
 from __future__ import annotations
 
@@ -14,3 +14,15 @@ class ServiceMessage(Message):
         super().__init__()
         self.event = event
         """What the service reported."""
+
+
+class StoreRecovered(Message):
+    """A new conversation was saved: a failure to save an earlier one is behind."""
+
+
+class StoreFailed(Message):
+    """The conversation store could not save something."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

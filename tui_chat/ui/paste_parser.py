@@ -1,8 +1,8 @@
 """Terminal input where a bracketed paste is only ever text.
 
-Textual's input parser (8.x) treats an escape character inside a bracketed paste as the
-start of a key sequence: the characters after it leave the paste and arrive as key
-presses. A pasted escape sequence followed by a line break then presses Enter (the
+Textual's input parser (8.2.8; docs/upstream.md) treats an escape character inside a
+bracketed paste as the start of a key sequence: the characters after it leave the paste
+and arrive as key presses. A pasted escape sequence followed by a line break then presses Enter (the
 message is sent half-pasted), and a pasted ESC followed by Ctrl+Q quits. This parser
 takes everything between the paste's start and end markers as the paste's text, as the
 bracketed-paste protocol means it, and leaves the rest to Textual's parser.
@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterable
 
 from textual import events
-from textual._xterm_parser import XTermParser
 from textual.message import Message
+
+from tui_chat.ui.textual_compat import TerminalInputParser, use_input_parser
 
 PASTE_START = "\x1b[200~"
 PASTE_END = "\x1b[201~"
@@ -33,7 +34,7 @@ def _partial_marker(data: str, marker: str) -> int:
     return 0
 
 
-class PasteSafeParser(XTermParser):
+class PasteSafeParser(TerminalInputParser):
     """Textual's parser, with bracketed pastes taken whole before it sees them."""
 
     def __init__(self, debug: bool = False) -> None:
@@ -91,8 +92,4 @@ class PasteSafeParser(XTermParser):
 
 def install() -> None:
     """Make Textual's Linux/macOS driver read input with ``PasteSafeParser``."""
-    try:
-        from textual.drivers import linux_driver
-    except ImportError:  # pragma: no cover (Windows)
-        return
-    linux_driver.XTermParser = PasteSafeParser  # type: ignore[misc]
+    use_input_parser(PasteSafeParser)

@@ -1,23 +1,20 @@
-"""The model engine: one ``llama_cpp.Llama`` and everything done with it.
+"""The model engine: one ``llama_cpp.Llama``, loaded, asked to generate and to count.
 
-Only the worker process imports this module; it is the one place that imports llama_cpp.
+Only the worker process imports this module and the two it builds on (``prompt``, the
+chat template; ``llama_hooks``, llama.cpp's callbacks): they are where llama_cpp is
+imported.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
-import ctypes
-import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter, format_chatml
 
 from tui_chat.core.protocol import (
     ChatMessage,
@@ -27,6 +24,8 @@ from tui_chat.core.protocol import (
     ModelLoaded,
     Usage,
 )
+from tui_chat.worker.llama_hooks import AbortFlag, load_progress
+from tui_chat.worker.prompt import ChatPrompt
 from tui_chat.worker.results import (
     GenerationResult,
     LoadError,
@@ -35,69 +34,13 @@ from tui_chat.worker.results import (
     fit_messages,
 )
 
+# RequestError is re-exported: the engine raises it (from the chat template) and callers
+# and tests take it from here.
+__all__ = ["Engine", "GenerationResult", "LoadError", "RequestError", "Utf8Pieces"]
+
 SLOW_TOKEN_SECONDS = 0.05
 """Decoding slower than this per token keeps a Python abort callback (where the C library's
 ``strlen`` cannot serve) on between tokens."""
-
-
-TEMPLATE_SECONDS = 10.0
-"""Longest a model's chat template may take to render a conversation."""
-
-
-class _TemplateTimeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the Python code inside after ``seconds`` (main thread only: elsewhere
-    there is no limit, and a stop that is not answered ends the worker instead)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(_signum: int, _frame: object) -> None:
-        raise _TemplateTimeout
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
-    """Report model-loading progress.
-
-    ``Llama`` builds its model parameters from ``llama_model_default_params()`` and has no
-    argument for llama.cpp's progress callback, so for the length of the load that
-    function hands out parameters with the callback set.
-    """
-    last = -1.0
-
-    def report(progress: float, _data: object) -> bool:
-        nonlocal last
-        if progress - last >= 0.05 or progress >= 1.0:
-            last = progress
-            on_progress(progress)
-        return True  # keep loading
-
-    callback = llama_lib.llama_progress_callback(report)
-    original = llama_lib.llama_model_default_params
-
-    def params_with_progress() -> llama_lib.llama_model_params:
-        params = original()
-        params.progress_callback = callback
-        return params
-
-    llama_lib.llama_model_default_params = params_with_progress
-    try:
-        yield
-    finally:
-        llama_lib.llama_model_default_params = original
 
 
 class Utf8Pieces:
@@ -119,48 +62,6 @@ class Utf8Pieces:
         return self._decoder.decode(b"", final=True)
 
 
-def _native_strlen() -> int | None:
-    """The address of the C library's ``strlen``, if there is one to be found."""
-    try:
-        libc = ctypes.CDLL(None) if os.name == "posix" else ctypes.cdll.msvcrt
-        return ctypes.cast(libc.strlen, ctypes.c_void_p).value
-    except (OSError, AttributeError):
-        return None
-
-
-class AbortFlag(threading.Event):
-    """A stop switch that llama.cpp polls without calling into Python.
-
-    While it computes, llama.cpp calls its abort callback on its first thread once per
-    graph node (~600 times while it reads a short prompt) as the other threads wait at
-    a barrier. A Python callback costs microseconds a call (the GIL, a frame): 2-6 ms of
-    every prompt read, measured here. This callback is the C library's own ``strlen``
-    on a two-byte buffer: 0 (go on) while the first byte is 0, 1 (abort) once it is set.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._byte = ctypes.create_string_buffer(2)
-        address = _native_strlen()
-        # References kept for as long as the flag lives: llama.cpp holds the pointers.
-        self.callback = (
-            llama_lib.ggml_abort_callback(address)
-            if address is not None
-            else llama_lib.ggml_abort_callback(lambda _data: self.is_set())
-        )
-        self.data = ctypes.cast(self._byte, ctypes.c_void_p)
-        self.native = address is not None
-        """True when llama.cpp polls the flag without entering Python."""
-
-    def set(self) -> None:
-        self._byte[0] = 1
-        super().set()
-
-    def clear(self) -> None:
-        super().clear()
-        self._byte[0] = 0
-
-
 class Engine:
     """A loaded model, its chat template and its stop switch."""
 
@@ -174,7 +75,7 @@ class Engine:
         self._no_abort_callback = llama_lib.ggml_abort_callback()  # a NULL function pointer
         self._abort_watched = False
         self._vocab = llama_lib.llama_model_get_vocab(llm.model)
-        self._formatter, self._template_name = self._make_formatter()
+        self._prompt = ChatPrompt(llm, self._vocab)
 
     @classmethod
     def load(cls, command: LoadModel, on_progress: Callable[[float], None]) -> Engine:
@@ -188,7 +89,7 @@ class Engine:
             raise LoadError(f"Model file not found: {path}")
         started = time.perf_counter()
         try:
-            with _load_progress(on_progress):
+            with load_progress(on_progress):
                 llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=command.n_ctx,
@@ -208,57 +109,21 @@ class Engine:
 
     def info(self) -> ModelLoaded:
         """What the service and the UI need to know about the loaded model."""
-        return ModelLoaded(
-            name=Path(self._command.path).stem,
-            path=self._command.path,
-            n_ctx=self._llm.n_ctx(),
-            n_ctx_train=llama_lib.llama_model_n_ctx_train(self._llm.model),
-            chat_template=self._template_name,
-            n_threads=self._llm.n_threads,
-            load_seconds=self._load_seconds,
-        )
+        return ModelLoaded(name=Path(self._command.path).stem, n_ctx=self._llm.n_ctx())
 
-    def _make_formatter(self) -> tuple[Callable[..., object], str]:
-        template = self._llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            return format_chatml, "chatml (fallback: the model has no chat template)"
-        eos = self._llm.token_eos()
-        bos = self._llm.token_bos()
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=self._token_text(eos),
-            bos_token=self._token_text(bos),
-            stop_token_ids=[eos],
+    def describe(self) -> str:
+        """The loaded model in a line, for the worker's log."""
+        trained = llama_lib.llama_model_n_ctx_train(self._llm.model)
+        return (
+            f"{self._command.path} in {self._load_seconds:.2f} s: context {self._llm.n_ctx()} "
+            f"tokens (trained with {trained}), {self._llm.n_threads} threads, chat template "
+            f"{self._prompt.template_name}"
         )
-        return formatter, "gguf (the model's own chat template)"
-
-    def _token_text(self, token: int) -> str:
-        if token == -1:
-            return ""
-        return llama_lib.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace")
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        """Render the conversation with the chat template and tokenize it."""
-        # The template comes with the model file, from anywhere: llama-cpp-python runs it
-        # in Jinja's sandbox; whatever goes wrong in it refuses the request, and a
-        # template that runs away is stopped.
-        try:
-            with _time_limit(TEMPLATE_SECONDS):
-                rendered = self._formatter(
-                    messages=[{"role": m.role, "content": m.content} for m in messages]
-                )
-        except _TemplateTimeout:
-            raise RequestError(
-                f"The model's chat template ran for more than {TEMPLATE_SECONDS:g} s and "
-                "was stopped: this model cannot be used for chat. Choose another model."
-            ) from None
-        except Exception as e:
-            raise RequestError(
-                f"The model's chat template failed ({type(e).__name__}: {e}): this model "
-                "cannot be used for chat. Choose another model."
-            ) from None
-        prompt: str = rendered.prompt  # type: ignore[attr-defined]
-        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        """Render the conversation with the chat template and tokenize it (see
+        ``ChatPrompt.tokens``)."""
+        return self._prompt.tokens(messages)
 
     def count_text(self, text: str) -> int:
         """Tokens in ``text`` on its own (no start-of-text token, special tokens as text)."""
@@ -359,9 +224,9 @@ class Engine:
                     if count == 0:
                         first_at = now
                     elif not self._abort.native:
-                        # A Python abort callback costs a call per graph node (~600 per
-                        # token on a small model, ~5% of its speed): only worth it when a
-                        # single token takes long enough for a stop to wait on it.
+                        # A Python abort callback costs a call per graph node, a share of
+                        # the decoding speed: only worth it when a single token takes long
+                        # enough for a stop to wait on it.
                         self._set_abort_callback(now - last_at > SLOW_TOKEN_SECONDS)
                     last_at = now
                     if self._abort.is_set():

@@ -5,9 +5,9 @@ a time; a reader thread takes commands off the pipe so that a stop can land whil
 main thread is inside native code, and exits the process when the pipe closes (the UI
 process is gone, even if it was killed with SIGKILL).
 
-This module imports only the core at the top; llama_cpp is imported after stdout and
-stderr have been sent to the log file, because llama.cpp writes to fd 2 from native
-code and the terminal belongs to the UI.
+This module imports only the core and the pure-Python ``outbox`` at the top; llama_cpp
+is imported after stdout and stderr have been sent to the log file, because llama.cpp
+writes to fd 2 from native code and the terminal belongs to the UI.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import re
 import signal
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -43,19 +42,16 @@ from tui_chat.core.protocol import (
     Response,
     Shutdown,
     Stop,
-    Token,
     TokenCounts,
     WorkerReady,
 )
+from tui_chat.worker.outbox import Outbox, StopSwitch
 
 if TYPE_CHECKING:
     from tui_chat.worker.results import Backend
 
+
 LOG_LIMIT_BYTES = 5_000_000
-TOKEN_BATCH_SECONDS = 0.1
-"""Longest a generated token waits in the worker before it is sent to the UI: the screen
-shows new text at most ten times a second, and each message costs the UI ~1 ms of the
-CPU the model needs."""
 
 
 def _redirect_output(log_path: str) -> None:
@@ -107,70 +103,6 @@ def _first_llama_error(log_path: str, since: int) -> str:
             head, sep, rest = reason.partition(": ")
             return rest.strip() if sep and " " not in head else reason.strip()
     return ""
-
-
-class _Outbox:
-    """Gathers a reply's tokens into few messages: the first at once (the time to the
-    first token counts), then at most one every ``TOKEN_BATCH_SECONDS``."""
-
-    def __init__(self, request_id: int, send: Callable[[Response], None]) -> None:
-        self._request_id = request_id
-        self._send = send
-        self._parts: list[str] = []
-        self._last = 0.0
-
-    def add(self, text: str) -> None:
-        self._parts.append(text)
-        now = time.perf_counter()
-        if now - self._last >= TOKEN_BATCH_SECONDS:
-            self.flush(now)
-
-    def flush(self, now: float | None = None) -> None:
-        if self._parts:
-            self._send(Token(self._request_id, "".join(self._parts), len(self._parts)))
-            self._parts.clear()
-            self._last = time.perf_counter() if now is None else now
-
-
-class StopSwitch:
-    """Routes stop commands to the generation they name, from the reader thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._current: int | None = None
-        self._early: set[int] = set()
-        self._event: threading.Event | None = None
-
-    def attach(self, event: threading.Event) -> None:
-        """Use ``event`` as the switch that the engine watches."""
-        self._event = event
-
-    def begin(self, request_id: int) -> bool:
-        """Mark ``request_id`` as running; False if it was stopped before it started."""
-        with self._lock:
-            assert self._event is not None
-            self._event.clear()
-            stopped_early = request_id in self._early
-            self._early = {r for r in self._early if r > request_id}
-            if stopped_early:
-                return False
-            self._current = request_id
-            return True
-
-    def end(self) -> None:
-        """No generation is running any more."""
-        with self._lock:
-            self._current = None
-            if self._event is not None:
-                self._event.clear()
-
-    def stop(self, request_id: int) -> None:
-        """Stop ``request_id`` now if it runs, or as soon as it would start."""
-        with self._lock:
-            if request_id == self._current and self._event is not None:
-                self._event.set()
-            else:
-                self._early.add(request_id)
 
 
 def _read_commands(conn: Connection, inbox: queue.Queue[Command], switch: StopSwitch) -> None:
@@ -249,6 +181,7 @@ class Worker:
             return
         self._engine = engine
         self.switch.attach(engine.stop_event)
+        print(f"tui-chat worker: loaded {engine.describe()}", file=sys.stderr, flush=True)
         self.send(engine.info())
 
     def _generate(self, command: Generate) -> None:
@@ -262,7 +195,7 @@ class Worker:
         if not self.switch.begin(rid):
             self.send(Done(rid, DoneReason.STOPPED))
             return
-        outbox = _Outbox(rid, self.send)
+        outbox = Outbox(rid, self.send)
         try:
             result = self._engine.generate(
                 command,
@@ -337,7 +270,7 @@ def run(conn: Connection, log_path: str) -> None:
     # Ctrl+C in the terminal is the UI's business; the UI shuts the worker down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = Worker(conn, log_path)
-    worker.send(WorkerReady(os.getpid()))
+    worker.send(WorkerReady())
     inbox: queue.Queue[Command] = queue.Queue()
     threading.Thread(
         target=_read_commands, args=(conn, inbox, worker.switch), name="commands", daemon=True

@@ -139,15 +139,13 @@ class RemoteEngine:
         """The server's model, as the service and the UI need to know it."""
         host = urlsplit(self._command.server).netloc or self._command.server
         short = self._model.rstrip("/").rsplit("/", 1)[-1]  # some servers list file paths
-        return ModelLoaded(
-            name=f"{short} @ {host}",
-            path=self._command.server,
-            n_ctx=self._n_ctx,
-            n_ctx_train=self._n_ctx,
-            chat_template="the server's",
-            n_threads=0,
-            load_seconds=self._seconds,
-            estimated_counts=True,
+        return ModelLoaded(name=f"{short} @ {host}", n_ctx=self._n_ctx, estimated=True)
+
+    def describe(self) -> str:
+        """The server's model in a line, for the worker's log."""
+        return (
+            f"{self._model} at {self._command.server}, which answered in "
+            f"{self._seconds:.2f} s: context {self._n_ctx} tokens"
         )
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:

@@ -60,6 +60,11 @@ class Backend(Protocol):
         """What the service and the UI need to know about the model."""
         ...
 
+    def describe(self) -> str:
+        """The loaded model in a line, for the worker's log (what the UI does not need:
+        load time, the context it was trained with, threads, chat template)."""
+        ...
+
     def generate(
         self,
         request: Generate,

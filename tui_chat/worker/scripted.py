@@ -28,7 +28,7 @@ from tui_chat.core.script import (
     Script,
     tokens,
 )
-from tui_chat.worker.main import TOKEN_BATCH_SECONDS
+from tui_chat.worker.outbox import TOKEN_BATCH_SECONDS
 from tui_chat.worker.results import (
     GenerationResult,
     LoadError,
@@ -99,15 +99,11 @@ class ScriptedEngine:
 
     def info(self) -> ModelLoaded:
         """The scripted model, as the service and the UI see a model."""
-        return ModelLoaded(
-            name=self._script.name,
-            path=self._command.path,
-            n_ctx=self._n_ctx,
-            n_ctx_train=self._script.n_ctx_train,
-            chat_template="scripted (a test script, not a model)",
-            n_threads=self._command.n_threads,
-            load_seconds=self._script.load_seconds,
-        )
+        return ModelLoaded(name=self._script.name, n_ctx=self._n_ctx)
+
+    def describe(self) -> str:
+        """The scripted model in a line, for the worker's log."""
+        return f"a test script, not a model: context {self._n_ctx} tokens"
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[str]:
         """The conversation as the scripted model's prompt, in its tokens."""

@@ -1,7 +1,8 @@
-"""Small modal dialogs: ask for a line of text, ask for a yes or no."""
+"""Small modal dialogs: ask for a line of text, ask for a yes or no, save to a file."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -10,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.literal import literal
 
 
@@ -96,3 +98,20 @@ async def save_to_file(app: App[object], text: str, suggestion: Path, what: str)
         app.notify(f"Saved to {path}", markup=False)
         return path
     return None
+
+
+async def export_markdown(
+    app: App[object], store: StoreWorker, conversation_id: int | None
+) -> None:
+    """Save a conversation to a Markdown file the person names (Ctrl+S in the chat)."""
+    if conversation_id is None:
+        app.notify("There is nothing to save yet.")
+        return
+    stored = await store.call(lambda s: s.load(conversation_id))
+    if stored is None:
+        app.notify("This conversation is not in the store.", severity="error")
+        return
+    from tui_chat.core.export import to_markdown
+
+    suggestion = Path.cwd() / f"conversation-{stored.info.id}-{time.strftime('%Y%m%d')}.md"
+    await save_to_file(app, to_markdown(stored), suggestion, "the conversation")

@@ -12,21 +12,9 @@ from textual.widgets import Button, Footer, Input, Label, TextArea
 
 from tui_chat.core import config
 from tui_chat.core.models import ModelFileError, check_model_file
+from tui_chat.core.options import OPTIONS, SCREEN_ORDER
 from tui_chat.core.settings import Settings
 from tui_chat.ui.literal import literal
-
-# (key, label, takes effect at once?)
-FIELDS: tuple[tuple[str, str, bool], ...] = (
-    ("temperature", "Temperature (0 = greedy)", True),
-    ("top_p", "Top p", True),
-    ("max_tokens", "Most tokens in a reply", True),
-    ("translation_language", "Translate into (at the next start)", False),
-    ("ctx", "Context size in tokens (loads the model again)", True),
-    ("threads", "CPU threads (loads the model again)", True),
-    ("model", "Model file (a GGUF file; loads when saved)", True),
-    ("server", "Server instead of the model file (http://host:port; empty: the file)", True),
-    ("server_model", "The server's model (empty: the first it lists)", True),
-)
 
 
 class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
@@ -53,11 +41,13 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
             problem = Label("", id="settings-problem")
             problem.display = False
             yield problem
-            yield Label("System prompt (for new conversations; empty: the model's own)")
-            yield TextArea(str(values["system_prompt"]), id="system_prompt", soft_wrap=True)
-            for key, label, _now in FIELDS:
-                yield Label(label)
-                yield Input(str(values[key]), id=key)
+            for key in SCREEN_ORDER:
+                option = OPTIONS[key]
+                yield Label(option.label)
+                if option.multiline:
+                    yield TextArea(str(values[key]), id=key, soft_wrap=True)
+                else:
+                    yield Input(str(values[key]), id=key)
             with Horizontal(classes="buttons"):
                 yield Button("Save (Ctrl+S)", id="save", variant="primary")
                 yield Button("Cancel (Esc)", id="cancel")
@@ -107,15 +97,16 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
         self.query_one("#settings", VerticalScroll).scroll_home(animate=False)
 
     def _edited(self) -> dict[str, config.Value]:
-        edited: dict[str, config.Value] = {
-            "system_prompt": self.query_one("#system_prompt", TextArea).text
-        }
-        for key, label, _now in FIELDS:
+        edited: dict[str, config.Value] = {}
+        for key in SCREEN_ORDER:
+            option = OPTIONS[key]
+            if option.multiline:
+                edited[key] = self.query_one(f"#{key}", TextArea).text
+                continue
             raw = self.query_one(f"#{key}", Input).value.strip()
-            kind = config.OPTIONS[key].kind
             try:
-                edited[key] = kind(raw)
+                edited[key] = option.kind(raw)
             except ValueError:
-                what = {int: "a whole number", float: "a number"}.get(kind, "valid")
-                raise ValueError(f"{label}: {raw!r} is not {what}") from None
+                what = {int: "a whole number", float: "a number"}.get(option.kind, "valid")
+                raise ValueError(f"{option.label}: {raw!r} is not {what}") from None
         return edited

@@ -61,7 +61,8 @@ class ChatInput(LiteralTextArea):
         """Big pastes, by the placeholder that stands for each in the text."""
         self._pastes = 0
 
-    async def _on_key(self, event: events.Key) -> None:
+    def _on_key(self, event: events.Key) -> None:
+        # Textual calls TextArea's own handler next, unless the default is prevented here.
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -70,8 +71,6 @@ class ChatInput(LiteralTextArea):
             event.stop()
             event.prevent_default()
             self.action_newline()
-        else:
-            await super()._on_key(event)
 
     def _on_paste(self, event: events.Paste) -> None:
         # Textual runs this before the handlers of LiteralTextArea and TextArea (which

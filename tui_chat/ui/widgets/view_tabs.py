@@ -1,7 +1,7 @@
 """A one-line header naming the views, the open one highlighted.
 
-Lighter than Textual's TabbedContent (a tab bar, an underline and a switcher: ~50 ms of
-the first frame), and the views are switched with a key anyway.
+Lighter than Textual's TabbedContent (a tab bar, an underline and a switcher, all in the
+first frame), and the views are switched with a key anyway.
 """
 
 from __future__ import annotations

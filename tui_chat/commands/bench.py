@@ -15,7 +15,7 @@ from pathlib import Path
 from tui_chat.bench import figures
 from tui_chat.bench.harness import Raw
 from tui_chat.bench.report import Figure, table, write_json
-from tui_chat.cli import whole_number
+from tui_chat.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, whole_number
 from tui_chat.core.paths import user_paths
 from tui_chat.core.protocol import Sampling
 
@@ -69,7 +69,6 @@ async def measure(plan: figures.Plan, settings_model: Path, threads: int | None)
 
 def run_bench(argv: Sequence[str]) -> int:
     """Entry point; returns the exit status."""
-    from tui_chat.cli import EXIT_USAGE
     from tui_chat.core.models import (
         ModelFileError,
         ModelNotFoundError,
@@ -98,4 +97,4 @@ def run_bench(argv: Sequence[str]) -> int:
         }
         write_json(results, Path(args.json), context)
     missed = [f for f in results if f.met is False]
-    return 1 if args.check and missed else 0
+    return EXIT_FAILED if args.check and missed else EXIT_OK

@@ -8,14 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui_chat.cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    home_problem,
-    store_path,
-    whole_number,
-)
+from tui_chat.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, home_problem, whole_number
 from tui_chat.core.export import to_json, to_markdown
 from tui_chat.core.paths import user_paths
 from tui_chat.core.store import Store, StoreError
@@ -94,7 +87,7 @@ def run_export(argv: Sequence[str]) -> int:
     if problem:
         print(f"tui-chat export: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    path = store_path(user_paths())
+    path = user_paths().store
     try:
         store = _open(path)
     except StoreError:

@@ -16,13 +16,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from tui_chat.cli import (
+from tui_chat.commands.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_USAGE,
-    add_model_options,
+    add_setting_options,
     home_problem,
     load_config,
     model_settings,
-    positive_number,
     prepare_user_files,
 )
 from tui_chat.core.paths import user_paths
@@ -37,11 +39,13 @@ from tui_chat.core.translation import (
 from tui_chat.core.visible import visible
 from tui_chat.service.events import ServiceEvent, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
-from tui_chat.service.translation import MIN_CHUNK_TOKENS, ChunkFailure, TranslationJob
+from tui_chat.service.translation import ChunkFailure, TranslationJob
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
+TRANSLATE_SETTINGS = (
+    "model", "server", "server_model", "ctx", "threads", "crash_limit",
+    "translation_chunk_tokens",
+)  # fmt: skip
+"""The settings the command line of ``tui-chat translate`` may override."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,16 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="your own translation instruction, with {target}, {source} and {text} in it",
     )
-    parser.add_argument(
-        "--chunk-tokens",
-        type=chunk_tokens,
-        metavar="N",
-        help=(
-            "most tokens of text translated at once (default: translation_chunk_tokens of "
-            f"the settings file, else {MAX_CHUNK_TOKENS}: a paragraph or two)"
-        ),
-    )
-    add_model_options(parser)
+    add_setting_options(parser, TRANSLATE_SETTINGS)
     return parser
 
 
@@ -117,14 +112,6 @@ def read_text(name: str) -> tuple[str, int]:
     text = data.decode("utf-8", errors="replace")
     invalid = text.count("\ufffd") - data.count("\ufffd".encode())
     return text, invalid
-
-
-def chunk_tokens(text: str) -> int:
-    """``--chunk-tokens``: as many as the settings file allows (16 or more)."""
-    value = positive_number(text)
-    if value < MIN_CHUNK_TOKENS:
-        raise argparse.ArgumentTypeError(f"must be {MIN_CHUNK_TOKENS} or more, got {value}")
-    return value
 
 
 def run_translate(argv: Sequence[str]) -> int:
@@ -163,9 +150,6 @@ def run_translate(argv: Sequence[str]) -> int:
     settings = model_settings(args, values)
     if settings is None:
         return EXIT_USAGE
-    chunk_tokens = args.chunk_tokens or int(
-        values.get("translation_chunk_tokens", MAX_CHUNK_TOKENS)
-    )
     settings = replace(settings, translation_template=template)
     paths, log_problem = prepare_user_files()
     if log_problem:
@@ -173,7 +157,9 @@ def run_translate(argv: Sequence[str]) -> int:
     request = TranslationRequest(target, args.source.strip(), template)
     service = LlmService(settings, paths.worker_log, _report)
     try:
-        return asyncio.run(_translate(service, text, request, sys.stdout, chunk_tokens))
+        return asyncio.run(
+            _translate(service, text, request, sys.stdout, settings.translation_chunk_tokens)
+        )
     except KeyboardInterrupt:
         print("\ntui-chat translate: stopped", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,0 +1,54 @@
+"""What the store hands out: a conversation, its messages, and its line in the list;
+and the title a conversation takes from its first message.
+
+Plain frozen records, read from SQLite rows in column order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TITLE_LENGTH = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    """One line of the conversation list."""
+
+    id: int
+    title: str
+    created: float
+    updated: float
+    model: str
+    message_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message as saved."""
+
+    id: int
+    role: str
+    text: str
+    status: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    """A whole conversation."""
+
+    info: ConversationInfo
+    system_prompt: str
+    context_start: int
+    """Index of the first message the model still gets (older ones were left out)."""
+    messages: list[StoredMessage] = field(default_factory=list)
+
+
+def title_from(text: str) -> str:
+    """A title from the first user message: its first line, trimmed, at most 60 characters."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"

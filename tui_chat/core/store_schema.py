@@ -1,0 +1,122 @@
+"""The store's schema and its migrations: how a conversations file of any older
+version is brought forward to the one this tui-chat reads and writes.
+
+The version lives in ``PRAGMA user_version``; ``migrate`` applies one step per write
+transaction, so two tui-chats opening the same file at once never apply a step twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry brings the schema from version N to N + 1. Never edit one that has shipped:
+# add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: conversations and their messages.
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        system_prompt TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        text TEXT NOT NULL,
+        status TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX messages_of_conversation ON messages (conversation_id, id);
+    """,
+    # 2: where the model's memory of a long conversation begins, and a faster "latest".
+    """
+    ALTER TABLE conversations ADD COLUMN context_start INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX conversations_by_update ON conversations (updated);
+    """,
+    # 3: a conversation's id is never given again once it is deleted (`--open 1` always
+    # means the same conversation). SQLite cannot add AUTOINCREMENT to a table: it is
+    # built again (with foreign keys off, see migrate) and the old ids copied over.
+    """
+    CREATE TABLE conversations_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        system_prompt TEXT NOT NULL DEFAULT '',
+        context_start INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO conversations_new
+        SELECT id, title, created, updated, model, system_prompt, context_start
+        FROM conversations;
+    DROP TABLE conversations;
+    ALTER TABLE conversations_new RENAME TO conversations;
+    CREATE INDEX conversations_by_update ON conversations (updated);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# Defined here, not in store.py, because a migration raises it and store.py imports this
+# module; store.py re-exports it.
+class StoreError(Exception):
+    """The store cannot be used; the message names the file and the reason."""
+
+
+def migrate(conn: sqlite3.Connection, up_to: int = SCHEMA_VERSION) -> int:
+    """Bring the schema forward to ``up_to``; returns the version it was at.
+
+    Each step reads the version and applies the next migration in one write
+    transaction, so two tui-chats starting at once cannot both apply it.
+
+    Raises:
+        StoreError: The file was written by a newer tui-chat.
+    """
+    # A table is built again by some steps: with foreign keys on, dropping the old one
+    # would delete every message (ON DELETE CASCADE). The pragma is a no-op inside a
+    # transaction, so it is switched here, and the keys checked before each commit.
+    (keys_on,) = conn.execute("PRAGMA foreign_keys").fetchone()
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return _migrate(conn, up_to)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if keys_on else 'OFF'}")
+
+
+def _migrate(conn: sqlite3.Connection, up_to: int) -> int:
+    found: int | None = None
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            found = version if found is None else found
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"it was written by a newer tui-chat (schema {version}, this one knows "
+                    f"{SCHEMA_VERSION})"
+                )
+            if version >= up_to:
+                conn.execute("COMMIT")
+                return found
+            broken = len(conn.execute("PRAGMA foreign_key_check").fetchall())
+            # The migrations hold no ";" inside a statement.
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            # Links broken before (a message whose conversation someone deleted by hand)
+            # are carried over as they were; a step that breaks more is undone.
+            if len(conn.execute("PRAGMA foreign_key_check").fetchall()) > broken:
+                raise StoreError(f"migrating it to schema {version + 1} broke its links")
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,237 @@
+"""The half of the Chat view that sends a message and shows its reply as it comes.
+
+It shows; the conversation recorder (``service.recorder``) saves. A message is saved
+before the model is asked, and each event of its reply goes to the recorder, then here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from textual import on
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widget import Widget
+
+from tui_chat.core.conversation import Conversation, Turn
+from tui_chat.core.protocol import ContextTrimmed, Done, DoneReason, Error, PromptProgress, Token
+from tui_chat.service.events import RequestEvent, ServiceState
+from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
+from tui_chat.service.recorder import ConversationRecorder
+from tui_chat.ui.widgets.chat_input import ChatInput
+from tui_chat.ui.widgets.chat_log import ChatLog
+from tui_chat.ui.widgets.reply import Reply
+
+SAY_READING_AFTER_SECONDS = 0.5
+"""How long the model may read the prompt before the reply says it is doing so."""
+
+
+@dataclass(slots=True)
+class _Exchange:
+    """A reply in the making: its place in the conversation and on screen."""
+
+    turn: Turn
+    reply: Reply
+    error: str = ""
+    cancelled: bool = False
+    """Esc came while its message was being saved: the model is not asked."""
+    shown: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the reply's widget is on screen: what the model sends waits for it."""
+
+
+class ChatReplies(Vertical):
+    """Sends the person's messages and shows the model's replies; ``ChatView`` adds
+    which conversation is open."""
+
+    class ReplyEvent(Message):
+        """A token, progress, trim, error or end of one of this view's replies, once
+        recorded; it bubbles up to the screen for the status line."""
+
+        def __init__(self, event: RequestEvent) -> None:
+            super().__init__()
+            self.event = event
+
+    service: LlmService
+    recorder: ConversationRecorder
+    conversation: Conversation
+
+    def __init__(self, busy_elsewhere: Callable[[], str], *, id: str | None = None) -> None:
+        """
+        Args:
+            busy_elsewhere: Why the model cannot take a chat message now ("" if it can).
+            id: The widget id.
+        """
+        super().__init__(id=id)
+        self._busy_elsewhere = busy_elsewhere
+        self._exchanges: dict[int, _Exchange] = {}
+        self._widgets: dict[int, Widget] = {}  # id(turn) -> its widget in the log
+        self.last_reason: DoneReason | None = None
+        """How the last reply ended."""
+        self._sending = False
+        """A message is being sent: saved, shown, its reply not yet asked for."""
+        self._unsent: _Exchange | None = None
+        """The reply shown while its message is saved, before the model is asked."""
+
+    @property
+    def chat_log(self) -> ChatLog:
+        """The conversation on screen."""
+        return self.query_one(ChatLog)
+
+    @property
+    def replying(self) -> bool:
+        """True while a reply is being written or waits for the model."""
+        return bool(self._exchanges) or self._sending
+
+    def stop(self) -> None:
+        """Stop the reply in progress (the model sends nothing more of it)."""
+        if self._unsent is not None:
+            self._unsent.cancelled = True  # not asked for yet: it will not be
+        if self._exchanges:
+            self.service.stop()
+
+    def end_replies(self) -> None:
+        """Stop and forget replies in progress, each saved as stopped with what it has."""
+        self.stop()
+        for exchange in self._exchanges.values():
+            exchange.reply.finished = True
+            self.recorder.end(exchange.turn, DoneReason.STOPPED)
+        self._exchanges.clear()
+
+    # Sending --------------------------------------------------------------------------
+
+    @on(ChatInput.Submitted)
+    async def send(self, message: ChatInput.Submitted) -> None:
+        """Send what the person wrote, unless it is empty or the model cannot take it."""
+        text = message.text
+        if not text.strip():
+            return
+        if not self.service.accepts_requests:
+            self.notify("The model is not running. Press Ctrl+R to restart it.", severity="error")
+            return
+        reason = self._busy_elsewhere()
+        if reason:
+            self.notify(reason)
+            return
+        if self.service.busy or self.replying:
+            self.notify("A reply is still being written. Press Esc to stop it first.")
+            return
+        self._sending = True  # until the reply is asked for: a second Enter waits
+        try:
+            await self._send(message.text, message.chat_input)
+        finally:
+            self._sending = False
+
+    async def _send(self, text: str, chat_input: ChatInput) -> None:
+        conversation = self.conversation
+        user = conversation.add_user(text)
+        turn = conversation.start_reply()
+        if self.service.state is ServiceState.READY:
+            # On disk before the model sees it (on the store's thread), then to the
+            # model, then on screen while the model reads the prompt. The UI's CPU time in
+            # that window is taken from the model (two cores, two threads): the widgets
+            # were mounted beforehand, and the input is cleared and they are shown in one
+            # batch, so that it is one layout and one paint.
+            await self.recorder.begin(conversation, user, turn, self._model_name())
+            if conversation is not self.conversation:
+                return  # another conversation was opened meanwhile
+            exchange, shown = self._new_exchange(text, user, turn)
+            self._generate(conversation, exchange)
+            await self._show(exchange, shown, chat_input)
+            # Most prompts are read in well under a second; say so only for longer ones
+            # (long ones also report their progress).
+            self.set_timer(
+                SAY_READING_AFTER_SECONDS,
+                lambda: exchange.reply.show_progress("reading the prompt… (Esc stops)"),
+            )
+            return
+        # The model is not ready (it is loading): nothing to hurry for, so the message is
+        # on screen at once, then saved (the store may still be opening), then sent.
+        exchange, shown = self._new_exchange(text, user, turn)
+        self._unsent = exchange
+        try:
+            await self._show(exchange, shown, chat_input)
+            exchange.reply.show_progress("waiting for the model to load…")
+            await self.recorder.begin(conversation, user, turn, self._model_name())
+        finally:
+            self._unsent = None
+        if conversation is self.conversation and not exchange.cancelled:
+            self._generate(conversation, exchange)
+            return
+        # Esc, or another conversation, came first: it ends here, saved as stopped.
+        self.recorder.end(turn, DoneReason.STOPPED)
+        await exchange.reply.finish("", DoneReason.STOPPED)
+
+    def _new_exchange(self, text: str, user: Turn, turn: Turn) -> tuple[_Exchange, Widget]:
+        """The widgets of a message and its reply (mounted beforehand), not yet shown."""
+        message_widget, reply = self.chat_log.new_exchange(
+            text, self.service.settings.stream_cpu_budget or None
+        )
+        self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
+        return _Exchange(turn, reply), message_widget
+
+    async def _show(self, exchange: _Exchange, message: Widget, chat_input: ChatInput) -> None:
+        """Empty the input and show the message and its reply, in one layout."""
+        with self.app.batch_update():
+            try:
+                chat_input.clear()
+                await self.chat_log.show_exchange(message, exchange.reply)
+            finally:
+                exchange.shown.set()
+
+    def _model_name(self) -> str:
+        model = self.service.model
+        return model.name if model else self.service.settings.model.stem
+
+    def _generate(self, conversation: Conversation, exchange: _Exchange) -> None:
+        """Ask for the reply; what the model sends is recorded, then comes here."""
+        turn = exchange.turn
+        try:
+            request_id = self.service.generate(
+                conversation.messages_for(turn),
+                keep=conversation.kept,
+                listener=self.recorder.listen(
+                    conversation, turn, lambda event: self.post_message(self.ReplyEvent(event))
+                ),
+            )
+        except ServiceUnavailableError as e:  # it stopped while the message was saved
+            self.recorder.end(turn, DoneReason.ERROR)
+            self.run_worker(exchange.reply.finish("", DoneReason.ERROR, f"Not sent: {e}."))
+            return
+        self._exchanges[request_id] = exchange
+
+    # Replies --------------------------------------------------------------------------
+
+    async def on_chat_replies_reply_event(self, message: ReplyEvent) -> None:
+        await self.handle(message.event)
+
+    async def handle(self, event: RequestEvent) -> None:
+        """Show a token, progress, trim, error or end of one of this view's replies."""
+        exchange = self._exchanges.get(event.request_id or -1)
+        if exchange is None:
+            return
+        await exchange.shown.wait()
+        match event:
+            case Token(text=text):
+                await exchange.reply.append(text)
+            case PromptProgress(done=done, total=total):
+                if done < total:
+                    exchange.reply.show_progress(
+                        f"reading the prompt: {done} of {total} tokens (Esc stops)"
+                    )
+            case ContextTrimmed():
+                await self._mark_memory_start()
+            case Error(message=message):
+                exchange.error = message
+            case Done(reason=reason):
+                del self._exchanges[event.request_id]
+                self.last_reason = reason
+                await exchange.reply.finish(exchange.turn.text, reason, exchange.error)
+                self.chat_log.prepare()  # the model is idle: ready the next exchange
+
+    async def _mark_memory_start(self) -> None:
+        """Put the marker where the model's memory of this conversation begins."""
+        turns, start = self.conversation.turns, self.conversation.context_start
+        first = self._widgets.get(id(turns[start])) if 0 < start < len(turns) else None
+        await self.chat_log.mark_memory_start(first)

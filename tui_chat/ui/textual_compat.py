@@ -1,0 +1,111 @@
+"""Every reach into Textual's private API, in one place, for the version it was written for.
+
+Each works around a gap or a bug of Textual 8.2.8 (see docs/upstream.md for the two worth
+reporting). An upgrade of Textual must look at each of them again: the version is pinned
+in pyproject.toml, and a test fails when the installed one is not ``WRITTEN_FOR``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import textual
+from textual._xterm_parser import XTermParser
+from textual.app import App
+from textual.geometry import Size
+
+WRITTEN_FOR = "8.2.8"
+"""The Textual version whose private API this module uses."""
+
+log = logging.getLogger(__name__)
+
+
+def installed_textual() -> str:
+    """The installed Textual's version, from the name of its dist-info folder ("" when
+    it is installed some other way): importlib.metadata would add its own import, and
+    the email and zip modules it brings, to every start."""
+    found = list(Path(textual.__file__).parent.parent.glob("textual-*.dist-info"))
+    return found[0].name[len("textual-") : -len(".dist-info")] if len(found) == 1 else ""
+
+
+if installed_textual() not in (WRITTEN_FOR, ""):  # pragma: no cover (the pin keeps it so)
+    log.warning("Textual %s, not %s: check tui_chat/ui/textual_compat.py",
+                installed_textual(), WRITTEN_FOR)  # fmt: skip
+
+
+class SizedOnce:
+    """For widgets that cannot scroll: a new virtual size asks for no second layout.
+
+    Textual lays a widget out, then sets its virtual size, which by default asks for
+    another layout of the whole screen (``Widget._size_updated``): two layouts and two
+    repaints for every message sent and every streamed Markdown update, taken from the
+    model's CPU. Only a widget that can scroll (overflow auto or scroll) needs that layout,
+    for its scrollbars. (A gap: Textual has no public way to say so.)
+    """
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        styles = self.styles  # type: ignore[attr-defined]
+        scrolls = {styles.overflow_x, styles.overflow_y} & {"auto", "scroll"}
+        return super()._size_updated(  # type: ignore[misc]
+            size, virtual_size, container_size, layout=layout and bool(scrolls)
+        )
+
+
+class ScrolledOnce:
+    """For the chat log, which scrolls: a new virtual size asks for no second layout.
+
+    It would follow the layout that just arranged the log (and, anchored, scrolled it to
+    the end): a second full repaint of the log at each message sent once the log fills
+    the screen, in CPU taken from the model reading the prompt. The scrollbar does not need it:
+    its thumb is updated here, and showing or hiding it asks for its own layout.
+    """
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return super()._size_updated(  # type: ignore[misc]
+            size, virtual_size, container_size, layout=False
+        )
+
+
+TerminalInputParser = XTermParser
+"""Textual's parser of terminal input, for ``ui.paste_parser`` to build on (it takes a
+bracketed paste whole: Textual 8.2.8 lets an ESC inside a paste end it, docs/upstream.md)."""
+
+
+def use_input_parser(parser: type[Any]) -> None:
+    """Make Textual's Linux/macOS driver read input with ``parser`` (Textual has no
+    setting for it: the driver names its parser class at module level)."""
+    try:
+        from textual.drivers import linux_driver
+    except ImportError:  # pragma: no cover (Windows)
+        return
+    linux_driver.XTermParser = parser  # type: ignore[misc]
+
+
+class QuietFailure(App[Any]):
+    """An app whose internal error ends it without Textual's traceback on the terminal.
+
+    Textual prints the traceback of an exception that escaped a handler, local variables
+    (the chat's text among them) and all. Its hooks for that are private
+    (``_handle_exception``, ``_fatal_error``): here they call ``internal_error``, which
+    the app overrides, and then end the app.
+    """
+
+    _fault: BaseException | None = None
+
+    def _handle_exception(self, error: Exception) -> None:
+        self._fault = error
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.internal_error(self._fault)
+        self.exit(return_code=1)
+        self._close_messages_no_wait()  # as Textual's own: the queue may hold more trouble
+
+    def internal_error(self, error: BaseException | None) -> None:
+        """An exception escaped a handler and the app ends: say so somewhere useful."""

@@ -1,0 +1,89 @@
+"""The callbacks tui-chat hands to llama.cpp's native code: loading progress, and the
+stop flag llama.cpp polls while it computes.
+
+Only the engine imports this module, in the worker process: it imports llama_cpp.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import llama_cpp.llama_cpp as llama_lib
+
+
+@contextlib.contextmanager
+def load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
+    """Report model-loading progress.
+
+    ``Llama`` builds its model parameters from ``llama_model_default_params()`` and has no
+    argument for llama.cpp's progress callback, so for the length of the load that
+    function hands out parameters with the callback set.
+    """
+    last = -1.0
+
+    def report(progress: float, _data: object) -> bool:
+        nonlocal last
+        if progress - last >= 0.05 or progress >= 1.0:
+            last = progress
+            on_progress(progress)
+        return True  # keep loading
+
+    callback = llama_lib.llama_progress_callback(report)
+    original = llama_lib.llama_model_default_params
+
+    def params_with_progress() -> llama_lib.llama_model_params:
+        params = original()
+        params.progress_callback = callback
+        return params
+
+    llama_lib.llama_model_default_params = params_with_progress
+    try:
+        yield
+    finally:
+        llama_lib.llama_model_default_params = original
+
+
+def _native_strlen() -> int | None:
+    """The address of the C library's ``strlen``, if there is one to be found."""
+    try:
+        libc = ctypes.CDLL(None) if os.name == "posix" else ctypes.cdll.msvcrt
+        return ctypes.cast(libc.strlen, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+
+
+class AbortFlag(threading.Event):
+    """A stop switch that llama.cpp polls without calling into Python.
+
+    While it computes, llama.cpp calls its abort callback on its first thread once per
+    graph node as the other threads wait at a barrier, so a Python callback (the GIL and
+    a frame on every call) would slow every prompt read. This callback is the C library's
+    own ``strlen`` on a two-byte buffer: 0 (go on) while the first byte is 0, 1 (abort)
+    once it is set.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._byte = ctypes.create_string_buffer(2)
+        address = _native_strlen()
+        # References kept for as long as the flag lives: llama.cpp holds the pointers.
+        self.callback = (
+            llama_lib.ggml_abort_callback(address)
+            if address is not None
+            else llama_lib.ggml_abort_callback(lambda _data: self.is_set())
+        )
+        self.data = ctypes.cast(self._byte, ctypes.c_void_p)
+        self.native = address is not None
+        """True when llama.cpp polls the flag without entering Python."""
+
+    def set(self) -> None:
+        self._byte[0] = 1
+        super().set()
+
+    def clear(self) -> None:
+        super().clear()
+        self._byte[0] = 0
