@@ -213,3 +213,19 @@ def test_the_stop_flag_aborts_llama_cpp_and_clears_for_the_next_reply(engine: En
         engine._set_abort_callback(False)
     _pieces, result = run(engine, "Say hi.", max_tokens=4)
     assert result.reason in (DoneReason.FINISHED, DoneReason.LENGTH), "still aborted"
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_weight_repacking_is_off_only_where_the_cpu_advertises_amx(
+    monkeypatch: pytest.MonkeyPatch, amx: bool
+) -> None:
+    """A CPU that advertises AMX without running it kills every batch at ``ldtilecfg``."""
+    import llama_cpp.llama_cpp as llama_lib
+
+    from tui_chat.worker import llama_hooks
+
+    monkeypatch.setattr(llama_hooks, "cpu_has_amx", lambda: amx)
+    with llama_hooks.load_progress(lambda _progress: None):
+        params = llama_lib.llama_model_default_params()
+    assert params.use_extra_bufts is not amx
+    assert llama_lib.llama_model_default_params().use_extra_bufts, "as it was after the load"

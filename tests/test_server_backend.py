@@ -61,7 +61,7 @@ class Server:
     def start(self) -> None:
         with self._log.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(self._model),
+                [sys.executable, "-m", "tests.llama_server", "--model", str(self._model),
                  "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", "2",
                  "--n_ctx", "4096"],
                 stdout=log,

@@ -24,7 +24,7 @@ from tui_chat.core.protocol import (
     ModelLoaded,
     Usage,
 )
-from tui_chat.worker.llama_hooks import AbortFlag, load_progress
+from tui_chat.worker.llama_hooks import AbortFlag, cpu_has_amx, load_progress
 from tui_chat.worker.prompt import ChatPrompt
 from tui_chat.worker.results import (
     GenerationResult,
@@ -118,6 +118,7 @@ class Engine:
             f"{self._command.path} in {self._load_seconds:.2f} s: context {self._llm.n_ctx()} "
             f"tokens (trained with {trained}), {self._llm.n_threads} threads, chat template "
             f"{self._prompt.template_name}"
+            + (", no weight repacking (the CPU advertises AMX)" if cpu_has_amx() else "")
         )
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:

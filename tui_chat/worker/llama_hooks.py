@@ -1,5 +1,6 @@
 """The callbacks tui-chat hands to llama.cpp's native code: loading progress, and the
-stop flag llama.cpp polls while it computes.
+stop flag llama.cpp polls while it computes; and the one model parameter ``Llama`` has no
+argument for (weight repacking, off where AMX faults).
 
 Only the engine imports this module, in the worker process: it imports llama_cpp.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -17,11 +19,11 @@ import llama_cpp.llama_cpp as llama_lib
 
 @contextlib.contextmanager
 def load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
-    """Report model-loading progress.
+    """Report model-loading progress (and leave AMX alone where the CPU has it).
 
     ``Llama`` builds its model parameters from ``llama_model_default_params()`` and has no
-    argument for llama.cpp's progress callback, so for the length of the load that
-    function hands out parameters with the callback set.
+    argument for llama.cpp's progress callback or its extra buffer types, so for the
+    length of the load that function hands out parameters with both set.
     """
     last = -1.0
 
@@ -38,6 +40,8 @@ def load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
     def params_with_progress() -> llama_lib.llama_model_params:
         params = original()
         params.progress_callback = callback
+        if cpu_has_amx():
+            params.use_extra_bufts = False
         return params
 
     llama_lib.llama_model_default_params = params_with_progress
@@ -45,6 +49,27 @@ def load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
         yield
     finally:
         llama_lib.llama_model_default_params = original
+
+
+AMX_FLAG = "amx_tile"
+
+
+@functools.cache
+def cpu_has_amx() -> bool:
+    """True when the CPU says it has AMX tiles (Linux's /proc/cpuinfo).
+
+    llama.cpp built for such a CPU (a native build does so by itself) repacks the weights
+    for its AMX kernels, and on machines that advertise AMX without running it (seen in a
+    Firecracker VM on a Sapphire Rapids host) every batch of two or more tokens dies with
+    SIGSEGV at ``ldtilecfg``. Without the extra buffer types llama.cpp uses its AVX-512
+    kernels: on hardware where AMX does run, prompts of the types AMX handles read slower;
+    that beats a worker that crashes on every message.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return any(line.startswith("flags") and AMX_FLAG in line.split() for line in f)
+    except OSError:
+        return False
 
 
 def _native_strlen() -> int | None:
