@@ -392,7 +392,7 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
     app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
-        await wait_until(lambda: len(in_log(app, Reply)) == 8, message="the conversation")
+        await wait_until(lambda: in_log(app, Reply), message="the conversation")
         await loaded(app)
         await pilot.pause()
         assert log.max_scroll_y > 0, "the conversation is longer than the screen"
@@ -412,34 +412,45 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
         assert log.scroll_y == log.max_scroll_y, "sending brought the log back to the end"
 
 
-async def test_a_long_conversation_lays_out_only_its_last_entries_and_shows_earlier_on_scroll(
+async def test_a_long_conversation_builds_only_its_last_entries_and_earlier_ones_on_scroll(
     make_app: MakeApp, paths: UserPaths
 ) -> None:
     conversation = _stored_exchanges(paths, 15, "\n\n- one\n- two")
+    store = Store.open(paths.store)
+    store.set_context_start(conversation, 20)  # the model gets "Question 10?" on
+    store.close()
     app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
-        log = app.main.chat.chat_log
-        await wait_until(lambda: len(log.entries) == 30, message="the conversation")
+        chat = app.main.chat
+        log = chat.chat_log
+        await wait_until(lambda: len(in_log(app, Reply)) > 0, message="the conversation")
         await pilot.pause()
-        shown = [w for w in log.entries if w.display]
-        assert len(shown) == SHOWN_AT_MOST
-        assert shown == log.entries[-SHOWN_AT_MOST:], "the newest entries are the ones shown"
-        assert all(not w.region for w in log.entries if not w.display), "folded: not laid out"
+        built = len(log.entries)
+        assert 2 <= built < SHOWN_AT_MOST, "only what fills the screen is built"
+        assert log.max_scroll_y > 0, "and it does fill the screen"
+        # The view holds the turns the model gets and the last screenful, no more.
+        assert (chat.conversation.first, len(chat.conversation.turns)) == (18, 12)
         earlier = str(log.query_one(".earlier", Static).render())
-        assert f"{30 - SHOWN_AT_MOST} earlier entries: scroll up to show them" in earlier
-        # The person scrolls to the top: the next entries unfold above what they read.
-        first = shown[0]
+        assert f"{30 - built} earlier entries: scroll up to show them" in earlier
+        # The person scrolls to the top, again and again: each time a page more is built
+        # above what they read, from the view's turns, then from the store.
         log.focus()
-        await pilot.press("home")
-        await wait_until(
-            lambda: sum(w.display for w in log.entries) == SHOWN_AT_MOST + SHOWN_PER_SCROLL,
-            message="earlier entries shown",
-        )
-        await pilot.pause()
-        assert log.scroll_y > 0, "the entry that was first in view stays in view"
-        assert first.region.y >= log.region.y
+        while len(log.entries) < 31:  # 30 messages and the memory marker
+            before = len(log.entries)
+            first = log.entries[0]
+            await pilot.press("home")
+            await wait_until(lambda n=before: len(log.entries) > n, message="a page built")
+            await pilot.pause()
+            assert len(log.entries) - before <= SHOWN_PER_SCROLL + 1
+            assert first.region.y >= log.region.y, "what was first in view stays in view"
+        assert not log.query_one(".earlier", Static).display
+        texts = [str(w.render()) for w in in_log(app, UserMessage)]
+        assert texts == [f"Question {n}?" for n in range(15)], "all of it, in order"
+        entries = log.entries
+        marker = next(i for i, w in enumerate(entries) if w.has_class("memory-marker"))
+        assert str(entries[marker + 1].render()) == "Question 10?"
         # A new exchange folds the oldest shown ones again.
-        app.main.chat.input.focus()
+        chat.input.focus()
         await put_and_send(app, pilot, "Say hello.")
         await reply_finished(app)
         assert sum(w.display for w in log.entries) == SHOWN_AT_MOST

@@ -38,6 +38,7 @@ from tui_chat.core.protocol import (
     WorkerReady,
 )
 from tui_chat.core.settings import default_threads
+from tui_chat.core.store_records import ConversationInfo, StoredConversation, StoredMessage
 
 EVERY_MESSAGE = [
     LoadModel("/models/m.gguf", 4096, 2, 7),
@@ -154,6 +155,44 @@ def test_conversation_keeps_stopped_replies_and_drops_failed_ones() -> None:
         ChatMessage("user", "two"),
         ChatMessage("user", "three"),
     ]
+
+
+def test_turns_are_found_by_identity_not_by_equal_text() -> None:
+    """Two "hello"s: the trim lands on the one that was left in, not the first equal one."""
+    conversation = Conversation()
+    for _ in range(2):
+        conversation.add_user("hello")
+        conversation.start_reply().parts.append("hi")
+    conversation.add_user("hello")
+    reply = conversation.start_reply()
+    conversation.leave_out(reply, 2)  # the first exchange went
+    assert conversation.context_start == 2
+    assert conversation.prompt_turns(reply) == [*conversation.turns[2:4], conversation.turns[4]]
+    conversation.leave_out(reply, 2)  # and then the second one
+    assert conversation.context_start == 4
+
+
+def test_a_conversation_holding_only_its_newest_turns_counts_from_the_whole() -> None:
+    """Turns before ``first`` stay in the store; indexes stay those of the whole."""
+    stored = StoredConversation(
+        ConversationInfo(7, "t", 0.0, 0.0, "m", 10),
+        "",
+        context_start=8,
+        messages=[
+            StoredMessage(
+                i, "user" if i % 2 == 0 else "assistant", f"m{i}", "complete", None, None, 0.0, 0.0
+            )
+            for i in range(6, 10)
+        ],
+        first=6,
+    )
+    conversation = Conversation.from_stored(stored)
+    assert (conversation.first, conversation.count, conversation.context_start) == (6, 10, 8)
+    assert [t.text for t in conversation.prompt_turns()] == ["m8", "m9"]
+    conversation.add_user("m10")
+    reply = conversation.start_reply()
+    conversation.leave_out(reply, 2)
+    assert conversation.context_start == 10
 
 
 def test_tui_chat_home_moves_every_user_file(tmp_path: Path) -> None:

@@ -215,3 +215,29 @@ def test_a_deleted_conversations_id_is_never_given_again(store_file: Path) -> No
     again.delete(second + 1)
     assert again.create_conversation("m") == second + 2
     again.close()
+
+
+def test_a_long_conversation_is_read_from_its_end_and_paged_back(store_file: Path) -> None:
+    """What a chat needs is read (the last messages and those the model still gets),
+    the rest page by page, newest page first; the count comes from the store."""
+    store = Store.open(store_file)
+    conversation = store.create_conversation("m")
+    ids = [store.add_message(conversation, "user", f"m{n}", "complete") for n in range(50)]
+    whole = store.load(conversation)
+    assert whole is not None
+    assert (whole.first, len(whole.messages)) == (0, 50)
+    tail = store.load(conversation, tail=12)
+    assert tail is not None
+    assert tail.info.message_count == 50
+    assert (tail.first, [m.text for m in tail.messages]) == (0, [f"m{n}" for n in range(50)])
+    store.set_context_start(conversation, 45)  # the model gets only the last five
+    tail = store.load(conversation, tail=12)
+    assert tail is not None
+    assert (tail.first, [m.id for m in tail.messages]) == (38, ids[38:])
+    page = store.messages_before(conversation, ids[38], 10)
+    assert [m.text for m in page] == [f"m{n}" for n in range(28, 38)]
+    assert [m.text for m in store.messages_before(conversation, ids[3], 10)] == ["m0", "m1", "m2"]
+    info = store.info(conversation)
+    assert info is not None
+    assert info.message_count == 50
+    assert store.info(conversation + 1) is None

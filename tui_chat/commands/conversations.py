@@ -60,7 +60,7 @@ def find_conversation(path: Path, conversation_id: int | None) -> int | None:
                 print("tui-chat: no saved conversation yet; starting a new one.", file=sys.stderr)
                 return 0
             return latest
-        if store is None or store.load(conversation_id) is None:
+        if store is None or store.info(conversation_id) is None:
             print(
                 f"tui-chat: there is no conversation {conversation_id} "
                 "(tui-chat --list shows them).",

@@ -32,6 +32,15 @@ class TurnStatus(StrEnum):
             DoneReason.ERROR: cls.FAILED,
         }[reason]
 
+    @classmethod
+    def read(cls, stored: str) -> TurnStatus:
+        """The status saved as ``stored``; complete if a newer tui-chat wrote one it
+        does not know."""
+        try:
+            return cls(stored)
+        except ValueError:
+            return cls.COMPLETE
+
     @property
     def reason(self) -> DoneReason:
         """How a reply with this status ended (a saved "streaming" one was cut off)."""
@@ -76,28 +85,39 @@ class Conversation:
     title: str = ""
     """Its title in the list of conversations."""
     context_start: int = 0
-    """Index of the first turn the model still gets; older ones were left out to fit."""
+    """Index (in the whole conversation) of the first turn the model still gets; older
+    ones were left out to fit."""
+    first: int = 0
+    """Index (in the whole conversation) of ``turns[0]``: earlier turns, which the model
+    no longer gets, stay in the store until someone scrolls up to them."""
 
     @classmethod
     def from_stored(cls, stored: StoredConversation) -> Conversation:
-        """A conversation read back from the store."""
+        """A conversation read back from the store (its messages from ``stored.first``)."""
         turns = [
             Turn(
                 m.role,  # type: ignore[arg-type]
                 [m.text],
-                _status(m.status),
+                TurnStatus.read(m.status),
                 m.id,
             )
             for m in stored.messages
             if m.role in ("user", "assistant")
         ]
+        first = stored.first
         return cls(
             turns,
             stored.system_prompt,
             stored.info.id,
             stored.info.title,
-            min(stored.context_start, len(turns)),
+            min(max(stored.context_start, first), first + len(turns)),
+            first,
         )
+
+    @property
+    def count(self) -> int:
+        """Turns in the whole conversation, those still in the store included."""
+        return self.first + len(self.turns)
 
     def add_user(self, text: str) -> Turn:
         """Record a message from the person."""
@@ -118,10 +138,10 @@ class Conversation:
         Stopped and interrupted replies stay in: the person saw them, so the next turn
         goes on from them. A failed reply (nothing generated) is left out.
         """
-        end = len(self.turns) if reply is None else self.turns.index(reply)
+        end = len(self.turns) if reply is None else self._position(reply)
         return [
             t
-            for t in self.turns[self.context_start : end]
+            for t in self.turns[self.context_start - self.first : end]
             if not (t.role == "assistant" and t.status is TurnStatus.FAILED)
         ]
 
@@ -140,16 +160,17 @@ class Conversation:
         model's memory now begins after them, for this turn and the next ones."""
         sent = self.prompt_turns(reply)
         if 0 < dropped < len(sent):
-            self.context_start = self.turns.index(sent[dropped])
+            self.context_start = self.first + self._position(sent[dropped])
+
+    def _position(self, turn: Turn) -> int:
+        """Where ``turn`` itself is in ``turns``: by identity, as two messages may have
+        the same text (and comparing whole texts would cost as much as they are long)."""
+        for i in range(len(self.turns) - 1, -1, -1):  # the newest are asked for most
+            if self.turns[i] is turn:
+                return i
+        raise ValueError("the turn is not in this conversation")
 
     def clear(self) -> None:
         """Forget every message."""
         self.turns.clear()
-        self.context_start = 0
-
-
-def _status(stored: str) -> TurnStatus:
-    try:
-        return TurnStatus(stored)
-    except ValueError:  # written by a newer tui-chat
-        return TurnStatus.COMPLETE
+        self.context_start = self.first = 0

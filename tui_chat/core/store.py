@@ -32,6 +32,13 @@ from tui_chat.core.store_schema import StoreError, migrate
 
 BUSY_TIMEOUT_MS = 5_000
 
+# The columns of a ConversationInfo (of conversations c) and of a StoredMessage, in order.
+_INFO = (
+    "c.id, c.title, c.created, c.updated, c.model, "
+    "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+)
+_MESSAGE = "id, role, text, status, prompt_tokens, completion_tokens, created, updated"
+
 
 @contextlib.contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -190,9 +197,7 @@ class Store:
     def list_conversations(self) -> list[ConversationInfo]:
         """Every conversation, the most recently updated first."""
         rows = self._conn.execute(
-            "SELECT c.id, c.title, c.created, c.updated, c.model, "
-            "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) "
-            "FROM conversations c ORDER BY c.updated DESC, c.id DESC"
+            f"SELECT {_INFO} FROM conversations c ORDER BY c.updated DESC, c.id DESC"
         ).fetchall()
         return [ConversationInfo(*row) for row in rows]
 
@@ -205,25 +210,49 @@ class Store:
         ).fetchone()
         return int(row[0]) if row else None
 
-    def load(self, conversation_id: int) -> StoredConversation | None:
-        """A conversation with all its messages, or None if there is no such id."""
+    def info(self, conversation_id: int) -> ConversationInfo | None:
+        """A conversation's line in the list, or None if there is no such id."""
         row = self._conn.execute(
-            "SELECT c.id, c.title, c.created, c.updated, c.model, "
-            "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), "
-            "c.system_prompt, c.context_start FROM conversations c WHERE c.id = ?",
+            f"SELECT {_INFO} FROM conversations c WHERE c.id = ?", (conversation_id,)
+        ).fetchone()
+        return ConversationInfo(*row) if row else None
+
+    def load(self, conversation_id: int, *, tail: int | None = None) -> StoredConversation | None:
+        """A conversation with its messages, or None if there is no such id.
+
+        With ``tail``, only the messages a chat needs: the last ``tail`` and every one the
+        model still gets (from ``context_start``); ``first`` says where they begin. The
+        rest stay on disk for ``messages_before``.
+        """
+        row = self._conn.execute(
+            f"SELECT {_INFO}, c.system_prompt, c.context_start FROM conversations c WHERE c.id = ?",
             (conversation_id,),
         ).fetchone()
         if row is None:
             return None
+        info = ConversationInfo(*row[:6])
+        first = 0 if tail is None else max(0, min(row[7], info.message_count - tail))
         messages = [
             StoredMessage(*r)
             for r in self._conn.execute(
-                "SELECT id, role, text, status, prompt_tokens, completion_tokens, created, "
-                "updated FROM messages WHERE conversation_id = ? ORDER BY id",
-                (conversation_id,),
+                f"SELECT {_MESSAGE} FROM messages WHERE conversation_id = ? ORDER BY id "
+                "LIMIT -1 OFFSET ?",
+                (conversation_id, first),
             )
         ]
-        return StoredConversation(ConversationInfo(*row[:6]), row[6], row[7], messages)
+        return StoredConversation(info, row[6], row[7], messages, first)
+
+    def messages_before(
+        self, conversation_id: int, message_id: int, limit: int
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` messages of a conversation just before ``message_id``, oldest
+        first: a page of what someone scrolling up reads next."""
+        rows = self._conn.execute(
+            f"SELECT {_MESSAGE} FROM messages WHERE conversation_id = ? AND id < ? "
+            "ORDER BY id DESC LIMIT ?",
+            (conversation_id, message_id, limit),
+        ).fetchall()
+        return [StoredMessage(*r) for r in reversed(rows)]
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> str:

@@ -39,13 +39,16 @@ class StoredMessage:
 
 @dataclass(frozen=True, slots=True)
 class StoredConversation:
-    """A whole conversation."""
+    """A conversation, with all its messages or the newest of them."""
 
     info: ConversationInfo
     system_prompt: str
     context_start: int
     """Index of the first message the model still gets (older ones were left out)."""
     messages: list[StoredMessage] = field(default_factory=list)
+    """Its messages, oldest first, from the one at index ``first``."""
+    first: int = 0
+    """Index of ``messages[0]`` in the whole conversation (0: every message is here)."""
 
 
 def title_from(text: str) -> str:

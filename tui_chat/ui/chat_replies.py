@@ -232,6 +232,12 @@ class ChatReplies(Vertical):
 
     async def _mark_memory_start(self) -> None:
         """Put the marker where the model's memory of this conversation begins."""
-        turns, start = self.conversation.turns, self.conversation.context_start
-        first = self._widgets.get(id(turns[start])) if 0 < start < len(turns) else None
+        conversation = self.conversation
+        at = conversation.context_start - conversation.first
+        turns = conversation.turns
+        first = (
+            self._widgets.get(id(turns[at]))
+            if conversation.context_start > 0 and 0 <= at < len(turns)
+            else None
+        )
         await self.chat_log.mark_memory_start(first)

@@ -8,16 +8,30 @@ from collections.abc import Callable
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 
-from tui_chat.core.conversation import Conversation
+from tui_chat.core.conversation import Conversation, Turn, TurnStatus
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_replies import ChatReplies
 from tui_chat.ui.messages import StoreFailed, StoreRecovered
 from tui_chat.ui.widgets.chat_input import ChatInput
-from tui_chat.ui.widgets.chat_log import ChatLog
+from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
+
+
+def screenful(turns: list[Turn], size: Size) -> int:
+    """How many of the last ``turns`` fill a screen of ``size`` (or so it looks before
+    layout: wrapped lines plus margins), at least 2 and at most
+    ``SHOWN_AT_MOST``; the log builds more by itself if they fall short."""
+    width = max(20, size.width - 10)
+    lines = 0
+    for n, turn in enumerate(reversed(turns), 1):
+        lines += 2 + sum(1 + len(line) // width for line in turn.text.splitlines())
+        if n >= SHOWN_AT_MOST or (n >= 2 and lines >= size.height):
+            return n
+    return len(turns)
 
 
 class ChatView(ChatReplies):
@@ -65,6 +79,10 @@ class ChatView(ChatReplies):
             lambda: self.post_message(StoreRecovered()),
         )
         self.conversation = self._fresh()
+        self._built_from = 0
+        """Index (in the whole conversation) of the oldest turn in the log."""
+        self._oldest_built: int | None = None
+        """Its message id in the store."""
 
     def compose(self) -> ComposeResult:
         yield ChatLog(id="log")
@@ -97,21 +115,60 @@ class ChatView(ChatReplies):
         self._widgets.clear()
         log = self.chat_log
         await log.clear()
-        for turn in conversation.turns:
+        turns = conversation.turns
+        shown = turns[len(turns) - screenful(turns, self.app.size) :]
+        for turn in shown:
             if turn.role == "user":
                 self._widgets[id(turn)] = await log.add_user(turn.text)
             else:
                 reply = await log.add_reply()
                 await reply.finish(turn.text, turn.status.reason)
                 self._widgets[id(turn)] = reply
+        self._built_from = conversation.count - len(shown)
+        self._oldest_built = shown[0].message_id if shown else None
+        log.set_earlier(self._built_from, self._build_earlier)
         await self._mark_memory_start()
         log.scroll_end(animate=False)
+        log.call_after_refresh(log.fill)
         log.prepare()
         self.post_message(self.Cleared())
 
+    async def _build_earlier(self, n: int) -> int:
+        """Put up to ``n`` entries before the oldest one in the log: turns the open
+        conversation holds, then pages from the store. Returns how many are left."""
+        conversation, end = self.conversation, self._built_from
+        start = max(0, end - n)
+        first = conversation.first
+        held = conversation.turns[max(0, start - first) : max(0, end - first)]
+        entries = [(t.role, t.text, t.status.reason) for t in held]
+        keys = [id(t) for t in held]
+        ids = [t.message_id for t in held]
+        missing = (end - start) - len(held)
+        before = held[0].message_id if held else self._oldest_built
+        if missing and conversation.id is not None and before is not None:
+            conversation_id = conversation.id
+            stored = await self.store.call(
+                lambda s: s.messages_before(conversation_id, before, missing)
+            )
+            if conversation is not self.conversation:
+                return 0  # another conversation was opened meanwhile
+            entries[:0] = [(m.role, m.text, TurnStatus.read(m.status).reason) for m in stored]
+            keys[:0] = [0] * len(stored)
+            ids[:0] = [m.id for m in stored]
+            start = end - len(entries)
+        widgets = await self.chat_log.put_earlier(entries)
+        for key, widget in zip(keys, widgets, strict=True):
+            if key:
+                self._widgets[key] = widget
+        self._built_from = start
+        if ids:
+            self._oldest_built = ids[0]
+        await self._mark_memory_start()
+        return start
+
     async def open(self, conversation_id: int) -> bool:
         """Open a saved conversation; False if there is no such conversation."""
-        stored = await self.store.call(lambda s: s.load(conversation_id))
+        stored = await self.store.call(lambda s: s.load(conversation_id, tail=SHOWN_AT_MOST))
         if stored is None:
             return False
         conversation = Conversation.from_stored(stored)
@@ -147,11 +204,11 @@ class ChatView(ChatReplies):
             await self.open(choice.conversation_id)
         elif self.conversation.id is not None:
             # The open conversation may have been renamed (or deleted elsewhere) meanwhile.
-            still = await self.store.call(lambda s: s.load(self.conversation.id or 0))
+            still = await self.store.call(lambda s: s.info(self.conversation.id or 0))
             if still is None:
                 await self.show(self._fresh())
             else:
-                self.conversation.title = still.info.title
+                self.conversation.title = still.title
 
     async def _deleted(self, conversation_id: int) -> None:
         """A conversation was deleted in the list: if it is the open one, it goes from the

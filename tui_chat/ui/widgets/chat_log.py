@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tui_chat.core.protocol import DoneReason
 from tui_chat.ui.batcher import UI_CPU_BUDGET
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import ScrolledOnce, SizedOnce
@@ -66,19 +69,25 @@ SHOWN_PER_SCROLL = 12
 """Folded messages shown again each time the person scrolls to the top of the log."""
 
 
+Earlier = Callable[[int], Awaitable[int]]
+"""Builds up to ``n`` entries before the first one in the log (through
+``ChatLog.put_earlier``); returns how many are left to build."""
+
+
 class _Earlier(SizedOnce, Static):
     """The log's first line while earlier messages are folded away; a click shows them."""
 
-    def on_click(self) -> None:
+    async def on_click(self) -> None:
         if isinstance(self.parent, ChatLog):
-            self.parent.show_earlier()
+            await self.parent.show_earlier()
 
 
 class ChatLog(ScrolledOnce, VerticalScroll):
     """The scrolling conversation; stays pinned to the bottom while replies stream.
 
     Only the last ``SHOWN_AT_MOST`` entries are laid out; scrolling to the top shows
-    earlier ones, ``SHOWN_PER_SCROLL`` at a time.
+    earlier ones, ``SHOWN_PER_SCROLL`` at a time. Entries nobody has scrolled to yet are
+    not built at all: ``set_earlier`` says how many there are and who builds them.
 
     The widgets for the next message and its reply wait at the end of the log, mounted
     but hidden, from the time the model is idle: sending then only shows them. Mounting
@@ -92,6 +101,9 @@ class ChatLog(ScrolledOnce, VerticalScroll):
         self.query_one(_Earlier).display = False
         self._spare: tuple[UserMessage, Reply] | None = None
         """Hidden widgets for the next exchange (used once both are mounted)."""
+        self._unbuilt = 0
+        self._earlier: Earlier | None = None
+        self._building = False
         self.anchor()
         # Not in the first frames: start-up is measured to the input being drawn.
         self.set_timer(0.5, self.prepare)
@@ -111,8 +123,14 @@ class ChatLog(ScrolledOnce, VerticalScroll):
             widget.display = False
         self._say_folded()
 
+    def set_earlier(self, count: int, earlier: Earlier | None) -> None:
+        """``count`` entries come before the first one in the log and are not built yet;
+        ``earlier`` builds them when the person scrolls up to them."""
+        self._unbuilt, self._earlier = count, earlier
+        self._say_folded()
+
     def _say_folded(self) -> None:
-        folded = sum(1 for w in self.entries if not w.display)
+        folded = sum(1 for w in self.entries if not w.display) + self._unbuilt
         earlier = self.query_one(_Earlier)
         earlier.display = folded > 0
         if folded:
@@ -123,6 +141,12 @@ class ChatLog(ScrolledOnce, VerticalScroll):
     # scroll_y itself: folding shortens the log, which moves it without anyone scrolling.
     def on_mouse_scroll_up(self) -> None:
         self.call_after_refresh(self._show_earlier_at_top)
+
+    async def fill(self) -> None:
+        """Build earlier entries while the log is shorter than the screen (an entry
+        taller or shorter than it looked before it was laid out)."""
+        if self.max_scroll_y == 0 and self._unbuilt and self.is_attached:
+            await self.show_earlier()
 
     def action_scroll_up(self) -> None:
         super().action_scroll_up()
@@ -136,27 +160,49 @@ class ChatLog(ScrolledOnce, VerticalScroll):
         super().action_scroll_home()
         self.call_after_refresh(self._show_earlier_at_top)
 
-    def _show_earlier_at_top(self) -> None:
+    async def _show_earlier_at_top(self) -> None:
         if min(self.scroll_y, self.scroll_target_y) <= 0:  # there, or on its way (animated)
-            self.show_earlier()
+            await self.show_earlier()
 
-    def show_earlier(self) -> None:
-        """Show up to ``SHOWN_PER_SCROLL`` more folded entries, keeping the one that was
-        first in view at the top; with none left, the folded blocks of the first long
-        reply."""
+    async def show_earlier(self) -> None:
+        """Show up to ``SHOWN_PER_SCROLL`` more folded entries (building them if they
+        were never built), keeping the one that was first in view at the top; with none
+        left, the folded blocks of the first long reply."""
+        if self._building:
+            return  # a page is on its way: the next scroll asks for the next one
         entries = self.entries
         folded = [w for w in entries if not w.display]
         first_shown = next((w for w in entries if w.display), None)
-        if not folded:
+        if folded:
+            for widget in folded[-SHOWN_PER_SCROLL:]:
+                widget.display = True
+        elif self._unbuilt and self._earlier is not None:
+            self._building = True
+            try:
+                self._unbuilt = await self._earlier(SHOWN_PER_SCROLL)
+            finally:
+                self._building = False
+        else:
             long_replies = [w for w in entries if isinstance(w, Reply) and w.folded_blocks]
             if long_replies:
                 self.show_folded_blocks(long_replies[0])
             return
-        for widget in folded[-SHOWN_PER_SCROLL:]:
-            widget.display = True
         self._say_folded()
         if first_shown is not None:
             self._keep_at_top(first_shown)
+
+    async def put_earlier(self, entries: list[tuple[str, str, DoneReason]]) -> list[Widget]:
+        """Build entries that come before the first one in the log: (role, text, how a
+        reply ended), oldest first; returns their widgets in the same order."""
+        widgets: list[Widget] = [
+            UserMessage(text) if role == "user" else Reply(cpu_budget=None)
+            for role, text, _reason in entries
+        ]
+        await self.mount_all(widgets, after=self.query_one(_Earlier))
+        for widget, (_role, text, reason) in zip(widgets, entries, strict=True):
+            if isinstance(widget, Reply):
+                await widget.finish(text, reason)
+        return widgets
 
     def on_reply_unfold_asked(self, message: Reply.UnfoldAsked) -> None:
         self.show_folded_blocks(message.reply)
@@ -249,5 +295,6 @@ class ChatLog(ScrolledOnce, VerticalScroll):
 
     async def clear(self) -> None:
         """Remove everything (the spare exchange stays)."""
+        self._unbuilt, self._earlier = 0, None
         await self.remove_children(self.entries)
         self._say_folded()
