@@ -229,3 +229,15 @@ def test_weight_repacking_is_off_only_where_the_cpu_advertises_amx(
         params = llama_lib.llama_model_default_params()
     assert params.use_extra_bufts is not amx
     assert llama_lib.llama_model_default_params().use_extra_bufts, "as it was after the load"
+
+
+@pytest.mark.parametrize("turns", [5, 30, 200])
+def test_the_real_template_trims_as_one_at_a_time_did(engine: Engine, turns: int) -> None:
+    """The search from the newest end, with the model's own template and tokenizer."""
+    from tests.test_fitting import one_at_a_time
+
+    request = Generate(1, tuple(_long_chat(turns)), 64, GREEDY, keep=1)
+    kept, dropped = one_at_a_time(request, 1024, lambda m: len(engine.prompt_tokens(m)))
+    tokens, got = engine.fit(request)
+    assert got == dropped
+    assert tokens == engine.prompt_tokens(kept)

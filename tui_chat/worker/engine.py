@@ -24,6 +24,7 @@ from tui_chat.core.protocol import (
     ModelLoaded,
     Usage,
 )
+from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.llama_hooks import AbortFlag, cpu_has_amx, load_progress
 from tui_chat.worker.prompt import ChatPrompt
 from tui_chat.worker.results import (
@@ -31,7 +32,6 @@ from tui_chat.worker.results import (
     LoadError,
     RequestError,
     common_prefix_length,
-    fit_messages,
 )
 
 # RequestError is re-exported: the engine raises it (from the chat template) and callers

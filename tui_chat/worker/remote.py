@@ -31,13 +31,13 @@ from tui_chat.core.openai_api import (
     transient_status,
 )
 from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
+from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.results import (
     GenerationResult,
     LoadError,
     RequestError,
     ServerLost,
     ServerUnavailable,
-    fit_messages,
 )
 
 DEFAULT_SERVER_CTX = 4096

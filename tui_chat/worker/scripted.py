@@ -28,13 +28,13 @@ from tui_chat.core.script import (
     Script,
     tokens,
 )
+from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.outbox import TOKEN_BATCH_SECONDS
 from tui_chat.worker.results import (
     GenerationResult,
     LoadError,
     RequestError,
     common_prefix_length,
-    fit_messages,
 )
 
 LOAD_STEPS = 5
