@@ -94,6 +94,9 @@ def test_no_model_at_all_says_how_to_get_one(
         (["--open", "first"], "argument --open: must be a whole number, got 'first'"),
         (["export", "first"], "argument ID: must be a whole number, got 'first'"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--limit", "3"], "--limit goes with --list"),
+        (["search"], "the following arguments are required: WORDS"),
+        (["search", "tide", "--limit", "x"], "argument --limit: must be a whole number"),
     ],
 )
 def test_bad_options_are_usage_errors_in_plain_words(args: list[str], said: str) -> None:
@@ -129,6 +132,38 @@ def test_list_prints_id_update_count_and_title(home: Path) -> None:
     assert lines[2].split()[0] == str(first)
     assert lines[2].split()[3] == "2"
     assert lines[2].endswith("What is a [bold]tide[/]?")
+
+
+def test_list_limit_shows_the_newest_and_says_how_many_more(home: Path) -> None:
+    _first, second = _saved_conversations(home)
+    result = run("--list", "--limit", "1")
+    assert result.returncode == 0
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ID", str(second)]
+    assert "… and 1 older (tui-chat --list --limit 0 shows all)." in result.stderr
+    whole = run("--list")  # into a pipe: all of them
+    assert len(whole.stdout.splitlines()) == 3
+    assert not whole.stderr
+
+
+def test_search_prints_id_date_role_and_the_matching_line(home: Path) -> None:
+    first, second = _saved_conversations(home)
+    result = run("search", "TIDE")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert line.split()[0] == str(first)
+    assert line.split()[3] == "user"
+    assert line.endswith("What is a [bold]tide[/]?"), "the text as it is, no marks in a pipe"
+    # Every word must be there; the last may be the start of one; the newest comes first.
+    assert run("search", "sea", "ri").stdout.split()[3] == "assistant"
+    assert run("search", "hel").stdout.split()[0] == str(second)
+    # Words, never a query language.
+    for words in ['"', "NEAR(", "tide AND", "*", "tide:"]:
+        odd = run("search", words)
+        assert odd.returncode in (0, 1), odd.stderr
+        assert "Traceback" not in odd.stderr
+    missing = run("search", "volcano")
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert "no saved message holds 'volcano'" in missing.stderr
 
 
 def test_list_with_no_store_yet(home: Path) -> None:

@@ -15,9 +15,9 @@ from tui_chat.core.store import (
     Store,
     StoreError,
     migrate,
-    open_store,
     title_from,
 )
+from tui_chat.core.store_files import open_store
 
 
 @pytest.fixture
@@ -241,3 +241,35 @@ def test_a_long_conversation_is_read_from_its_end_and_paged_back(store_file: Pat
     assert info is not None
     assert info.message_count == 50
     assert store.info(conversation + 1) is None
+
+
+def test_a_store_of_the_last_release_is_indexed_for_search(store_file: Path) -> None:
+    """Schema 3 (tui-chat before search) gains the index of what it holds; triggers keep
+    it current as messages are added, stream, and go."""
+    store_file.parent.mkdir(parents=True)
+    old = sqlite3.connect(store_file, isolation_level=None)
+    migrate(old, up_to=3)
+    old.execute("INSERT INTO conversations (title, created, updated) VALUES ('Old', 1, 2)")
+    old.execute(
+        "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
+        "VALUES (1, 'user', 'Über die Gezeiten: the tide', 'complete', 1, 1)"
+    )
+    old.close()
+    store = Store.open(store_file)
+    (found,) = store.search("uber")
+    assert (found.conversation_id, found.title, found.role) == (1, "Old", "user")
+    assert found.line == "\x02Über\x03 die Gezeiten: the tide"
+    reply = store.add_message(1, "assistant", "", "streaming")
+    store.update_message(reply, "Low tide at noon", "streaming")
+    assert [f.message_id for f in store.search("tide")] == [reply, 1], "the newest first"
+    store.update_message(reply, "High water at noon", "complete")
+    assert [f.message_id for f in store.search("tide")] == [1]
+    assert [f.message_id for f in store.search("wat")] == [reply]
+    second = store.create_conversation()
+    store.add_message(second, "user", "tide again\nsecond line", "complete")
+    store.delete(1)
+    assert [(f.conversation_id, f.line) for f in store.search("tide")] == [
+        (second, "\x02tide\x03 again")
+    ]
+    assert store.search("  ") == []
+    store.close()

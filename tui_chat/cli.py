@@ -13,6 +13,7 @@ from importlib import import_module
 COMMANDS = {
     "translate": ("tui_chat.commands.translate", "run_translate"),
     "export": ("tui_chat.commands.conversations", "run_export"),
+    "search": ("tui_chat.commands.conversations", "run_search"),
     "bench": ("tui_chat.commands.bench", "run_bench"),
 }
 """The commands named by a first word; any other command line runs the app."""

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
             "else the bundled SmolLM2-135M. "
             f"${HOME_ENV} moves all of tui-chat's files under one folder. "
             "Options override the settings file (see --config-path). "
-            "Also: tui-chat translate --help, tui-chat export --help."
+            "Also: tui-chat translate --help, tui-chat export --help, tui-chat search --help."
         ),
     )
     add_setting_options(parser, APP_SETTINGS)
@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--list-models",
         action="store_true",
         help="print the models the server (--server) offers and exit",
+    )
+    parser.add_argument(
+        "--limit",
+        type=whole_number,
+        metavar="N",
+        help="with --list: the N newest (0: all; default: all into a pipe, a screenful "
+        "on a terminal)",
     )
     parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
     return parser
@@ -103,7 +110,10 @@ def print_server_models(settings: Settings) -> int:
 
 def run_app(argv: Sequence[str]) -> int:
     """Run the app; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.limit is not None and not args.list:
+        parser.error("--limit goes with --list")
     problem = home_problem()
     if problem:
         print(f"tui-chat: {problem}", file=sys.stderr)
@@ -118,7 +128,7 @@ def run_app(argv: Sequence[str]) -> int:
     if args.list:
         from tui_chat.commands.conversations import print_list
 
-        return print_list(paths.store)
+        return print_list(paths.store, args.limit)
     settings = model_settings(args, values, seed=args.seed)
     if settings is None:
         return EXIT_USAGE

@@ -1,8 +1,12 @@
-"""`tui-chat --list`, `--continue`/`--open ID` checks and `tui-chat export`."""
+"""`tui-chat --list`, `--continue`/`--open ID` checks, `tui-chat export` and
+`tui-chat search`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -12,6 +16,8 @@ from tui_chat.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, home_prob
 from tui_chat.core.export import to_json, to_markdown
 from tui_chat.core.paths import user_paths
 from tui_chat.core.store import Store, StoreError
+from tui_chat.core.store_records import MATCH_END, MATCH_START
+from tui_chat.core.visible import visible
 
 
 def _open(path: Path) -> Store | None:
@@ -24,13 +30,17 @@ def _open(path: Path) -> Store | None:
         raise
 
 
-def print_list(path: Path) -> int:
-    """Print id, last update, message count and title of every conversation."""
+def print_list(path: Path, limit: int | None = None) -> int:
+    """Print id, last update, message count and title of the newest conversations:
+    ``limit`` of them (0: all; None: all into a pipe or file, a screenful on a terminal)."""
+    if limit is None:
+        limit = max(5, shutil.get_terminal_size().lines - 3) if sys.stdout.isatty() else 0
     try:
         store = _open(path)
     except StoreError:
         return EXIT_FAILED
-    conversations = store.list_conversations() if store else []
+    conversations = store.list_conversations(limit or None) if store else []
+    more = store.count_conversations() - len(conversations) if store else 0
     if store:
         store.close()
     if not conversations:
@@ -38,9 +48,58 @@ def print_list(path: Path) -> int:
         return EXIT_OK
     print(f"{'ID':>5}  {'UPDATED':16}  {'MESSAGES':>8}  TITLE")
     for c in conversations:
-        updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated))
-        print(f"{c.id:>5}  {updated:16}  {c.message_count:>8}  {c.title or '(untitled)'}")
+        title = visible(c.title or "(untitled)")
+        print(f"{c.id:>5}  {_when(c.updated)}  {c.message_count:>8}  {title}")
+    if more > 0:
+        print(f"… and {more} older (tui-chat --list --limit 0 shows all).", file=sys.stderr)
     return EXIT_OK
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+def run_search(argv: Sequence[str]) -> int:
+    """`tui-chat search WORDS`: the messages that hold them, the newest first."""
+    parser = argparse.ArgumentParser(
+        prog="tui-chat search",
+        description="Find the saved messages that hold every one of WORDS (whole words, "
+        "the last may be the start of one; case and accents do not matter), the newest "
+        "first. Exit status 1 when none does.",
+    )
+    parser.add_argument("words", nargs="+", metavar="WORDS")
+    parser.add_argument(
+        "--limit", type=whole_number, default=50, metavar="N", help="at most N (default: 50)"
+    )
+    args = parser.parse_args(argv)
+    problem = home_problem()
+    if problem:
+        print(f"tui-chat search: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    words = " ".join(args.words)
+    try:
+        store = _open(user_paths().store)
+    except StoreError:
+        return EXIT_FAILED
+    found = store.search(words, max(1, args.limit)) if store else []
+    if store:
+        store.close()
+    if not found:
+        print(f"tui-chat search: no saved message holds {words!r}.", file=sys.stderr)
+        return EXIT_FAILED
+    marks = _marks(sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    for f in found:
+        line = "".join(marks.get(part, visible(part)) for part in _MARKED.split(f.line))
+        print(f"{f.conversation_id:>5}  {_when(f.created)}  {f.role:9}  {line}")
+    return EXIT_OK
+
+
+_MARKED = re.compile(f"({MATCH_START}|{MATCH_END})")
+
+
+def _marks(bold: bool) -> dict[str, str]:
+    """What stands for the start and end of a match: bold on a terminal, else nothing."""
+    return {MATCH_START: "\x1b[1m" if bold else "", MATCH_END: "\x1b[22m" if bold else ""}
 
 
 def find_conversation(path: Path, conversation_id: int | None) -> int | None:

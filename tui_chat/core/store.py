@@ -15,14 +15,18 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from tui_chat.core.paths import private_dir
 from tui_chat.core.store_records import (
+    MATCH_END,
+    MATCH_START,
     ConversationInfo,
+    Found,
     StoredConversation,
     StoredMessage,
+    fts_query,
+    matching_line,
     title_from,
 )
 
@@ -194,12 +198,34 @@ class Store:
 
     # Reading --------------------------------------------------------------------------
 
-    def list_conversations(self) -> list[ConversationInfo]:
-        """Every conversation, the most recently updated first."""
+    def list_conversations(self, limit: int | None = None) -> list[ConversationInfo]:
+        """Every conversation (or the ``limit`` newest), the most recently updated first."""
         rows = self._conn.execute(
-            f"SELECT {_INFO} FROM conversations c ORDER BY c.updated DESC, c.id DESC"
+            f"SELECT {_INFO} FROM conversations c ORDER BY c.updated DESC, c.id DESC LIMIT ?",
+            (-1 if limit is None else limit,),
         ).fetchall()
         return [ConversationInfo(*row) for row in rows]
+
+    def count_conversations(self) -> int:
+        """How many conversations there are."""
+        return int(self._conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
+
+    def search(self, text: str, limit: int = 50) -> list[Found]:
+        """Messages holding every word of ``text`` (the last one may be the start of a
+        word, as when typing), the newest first. Words are matched whole, without regard
+        to case or accents; ``text`` is words, never a query language."""
+        query = fts_query(text)
+        if not query:
+            return []
+        rows = self._conn.execute(
+            "SELECT m.conversation_id, c.title, m.id, m.role, m.created, "
+            f"snippet(messages_fts, 0, '{MATCH_START}', '{MATCH_END}', '…', 24) "
+            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+            "JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH ? ORDER BY messages_fts.rowid DESC LIMIT ?",
+            (query, limit),
+        ).fetchall()
+        return [Found(*row[:5], matching_line(row[5])) for row in rows]
 
     def latest(self) -> int | None:
         """The id of the most recently updated conversation that has messages."""
@@ -276,63 +302,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, OSError):
         return error.strerror or str(error)
     return str(error)
-
-
-def move_aside(path: Path) -> Path:
-    """Rename a damaged store (and its WAL files) out of the way; returns the new name.
-
-    Nothing is deleted or overwritten: the name carries a timestamp.
-    """
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.damaged-{stamp}")
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-    path.rename(target)
-    for suffix in ("-wal", "-shm"):
-        extra = Path(f"{path}{suffix}")
-        if extra.exists():
-            extra.rename(Path(f"{target}{suffix}"))
-    return target
-
-
-@dataclass(frozen=True, slots=True)
-class OpenedStore:
-    """The store the app got, and what the person must be told about it."""
-
-    store: Store
-    problem: str = ""
-    """Empty when all is well; else a sentence for the banner."""
-
-
-def open_store(path: Path) -> OpenedStore:
-    """Open the store, never failing: a damaged file is moved aside and a new one
-    started; a store that cannot be written at all is replaced by one in memory."""
-    try:
-        return OpenedStore(Store.open(path))
-    except StoreError as first:
-        damaged = path.is_file() and _is_damaged(str(first))
-        if damaged:
-            try:
-                moved = move_aside(path)
-                return OpenedStore(
-                    Store.open(path),
-                    f"The conversation store {path} was damaged ({first}). It was moved to "
-                    f"{moved} and a new, empty store was started.",
-                )
-            except (OSError, StoreError) as second:
-                first = StoreError(f"{first}; moving it aside failed: {second}")
-        return OpenedStore(
-            Store.in_memory(),
-            f"Conversations are not being saved: the store {path} cannot be used ({first}). "
-            "This session's chat is kept in memory only.",
-        )
-
-
-def _is_damaged(reason: str) -> bool:
-    reason = reason.lower()
-    return any(
-        marker in reason
-        for marker in ("not a database", "malformed", "corrupt", "file is encrypted")
-    )

@@ -6,6 +6,7 @@ Plain frozen records, read from SQLite rows in column order.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 TITLE_LENGTH = 60
@@ -51,7 +52,41 @@ class StoredConversation:
     """Index of ``messages[0]`` in the whole conversation (0: every message is here)."""
 
 
+MATCH_START, MATCH_END = "\x02", "\x03"
+"""Around each match in a ``Found.line`` (characters no message holds on screen)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A message that matches a search."""
+
+    conversation_id: int
+    title: str
+    message_id: int
+    role: str
+    created: float
+    line: str
+    """The matching line (a part of it, if long), each match between ``MATCH_START``
+    and ``MATCH_END``."""
+
+
 def title_from(text: str) -> str:
     """A title from the first user message: its first line, trimmed, at most 60 characters."""
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query for the words of ``text``: each quoted (so nothing in it is taken
+    for an operator), all required, the last also as the start of a longer word."""
+    words = re.findall(r"\w+", text)
+    if not words:
+        return ""
+    quoted = [f'"{word}"' for word in words]
+    return " ".join(quoted) + "*"
+
+
+def matching_line(snippet: str) -> str:
+    """The line of a snippet that holds its first match."""
+    lines = snippet.splitlines() or [snippet]
+    return next((line for line in lines if MATCH_START in line), lines[0]).strip()

@@ -60,6 +60,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE conversations_new RENAME TO conversations;
     CREATE INDEX conversations_by_update ON conversations (updated);
     """,
+    # 4: full-text search over every message (SQLite's FTS5, an index of the messages
+    # table's text, filled from what is there and kept current by triggers).
+    """
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -106,10 +124,8 @@ def _migrate(conn: sqlite3.Connection, up_to: int) -> int:
                 conn.execute("COMMIT")
                 return found
             broken = len(conn.execute("PRAGMA foreign_key_check").fetchall())
-            # The migrations hold no ";" inside a statement.
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
             # Links broken before (a message whose conversation someone deleted by hand)
             # are carried over as they were; a step that breaks more is undone.
             if len(conn.execute("PRAGMA foreign_key_check").fetchall()) > broken:
@@ -120,3 +136,19 @@ def _migrate(conn: sqlite3.Connection, up_to: int) -> int:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration, one by one (a trigger's body holds ";" too).
+    ``executescript`` would do it, but it commits first: the step must stay in its
+    transaction."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements

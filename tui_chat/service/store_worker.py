@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from tui_chat.core.store import OpenedStore, Store
+    from tui_chat.core.store import Store
+    from tui_chat.core.store_files import OpenedStore
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class StoreWorker:
     def _open(self) -> OpenedStore:
         # Imported here, on the store's thread: sqlite3 and the schema are not needed
         # to draw the first frame.
-        from tui_chat.core.store import OpenedStore, Store, open_store
+        from tui_chat.core.store import Store
+        from tui_chat.core.store_files import OpenedStore, open_store
 
         if self._path is None:
             return OpenedStore(Store.in_memory())
