@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+from tui_chat.core.config import Value
 from tui_chat.core.protocol import ChatMessage, Done, Token
 from tui_chat.core.script import Echo, Fail, Fault, Say, Script, says
 from tui_chat.core.translation import DEFAULT_TEMPLATE, TEXT
@@ -43,6 +44,27 @@ async def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {message or predicate}")
         await asyncio.sleep(0.005)
+
+
+def every_setting(model: Path) -> dict[str, Value]:
+    """A value other than the default for every setting of the table (the model at
+    ``model``)."""
+    return {
+        "model": str(model),
+        "server": "http://127.0.0.1:9",
+        "server_model": "big",
+        "api_key_env": "MY_KEY",
+        "ctx": 1000,
+        "threads": 3,
+        "crash_limit": 7,
+        "system_prompt": 'Be "brief".\nTwo lines.',
+        "temperature": 0.7,
+        "top_p": 0.5,
+        "max_tokens": 12,
+        "translation_language": "Welsh",
+        "translation_chunk_tokens": 40,
+        "translation_prompt": "Into {target}: {text}",
+    }
 
 
 def wait_until_sync(

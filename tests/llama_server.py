@@ -8,16 +8,9 @@ import runpy
 
 import llama_cpp.llama_cpp as llama_lib
 
-from tui_chat.worker.llama_hooks import cpu_has_amx
+from tui_chat.worker.llama_hooks import safe_for_this_cpu
 
 if __name__ == "__main__":
-    if cpu_has_amx():
-        original = llama_lib.llama_model_default_params
-
-        def without_extra_buffers() -> llama_lib.llama_model_params:
-            params = original()
-            params.use_extra_bufts = False
-            return params
-
-        llama_lib.llama_model_default_params = without_extra_buffers
+    default_params = llama_lib.llama_model_default_params
+    llama_lib.llama_model_default_params = lambda: safe_for_this_cpu(default_params())
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)

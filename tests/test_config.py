@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import every_setting
 from tui_chat.commands import chat
 from tui_chat.commands.common import model_settings
 from tui_chat.core import config
@@ -117,22 +118,7 @@ def test_every_setting_goes_from_the_file_into_settings_and_back(
     config_file: Path, tmp_path: Path
 ) -> None:
     model = tmp_path / "other.gguf"
-    values: dict[str, config.Value] = {
-        "model": str(model),
-        "server": "http://127.0.0.1:9",
-        "server_model": "big",
-        "api_key_env": "MY_KEY",
-        "ctx": 1000,
-        "threads": 3,
-        "crash_limit": 7,
-        "system_prompt": 'Be "brief".\nTwo lines.',
-        "temperature": 0.7,
-        "top_p": 0.5,
-        "max_tokens": 12,
-        "translation_language": "Welsh",
-        "translation_chunk_tokens": 40,
-        "translation_prompt": "Into {target}: {text}",
-    }
+    values = every_setting(model)
     assert values.keys() == config.OPTIONS.keys(), "a setting is missing from this test"
     assert all(values[key] != default for key, default in Settings(model=Path()).values().items())
     config.save(config_file, values)

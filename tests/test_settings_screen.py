@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Label, TextArea
 
-from tests.helpers import SIZE, wait_until
+from tests.helpers import SIZE, every_setting, wait_until
 from tui_chat.core import config
 from tui_chat.core.options import SCREEN_ORDER
 from tui_chat.core.paths import UserPaths
@@ -119,22 +119,7 @@ async def test_every_setting_goes_from_the_file_through_the_screen_back_to_the_f
     model = tmp_path / "other.gguf"
     model.write_bytes(b"GGUF" + bytes(60))
     path = config.config_path(paths.config)
-    written: dict[str, config.Value] = {
-        "model": str(model),
-        "server": "http://127.0.0.1:9",
-        "server_model": "big",
-        "api_key_env": "MY_KEY",
-        "ctx": 1000,
-        "threads": 3,
-        "crash_limit": 7,
-        "system_prompt": 'Be "brief".\nTwo lines.',
-        "temperature": 0.7,
-        "top_p": 0.5,
-        "max_tokens": 12,
-        "translation_language": "Welsh",
-        "translation_chunk_tokens": 40,
-        "translation_prompt": "Into {target}: {text}",
-    }
+    written = every_setting(model)
     assert written.keys() == config.OPTIONS.keys(), "a setting is missing from this test"
     config.save(path, written)
     from_file = settings_from(model, config.load(path))

@@ -12,6 +12,7 @@ from textual.geometry import Size
 from textual.message import Message
 
 from tui_chat.core.conversation import Conversation, Turn, TurnStatus
+from tui_chat.core.protocol import DoneReason
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.service.store_worker import StoreWorker
@@ -137,12 +138,12 @@ class ChatView(ChatReplies):
         """Put up to ``n`` entries before the oldest one in the log: turns the open
         conversation holds, then pages from the store. Returns how many are left."""
         conversation, end = self.conversation, self._built_from
-        start = max(0, end - n)
-        first = conversation.first
+        start, first = max(0, end - n), conversation.first
         held = conversation.turns[max(0, start - first) : max(0, end - first)]
-        entries = [(t.role, t.text, t.status.reason) for t in held]
-        keys = [id(t) for t in held]
-        ids = [t.message_id for t in held]
+        # (the turn's key in _widgets, if the conversation holds it; message id; entry)
+        rows: list[tuple[int | None, int | None, tuple[str, str, DoneReason]]] = [
+            (id(t), t.message_id, (t.role, t.text, t.status.reason)) for t in held
+        ]
         missing = (end - start) - len(held)
         before = held[0].message_id if held else self._oldest_built
         if missing and conversation.id is not None and before is not None:
@@ -152,19 +153,18 @@ class ChatView(ChatReplies):
             )
             if conversation is not self.conversation:
                 return 0  # another conversation was opened meanwhile
-            entries[:0] = [(m.role, m.text, TurnStatus.read(m.status).reason) for m in stored]
-            keys[:0] = [0] * len(stored)
-            ids[:0] = [m.id for m in stored]
-            start = end - len(entries)
-        widgets = await self.chat_log.put_earlier(entries)
-        for key, widget in zip(keys, widgets, strict=True):
-            if key:
+            rows[:0] = [
+                (None, m.id, (m.role, m.text, TurnStatus.read(m.status).reason)) for m in stored
+            ]
+        widgets = await self.chat_log.put_earlier([entry for _key, _id, entry in rows])
+        for (key, _id, _entry), widget in zip(rows, widgets, strict=True):
+            if key is not None:
                 self._widgets[key] = widget
-        self._built_from = start
-        if ids:
-            self._oldest_built = ids[0]
+        self._built_from = end - len(rows)
+        if rows:
+            self._oldest_built = rows[0][1]
         await self._mark_memory_start()
-        return start
+        return self._built_from
 
     async def open(self, conversation_id: int) -> bool:
         """Open a saved conversation; False if there is no such conversation."""

@@ -40,9 +40,7 @@ def load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
     def params_with_progress() -> llama_lib.llama_model_params:
         params = original()
         params.progress_callback = callback
-        if cpu_has_amx():
-            params.use_extra_bufts = False
-        return params
+        return safe_for_this_cpu(params)
 
     llama_lib.llama_model_default_params = params_with_progress
     try:
@@ -70,6 +68,14 @@ def cpu_has_amx() -> bool:
             return any(line.startswith("flags") and AMX_FLAG in line.split() for line in f)
     except OSError:
         return False
+
+
+def safe_for_this_cpu(params: llama_lib.llama_model_params) -> llama_lib.llama_model_params:
+    """``params`` without weight repacking where the CPU advertises AMX (see
+    ``cpu_has_amx``)."""
+    if cpu_has_amx():
+        params.use_extra_bufts = False
+    return params
 
 
 def _native_strlen() -> int | None:
