@@ -61,6 +61,7 @@ def every_setting(model: Path) -> dict[str, Value]:
         "temperature": 0.7,
         "top_p": 0.5,
         "max_tokens": 12,
+        "resume_cache_mb": 100,
         "translation_language": "Welsh",
         "translation_chunk_tokens": 40,
         "translation_prompt": "Into {target}: {text}",

@@ -160,7 +160,7 @@ async def test_rename_and_delete_from_the_list(make_app: MakeApp) -> None:
         await reply_finished(app)
         await pilot.press("f2")
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
-        await pilot.press("r")
+        await pilot.press("ctrl+e")
         await wait_until(lambda: isinstance(app.screen, AskText), message="rename dialog")
         app.screen.query_one(Input).value = "Renamed [bold]chat[/]"
         await pilot.press("enter")
@@ -170,12 +170,12 @@ async def test_rename_and_delete_from_the_list(make_app: MakeApp) -> None:
             lambda: "Renamed [bold]chat[/]" in str(options.get_option_at_index(0).prompt),
             message="new title",
         )
-        await pilot.press("d")
+        await pilot.press("ctrl+d")
         await wait_until(lambda: isinstance(app.screen, Confirm), message="confirmation")
         await pilot.press("n")  # not yet
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
         assert options.option_count == 1
-        await pilot.press("d")
+        await pilot.press("ctrl+d")
         await wait_until(lambda: isinstance(app.screen, Confirm))
         await pilot.press("y")
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen))
@@ -580,7 +580,7 @@ async def test_deleting_a_long_titled_conversation_asks_a_whole_question(
         await wait_until(lambda: isinstance(app.screen, ConversationsScreen), message="F2")
         options = app.screen.query_one(OptionList)
         await wait_until(lambda: options.option_count == 1, message="the list")
-        await pilot.press("d")
+        await pilot.press("ctrl+d")
         await wait_until(lambda: isinstance(app.screen, Confirm), message="the question")
         await pilot.pause()
         question = app.screen.query_one(Label)

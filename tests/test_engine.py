@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -241,3 +242,38 @@ def test_the_real_template_trims_as_one_at_a_time_did(engine: Engine, turns: int
     tokens, got = engine.fit(request)
     assert got == dropped
     assert tokens == engine.prompt_tokens(kept)
+
+
+def test_a_conversation_left_goes_on_from_its_kept_state(model_path: Path, tmp_path: Path) -> None:
+    """Leaving a conversation keeps the model's state on disk; another engine (tui-chat
+    started again, --continue) restores it and reads only what is new; another context
+    size is another model's cache, read whole."""
+    command = LoadModel(
+        str(model_path), 1024, 2, 1, resume_cache=str(tmp_path), resume_cache_bytes=10**9
+    )
+    history = (ChatMessage("user", "Tell me about the sea and its tides. " * 12),)
+
+    def reply(
+        command: LoadModel, messages: tuple[ChatMessage, ...]
+    ) -> tuple[str, Engine, GenerationResult]:
+        engine = Engine.load(command, lambda _f: None)
+        pieces: list[str] = []
+        result = engine.generate(
+            Generate(1, messages, 12, GREEDY), pieces.append, lambda _d, _t: None
+        )
+        return "".join(pieces), engine, result
+
+    said, first, result = reply(command, history)
+    assert not list(tmp_path.glob("*/*.state")), "nothing is written while the chat goes on"
+    first.clear()  # the person opens another conversation
+    first.close()
+    assert len(list(tmp_path.glob("*/*.state"))) == 1, "kept when the person left it"
+    follow = (*history, ChatMessage("assistant", said), ChatMessage("user", "And rivers?"))
+    _, second, resumed = reply(command, follow)
+    second.close()
+    assert resumed.usage.cached_tokens >= result.usage.prompt_tokens
+    assert resumed.usage.completion_tokens > 0
+    assert resumed.usage.cached_tokens + 20 > resumed.usage.prompt_tokens, "only the new is read"
+    _, third, other = reply(replace(command, n_ctx=2048), follow)
+    third.close()
+    assert other.usage.cached_tokens == 0

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.helpers import (
     last_reply_turn,
     loaded,
     pid_gone,
+    put_and_send,
     ready,
     reply,
     reply_finished,
@@ -253,3 +255,33 @@ async def test_chat_in_the_app_on_the_real_model_and_the_ui_never_imports_llama_
         assert status.startswith("SmolLM2-135M-Instruct.Q4_1 · ready · ")
         assert "tok/s" in status
     assert llama_cpp_refused.tried == []
+
+
+async def test_a_conversation_left_and_opened_again_goes_on_from_its_kept_state(
+    make_app: Callable[..., ChatApp], model_settings: Settings, paths: UserPaths
+) -> None:
+    """Ctrl+N keeps the model's state of the conversation left (in the cache folder);
+    opening it again restores it: the next reply reads only the new message."""
+    settings = replace(model_settings, max_tokens=16, resume_cache=paths.resume_cache)
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Tell me about the sea and its tides. " * 12)
+        await reply_finished(app)
+        status = app.main.status
+        await wait_until(lambda: status.usage is not None, message="the first reply's counts")
+        read_first = status.usage
+        assert read_first is not None
+        chat = app.main.chat
+        conversation = chat.conversation.id
+        assert conversation is not None
+        await pilot.press("ctrl+n")
+        await wait_until(lambda: list(paths.resume_cache.glob("*/*.state")), message="kept")
+        await chat.open(conversation)  # as Enter in F2 does
+        await put_and_send(app, pilot, "And rivers?")
+        await reply_finished(app)
+        await wait_until(lambda: status.usage not in (None, read_first), message="counts")
+        resumed = status.usage
+        assert resumed is not None
+        assert resumed.cached_tokens > read_first.prompt_tokens
+        assert resumed.prompt_tokens - resumed.cached_tokens < 30, "only the new message read"

@@ -273,3 +273,38 @@ def test_a_store_of_the_last_release_is_indexed_for_search(store_file: Path) -> 
     ]
     assert store.search("  ") == []
     store.close()
+
+
+def test_the_list_comes_a_page_at_a_time_and_filters_by_title(store_file: Path) -> None:
+    """Pages follow one another without gaps or repeats, even when conversations share
+    a time; the title filter wants every word, in any case, anywhere in the title."""
+    store = Store.open(store_file)
+    ids = [store.create_conversation() for _ in range(25)]
+    for n, conversation in enumerate(ids):
+        store.rename(conversation, f"Trip {n} to the Sea" if n % 2 else f"Recipe {n}")
+    store._conn.execute("UPDATE conversations SET updated = 7")  # one time for all
+    pages, after = [], None
+    while page := store.list_conversations(10, after=after):
+        pages.append([c.id for c in page])
+        after = page[-1]
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [c for page in pages for c in page] == sorted(ids, reverse=True)
+    found = store.list_conversations(title="sea TRIP")
+    assert [c.title for c in found][:2] == ["Trip 23 to the Sea", "Trip 21 to the Sea"]
+    assert len(found) == 12
+    assert store.list_conversations(title="sea recipe") == []
+    store.close()
+
+
+def test_search_pages_back_and_a_message_knows_its_place(store_file: Path) -> None:
+    """The next page of a search starts below the last hit; a message's index in its
+    conversation comes from the store."""
+    store = Store.open(store_file)
+    conversation = store.create_conversation()
+    ids = [store.add_message(conversation, "user", f"tide {n}", "complete") for n in range(7)]
+    first = store.search("tide", 4)
+    rest = store.search("tide", 4, before=first[-1].message_id)
+    assert [f.message_id for f in first + rest] == ids[::-1]
+    assert store.position(conversation, ids[5]) == 5
+    assert store.position(conversation + 1, ids[5]) is None
+    store.close()

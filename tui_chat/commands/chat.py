@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from tui_chat import __version__
 from tui_chat.commands.common import (
@@ -153,6 +154,7 @@ def run_app(argv: Sequence[str]) -> int:
     paths, log_problem = prepare_user_files()
     from tui_chat.ui.app import ChatApp
 
+    settings = replace(settings, resume_cache=paths.resume_cache)
     app = ChatApp(settings, paths, open_conversation=opening, log_problem=log_problem)
     try:
         app.run()

@@ -142,6 +142,12 @@ OPTIONS: dict[str, Option] = {
         int, at_least(1), "most tokens in one reply", "max_tokens", "--max-tokens", "N",
         "Most tokens in a reply",
     ),
+    "resume_cache_mb": Option(
+        int, at_least(0, "off"),
+        "disk space (MB) for the model's memory of conversations left, so that they go on "
+        "without being read again; the least recently used go first; 0 keeps none",
+        "resume_cache_mb",
+    ),
     "translation_language": Option(
         str, not_blank, "the language the Translate view starts with",
         "translation_language", label="Translate into (at the next start)",

@@ -27,11 +27,18 @@ class UserPaths:
     """The settings file."""
     logs: Path
     """Log files: the UI's and the worker's (llama.cpp's own output lands there)."""
+    cache: Path
+    """What can be made again, kept to save time: the model's memory of conversations."""
 
     @property
     def store(self) -> Path:
         """The conversation store (SQLite)."""
         return self.data / "conversations.db"
+
+    @property
+    def resume_cache(self) -> Path:
+        """The model's saved states, by model and conversation (see ``worker.kv_cache``)."""
+        return self.cache / "resume"
 
     @property
     def worker_log(self) -> Path:
@@ -54,12 +61,15 @@ def user_paths(environ: os._Environ[str] | dict[str, str] | None = None) -> User
     home = env.get(HOME_ENV)
     if home:
         root = Path(home).expanduser()
-        return UserPaths(data=root / "data", config=root / "config", logs=root / "logs")
+        return UserPaths(
+            data=root / "data", config=root / "config", logs=root / "logs", cache=root / "cache"
+        )
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
     return UserPaths(
         data=Path(dirs.user_data_dir),
         config=Path(dirs.user_config_dir),
         logs=Path(dirs.user_log_dir),
+        cache=Path(dirs.user_cache_dir),
     )
 
 

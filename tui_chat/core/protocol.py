@@ -74,6 +74,11 @@ class LoadModel:
     never goes through the pipe)."""
     script: Script | None = None
     """A scripted model to play instead of loading one (tests and the benchmark only)."""
+    resume_cache: str = ""
+    """Folder for the model's state of conversations left, restored when one goes on;
+    empty: none is kept."""
+    resume_cache_bytes: int = 0
+    """Most bytes that folder may hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,19 @@ class CountTokens:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepare:
+    """A conversation was opened: make ready for its next reply by restoring the model's
+    state of it kept on disk, if there is one (nothing is answered)."""
+
+    messages: tuple[ChatMessage, ...]
+    """The conversation as the model would get it."""
+    max_tokens: int
+    """Most new tokens of a reply (the prompt is fitted with room for them)."""
+    keep: int = 0
+    """Leading messages never left out (as in ``Generate``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ClearContext:
     """Forget the model context (the KV cache); the next prompt is evaluated afresh."""
 
@@ -122,7 +140,7 @@ class Shutdown:
     """Free the model and exit."""
 
 
-Command = LoadModel | Generate | CountTokens | Stop | ClearContext | Shutdown
+Command = LoadModel | Generate | CountTokens | Stop | Prepare | ClearContext | Shutdown
 
 
 # Responses: worker -> service.

@@ -19,6 +19,7 @@ DEFAULT_CTX = 4096
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_CRASH_LIMIT = 3
 DEFAULT_TRANSLATION_LANGUAGE = "English"
+DEFAULT_RESUME_CACHE_MB = 2048
 
 
 def default_threads() -> int:
@@ -69,6 +70,10 @@ class Settings:
     stream_cpu_budget: float = 0.02
     """Share of one core the UI may use while a reply streams, so that it takes almost
     nothing from the model's threads; 0 updates the screen ten times a second."""
+    resume_cache_mb: int = DEFAULT_RESUME_CACHE_MB
+    """Disk space for the model's saved memory of conversations (0: none is kept)."""
+    resume_cache: Path | None = None
+    """Where that memory is kept (set from the user's paths; None: nowhere)."""
     script: Script | None = None
     """A scripted model in place of ``model`` (see ``core.script``): set by the tests and
     the benchmark only; no option, settings-file key or dialog reaches it."""
@@ -84,6 +89,8 @@ class Settings:
             server_model=self.server_model,
             api_key_env=self.api_key_env if self.server else "",
             script=self.script,
+            resume_cache=str(self.resume_cache or "") if self.resume_cache_mb else "",
+            resume_cache_bytes=self.resume_cache_mb * 1024 * 1024,
         )
 
     def values(self) -> dict[str, Value]:

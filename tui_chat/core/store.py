@@ -198,11 +198,23 @@ class Store:
 
     # Reading --------------------------------------------------------------------------
 
-    def list_conversations(self, limit: int | None = None) -> list[ConversationInfo]:
-        """Every conversation (or the ``limit`` newest), the most recently updated first."""
+    def list_conversations(
+        self, limit: int | None = None, *, after: ConversationInfo | None = None, title: str = ""
+    ) -> list[ConversationInfo]:
+        """Every conversation (or the ``limit`` newest), the most recently updated first;
+        with ``after``, those that come after it (the next page); with ``title``, those
+        whose title holds each of its words (without regard to case)."""
+        where, values = ["1"], []
+        if after is not None:
+            where.append("(c.updated, c.id) < (?, ?)")
+            values += [after.updated, after.id]
+        for word in title.split():
+            where.append("instr(lower(c.title), ?)")
+            values.append(word.lower())
         rows = self._conn.execute(
-            f"SELECT {_INFO} FROM conversations c ORDER BY c.updated DESC, c.id DESC LIMIT ?",
-            (-1 if limit is None else limit,),
+            f"SELECT {_INFO} FROM conversations c WHERE {' AND '.join(where)} "
+            "ORDER BY c.updated DESC, c.id DESC LIMIT ?",
+            (*values, -1 if limit is None else limit),
         ).fetchall()
         return [ConversationInfo(*row) for row in rows]
 
@@ -210,10 +222,11 @@ class Store:
         """How many conversations there are."""
         return int(self._conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
 
-    def search(self, text: str, limit: int = 50) -> list[Found]:
+    def search(self, text: str, limit: int = 50, *, before: int | None = None) -> list[Found]:
         """Messages holding every word of ``text`` (the last one may be the start of a
-        word, as when typing), the newest first. Words are matched whole, without regard
-        to case or accents; ``text`` is words, never a query language."""
+        word, as when typing), the newest first; with ``before`` (a message id), those
+        older than it (the next page). Words are matched whole, without regard to case
+        or accents; ``text`` is words, never a query language."""
         query = fts_query(text)
         if not query:
             return []
@@ -222,8 +235,9 @@ class Store:
             f"snippet(messages_fts, 0, '{MATCH_START}', '{MATCH_END}', '…', 24) "
             "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
             "JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE messages_fts MATCH ? ORDER BY messages_fts.rowid DESC LIMIT ?",
-            (query, limit),
+            "WHERE messages_fts MATCH ? AND messages_fts.rowid < ? "
+            "ORDER BY messages_fts.rowid DESC LIMIT ?",
+            (query, 2**63 - 1 if before is None else before, limit),
         ).fetchall()
         return [Found(*row[:5], matching_line(row[5])) for row in rows]
 
@@ -267,6 +281,15 @@ class Store:
             )
         ]
         return StoredConversation(info, row[6], row[7], messages, first)
+
+    def position(self, conversation_id: int, message_id: int) -> int | None:
+        """Index of a message in its conversation; None if it is not in that one."""
+        row = self._conn.execute(
+            "SELECT (SELECT count(*) FROM messages WHERE conversation_id = ? AND id < ?) "
+            "FROM messages WHERE id = ? AND conversation_id = ?",
+            (conversation_id, message_id, message_id, conversation_id),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def messages_before(
         self, conversation_id: int, message_id: int, limit: int

@@ -25,6 +25,7 @@ from tui_chat.core.protocol import (
     Generate,
     LoadProgress,
     ModelLoaded,
+    Prepare,
     Response,
     Sampling,
     Stop,
@@ -196,6 +197,11 @@ class LlmService:
             self._state_waiters.append(changed)
             await changed
         return self._model
+
+    def prepare(self, messages: Sequence[ChatMessage], keep: int = 0) -> None:
+        """A conversation was opened: the model may make ready for its next reply
+        (restore its state kept on disk)."""
+        self._send(Prepare(tuple(messages), self.settings.max_tokens, keep))
 
     def clear_context(self) -> None:
         """Stop any reply and make the model forget the conversation."""

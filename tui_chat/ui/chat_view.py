@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
+from textual.widget import Widget
 
 from tui_chat.core.conversation import Conversation, Turn, TurnStatus
 from tui_chat.core.protocol import DoneReason
@@ -35,6 +36,14 @@ def screenful(turns: list[Turn], size: Size) -> int:
     return len(turns)
 
 
+SURELY_OVER = 8
+"""Characters per token above which a conversation is taken to be longer than the
+context without counting (text averages three to five)."""
+
+REVEAL_PAGE = 50
+"""Entries built at a time while going back to a message a search found."""
+
+
 class ChatView(ChatReplies):
     """Where the person chats with the model."""
 
@@ -52,9 +61,11 @@ class ChatView(ChatReplies):
     class ContextUsed(Message):
         """How many tokens of the context the open conversation takes."""
 
-        def __init__(self, tokens: int | None) -> None:
+        def __init__(self, tokens: int | None, *, over: bool = False) -> None:
             super().__init__()
             self.tokens = tokens
+            self.over = over
+            """It takes more than the context: the oldest messages are left out."""
 
     def __init__(
         self,
@@ -84,6 +95,8 @@ class ChatView(ChatReplies):
         """Index (in the whole conversation) of the oldest turn in the log."""
         self._oldest_built: int | None = None
         """Its message id in the store."""
+        self._by_message: dict[int, Widget] = {}
+        """The log's entries by message id in the store (to show one a search found)."""
 
     def compose(self) -> ComposeResult:
         yield ChatLog(id="log")
@@ -114,6 +127,7 @@ class ChatView(ChatReplies):
         self.conversation = conversation
         self.last_reason = None
         self._widgets.clear()
+        self._by_message.clear()
         log = self.chat_log
         await log.clear()
         turns = conversation.turns
@@ -125,6 +139,8 @@ class ChatView(ChatReplies):
                 reply = await log.add_reply()
                 await reply.finish(turn.text, turn.status.reason)
                 self._widgets[id(turn)] = reply
+            if turn.message_id is not None:
+                self._by_message[turn.message_id] = self._widgets[id(turn)]
         self._built_from = conversation.count - len(shown)
         self._oldest_built = shown[0].message_id if shown else None
         log.set_earlier(self._built_from, self._build_earlier)
@@ -157,24 +173,53 @@ class ChatView(ChatReplies):
                 (None, m.id, (m.role, m.text, TurnStatus.read(m.status).reason)) for m in stored
             ]
         widgets = await self.chat_log.put_earlier([entry for _key, _id, entry in rows])
-        for (key, _id, _entry), widget in zip(rows, widgets, strict=True):
+        for (key, message_id, _entry), widget in zip(rows, widgets, strict=True):
             if key is not None:
                 self._widgets[key] = widget
+            if message_id is not None:
+                self._by_message[message_id] = widget
         self._built_from = end - len(rows)
         if rows:
             self._oldest_built = rows[0][1]
         await self._mark_memory_start()
         return self._built_from
 
-    async def open(self, conversation_id: int) -> bool:
-        """Open a saved conversation; False if there is no such conversation."""
+    async def open(self, conversation_id: int, at: int | None = None) -> bool:
+        """Open a saved conversation (showing message ``at``, if given, at the top of the
+        log); False if there is no such conversation."""
         stored = await self.store.call(lambda s: s.load(conversation_id, tail=SHOWN_AT_MOST))
         if stored is None:
             return False
         conversation = Conversation.from_stored(stored)
         await self.show(conversation)
+        self.service.prepare(conversation.messages_for(), keep=conversation.kept)
         self.count_context()
+        if at is not None:
+            await self.reveal(at)
         return True
+
+    async def reveal(self, message_id: int) -> None:
+        """Build the log back to a message of the open conversation (a page at a time),
+        scroll it to the top and mark it."""
+        conversation, log = self.conversation, self.chat_log
+        if conversation.id is None:
+            return
+        conversation_id = conversation.id
+        index = await self.store.call(lambda s: s.position(conversation_id, message_id))
+        if index is None or conversation is not self.conversation:
+            return
+        if self._built_from - index > REVEAL_PAGE:
+            self.notify(f"Going back {self._built_from - index:,} messages…", timeout=3)
+        while self._built_from > index and conversation is self.conversation:
+            await self._build_earlier(min(REVEAL_PAGE, self._built_from - index))
+            log.set_earlier(self._built_from, self._build_earlier)
+        for old in log.query(".found"):
+            old.remove_class("found")
+        widget = self._by_message.get(message_id)
+        if widget is not None:
+            widget.display = True
+            widget.add_class("found")
+            log.call_after_refresh(lambda: log.scroll_to_widget(widget, top=True, animate=False))
 
     @work(exclusive=True, group="context-count")
     async def count_context(self) -> None:
@@ -183,12 +228,19 @@ class ChatView(ChatReplies):
         if len(messages) <= self.conversation.kept:
             self.post_message(self.ContextUsed(None))
             return
+        model = self.service.model
+        if model and sum(len(m.content) for m in messages) > SURELY_OVER * model.n_ctx:
+            # Counting it would have the worker render and tokenize all of it: seconds
+            # for a long history, to learn what the length says already.
+            self.post_message(self.ContextUsed(None, over=True))
+            return
         try:
             counts = await self.service.count_tokens(prompts=[messages])
         except Exception:  # the model is down: how much it would take is not known
             self.post_message(self.ContextUsed(None))
             return
-        self.post_message(self.ContextUsed(counts.prompts[0]))
+        tokens = counts.prompts[0]
+        self.post_message(self.ContextUsed(tokens, over=bool(model) and tokens > model.n_ctx))
 
     @work
     async def action_list(self) -> None:
@@ -201,7 +253,9 @@ class ChatView(ChatReplies):
         if choice is not None and choice.conversation_id is None:
             await self.action_new()
         elif choice is not None and choice.conversation_id != self.conversation.id:
-            await self.open(choice.conversation_id)
+            await self.open(choice.conversation_id, choice.message_id)
+        elif choice is not None and choice.message_id is not None:
+            await self.reveal(choice.message_id)
         elif self.conversation.id is not None:
             # The open conversation may have been renamed (or deleted elsewhere) meanwhile.
             still = await self.store.call(lambda s: s.info(self.conversation.id or 0))

@@ -223,10 +223,12 @@ class MainScreen(Screen[None]):
     def on_chat_view_cleared(self) -> None:
         self.status.usage = None
         self.status.context_tokens = None
+        self.status.context_over = False
         self._show_state(self.service.state)
 
     def on_chat_view_context_used(self, message: ChatView.ContextUsed) -> None:
         self.status.context_tokens = message.tokens
+        self.status.context_over = message.over
         model = self.service.model
         self.status.estimated = bool(model and model.estimated)
 

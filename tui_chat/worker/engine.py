@@ -8,6 +8,7 @@ imported.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from tui_chat.core.protocol import (
     Generate,
     LoadModel,
     ModelLoaded,
+    Prepare,
     Usage,
 )
 from tui_chat.worker.fitting import fit_messages
@@ -33,6 +35,7 @@ from tui_chat.worker.results import (
     RequestError,
     common_prefix_length,
 )
+from tui_chat.worker.resume_cache import MIN_TOKENS, ResumeCache, model_key
 
 # RequestError is re-exported: the engine raises it (from the chat template) and callers
 # and tests take it from here.
@@ -76,6 +79,12 @@ class Engine:
         self._abort_watched = False
         self._vocab = llama_lib.llama_model_get_vocab(llm.model)
         self._prompt = ChatPrompt(llm, self._vocab)
+        self._resume: ResumeCache | None = None
+        if command.resume_cache and command.resume_cache_bytes > 0:
+            key = model_key(Path(command.path), llm.n_ctx())
+            self._resume = ResumeCache(Path(command.resume_cache), command.resume_cache_bytes, key)
+        self._unsaved = False
+        """The context holds tokens that no saved state holds."""
 
     @classmethod
     def load(cls, command: LoadModel, on_progress: Callable[[float], None]) -> Engine:
@@ -133,12 +142,63 @@ class Engine:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def clear(self) -> None:
-        """Forget the context: the next prompt is evaluated from the start."""
+        """Forget the context (kept on disk first, for when the conversation goes on):
+        the next prompt is evaluated from the start, or from a state kept on disk."""
+        self.keep_state()
         self._llm.reset()
 
     def close(self) -> None:
-        """Free the model."""
+        """Free the model (the context kept on disk first)."""
+        self.keep_state()
         self._llm.close()
+
+    def prepare(self, command: Prepare) -> None:
+        """Restore the kept state of a conversation just opened, if there is one, so that
+        its next reply reads only the new message."""
+        if self._resume is None or len(command.messages) <= command.keep:
+            return
+        request = Generate(0, command.messages, command.max_tokens, keep=command.keep)
+        try:
+            tokens, _ = self.fit(request)
+        except RequestError:
+            return
+        llm = self._llm
+        self._restore(tokens, common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens))
+
+    def keep_state(self) -> None:
+        """Save what the context holds to the resume cache, unless it is there already."""
+        llm = self._llm
+        if self._resume is None or not self._unsaved or llm.n_tokens < MIN_TOKENS:
+            return
+        n = llm.n_tokens
+        tokens = [int(t) for t in llm.input_ids[:n]]
+        held = (llama_lib.llama_token * n)(*tokens)
+        self._resume.save(
+            tokens, lambda path: llama_lib.llama_state_save_file(llm.ctx, bytes(path), held, n)
+        )
+        self._unsaved = False
+
+    def _restore(self, prompt: list[int], cached: int) -> None:
+        """Restore the kept state that holds the most of ``prompt``, if it holds more of
+        it than the context (by ``MIN_TOKENS`` at least)."""
+        if self._resume is None:
+            return
+        entry = self._resume.best(prompt)
+        if entry is None or entry.shared < cached + MIN_TOKENS:
+            return
+        llm = self._llm
+        capacity = llm.n_ctx()
+        held = (llama_lib.llama_token * capacity)()
+        count = ctypes.c_size_t(0)
+        if not llama_lib.llama_state_load_file(
+            llm.ctx, bytes(entry.path), held, capacity, ctypes.byref(count)
+        ):
+            llm.reset()  # whatever half of it was read is not to be trusted
+            return
+        n = count.value
+        llm.input_ids[:n] = held[:n]
+        llm.n_tokens = n
+        self._resume.used(entry)
 
     def _set_abort_callback(self, enabled: bool) -> None:
         if enabled is self._abort_watched:
@@ -194,6 +254,9 @@ class Engine:
         n_ctx = llm.n_ctx()
         budget = min(request.max_tokens, n_ctx - n_prompt)
         cached = common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+        if cached < n_prompt - MIN_TOKENS:
+            self._restore(tokens, cached)
+            cached = common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
         # At least the last prompt token is evaluated: its logits choose the first reply token.
         cached = min(cached, n_prompt - 1)
         usage = Usage(prompt_tokens=n_prompt, cached_tokens=cached)
@@ -202,6 +265,7 @@ class Engine:
         first_at = last_at = 0.0
         reason = DoneReason.LENGTH
         self._set_abort_callback(True)
+        self._unsaved = True
         try:
             llm.n_tokens = cached
             for start in range(cached, n_prompt, llm.n_batch):

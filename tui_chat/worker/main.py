@@ -38,6 +38,7 @@ from tui_chat.core.protocol import (
     Generate,
     LoadModel,
     LoadProgress,
+    Prepare,
     PromptProgress,
     Response,
     Shutdown,
@@ -146,6 +147,9 @@ class Worker:
                     self._generate(command)
                 case CountTokens():
                     self._count(command)
+                case Prepare():
+                    if self._engine is not None:
+                        self._engine.prepare(command)
                 case ClearContext():
                     if self._engine is not None:
                         self._engine.clear()

@@ -30,7 +30,15 @@ from tui_chat.core.openai_api import (
     status_error,
     transient_status,
 )
-from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
+from tui_chat.core.protocol import (
+    ChatMessage,
+    DoneReason,
+    Generate,
+    LoadModel,
+    ModelLoaded,
+    Prepare,
+    Usage,
+)
 from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.results import (
     GenerationResult,
@@ -155,6 +163,9 @@ class RemoteEngine:
     def count_text(self, text: str) -> int:
         """An estimate of the tokens in ``text`` (the server does not say)."""
         return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+    def prepare(self, command: Prepare) -> None:
+        """Nothing to restore: the server keeps its own cache."""
 
     def clear(self) -> None:
         """Nothing to forget: the server keeps no state of ours."""

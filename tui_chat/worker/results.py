@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, ModelLoaded, Usage
+from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, ModelLoaded, Prepare, Usage
 
 
 class LoadError(Exception):
@@ -81,6 +81,10 @@ class Backend(Protocol):
 
     def count_text(self, text: str) -> int:
         """Tokens in ``text`` on its own."""
+        ...
+
+    def prepare(self, command: Prepare) -> None:
+        """Make ready for the next reply to a conversation just opened."""
         ...
 
     def clear(self) -> None:

@@ -15,7 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from tui_chat.core.protocol import ChatMessage, DoneReason, Generate, LoadModel, ModelLoaded, Usage
+from tui_chat.core.protocol import (
+    ChatMessage,
+    DoneReason,
+    Generate,
+    LoadModel,
+    ModelLoaded,
+    Prepare,
+    Usage,
+)
 from tui_chat.core.script import (
     FAULT_EXIT_STATUS,
     Echo,
@@ -112,6 +120,9 @@ class ScriptedEngine:
     def count_text(self, text: str) -> int:
         """Tokens in ``text`` on its own."""
         return len(tokens(text))
+
+    def prepare(self, command: Prepare) -> None:
+        """Nothing is kept between runs of a script."""
 
     def clear(self) -> None:
         """Forget the context."""

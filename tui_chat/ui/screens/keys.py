@@ -50,11 +50,13 @@ APP_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Saved conversations (F2)",
         (
-            ("Enter", "open"),
-            ("r", "rename"),
-            ("d, Delete", "delete, after asking"),
-            ("n", "new conversation"),
-            ("Esc", "close the list"),
+            ("typing", "filter by title and search every message"),
+            ("Up, Down, PageUp, PageDown", "move in the list"),
+            ("Enter", "open (a found message: the conversation scrolled to it)"),
+            ("Ctrl+E", "rename"),
+            ("Ctrl+D", "delete, after asking"),
+            ("Ctrl+N", "new conversation"),
+            ("Esc", "clear the filter; with none, close the list"),
         ),
     ),
 )

@@ -24,6 +24,8 @@ class StatusLine(Static):
     """The model's context size, once loaded."""
     context_tokens: reactive[int | None] = reactive(None)
     """Tokens the open conversation takes in the context (None: not known)."""
+    context_over: reactive[bool] = reactive(False)
+    """The open conversation is longer than the context: its oldest messages are left out."""
     estimated: reactive[bool] = reactive(False)
     """Token counts are estimates (a server's model that does not report them)."""
 
@@ -34,7 +36,9 @@ class StatusLine(Static):
             if u.tokens_per_second:
                 parts.append(f"{u.tokens_per_second:.1f} tok/s")
             parts.append(f"reply {u.completion_tokens} tokens")
-        if self.context_tokens is not None and self.n_ctx:
+        if self.context_over:
+            parts.append("context full: the oldest messages are left out")
+        elif self.context_tokens is not None and self.n_ctx:
             about = "~" if self.estimated else ""
             parts.append(f"context {about}{self.context_tokens}/{self.n_ctx}")
             if self.estimated:
