@@ -23,7 +23,8 @@ from tui_chat.core.script import Script, says
 from tui_chat.core.store import Store
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.conversations import PAGE, ConversationsScreen
-from tui_chat.ui.widgets.chat_log import Reply, UserMessage
+from tui_chat.ui.widgets.chat_log import UserMessage
+from tui_chat.ui.widgets.earlier_reply import EarlierReply
 
 SCRIPT = Script(default=says("Hello there."))
 MakeApp = Callable[..., ChatApp]
@@ -109,7 +110,7 @@ async def test_typing_filters_titles_then_finds_messages_and_enter_opens_at_the_
         await wait_until(lambda: log.query(".found"), message="the message found, marked")
         found = log.query_one(".found")
         entries = log.entries
-        assert isinstance(found, Reply)
+        assert isinstance(found, EarlierReply)
         assert found is entries[0], "built back to it, no further"
         assert str(entries[1].render()) == "Question 4?"
         await pilot.pause()
@@ -167,3 +168,21 @@ async def test_a_history_far_longer_than_the_context_says_so_without_counting_it
         await wait_until(lambda: status.context_tokens is not None, message="counted")
         assert not status.context_over
         assert re.search(r"context \d+/512", status_text(app))
+
+
+def test_an_earlier_reply_is_one_widget_that_keeps_line_breaks_and_reads_no_markup() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    reply = EarlierReply(
+        "# Tides\nThe [bold]moon[/] pulls.\nSecond line.\n\n- one\n- two", "stopped"
+    )
+    assert not reply.children
+    out = StringIO()
+    Console(file=out, width=60, color_system=None).print(reply.content)
+    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    assert lines[0] == "Tides", "a heading to the left"
+    assert lines[1:3] == ["The [bold]moon[/] pulls.", "Second line."]
+    assert [line.strip() for line in lines[3:5]] == ["• one", "• two"]
+    assert lines[-1] == "[stopped]"

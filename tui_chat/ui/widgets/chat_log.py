@@ -14,7 +14,8 @@ from tui_chat.core.protocol import DoneReason
 from tui_chat.ui.batcher import UI_CPU_BUDGET
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import ScrolledOnce, SizedOnce
-from tui_chat.ui.widgets.reply import SHOWN_BLOCKS, Reply
+from tui_chat.ui.widgets.earlier_reply import EarlierReply
+from tui_chat.ui.widgets.reply import REPLY_ENDINGS, SHOWN_BLOCKS, Reply
 
 __all__ = ["SHOWN_AT_MOST", "SHOWN_BLOCKS", "SHOWN_PER_SCROLL", "ChatLog", "Notice", "Reply",
            "UserMessage"]  # fmt: skip
@@ -195,13 +196,12 @@ class ChatLog(ScrolledOnce, VerticalScroll):
         """Build entries that come before the first one in the log: (role, text, how a
         reply ended), oldest first; returns their widgets in the same order."""
         widgets: list[Widget] = [
-            UserMessage(text) if role == "user" else Reply(cpu_budget=None)
-            for role, text, _reason in entries
+            UserMessage(text)
+            if role == "user"
+            else EarlierReply(text, REPLY_ENDINGS.get(reason, ""))
+            for role, text, reason in entries
         ]
         await self.mount_all(widgets, after=self.query_one(_Earlier))
-        for widget, (_role, text, reason) in zip(widgets, entries, strict=True):
-            if isinstance(widget, Reply):
-                await widget.finish(text, reason)
         return widgets
 
     def on_reply_unfold_asked(self, message: Reply.UnfoldAsked) -> None:
