@@ -14,6 +14,7 @@ import statistics
 import time
 from dataclasses import dataclass, replace
 
+from tui_chat.bench import big_store, long_figures
 from tui_chat.bench.harness import (
     Raw,
     Timeline,
@@ -60,14 +61,24 @@ class Plan:
     """Worker kills for crash recovery."""
     conversations: int
     """Conversations of ``turns`` turns for the multi-turn figure."""
+    stored: int
+    """Conversations of 50 messages in the store of the long-conversation figures."""
+    long_messages: int
+    """Messages of the long conversation."""
+    long_ctx: int
+    """Context size for the first token after a history far longer than it."""
+    resume_exchanges: int
+    """Exchanges of the conversation that is resumed after a restart."""
+    resumes: int
+    """Restarts measured for it."""
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(9, 256, 80, 20, 10, 10_000, 10, 11, 3, 3)
+        return cls(9, 256, 80, 20, 10, 10_000, 10, 11, 3, 3, 10_000, 10_000, 4096, 8, 3)
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(2, 32, 3, 3, 2, 2_000, 3, 2, 1, 1)
+        return cls(2, 32, 3, 3, 2, 2_000, 3, 2, 1, 1, 100, 2_000, 1024, 2, 1)
 
 
 async def _settle(pilot: object) -> None:
@@ -301,6 +312,28 @@ async def all_figures(
         results += await step()
     say("measuring start-up…")  # type: ignore[operator]
     results += await asyncio.to_thread(startup_figures, plan.startups, paths)
+    results += await long_conversations(settings, paths, plan, say)
+    return results
+
+
+async def long_conversations(
+    settings: Settings, paths: UserPaths, plan: Plan, say: object
+) -> list[Figure]:
+    """The figures of long conversations and big stores, on a store written for them."""
+    say(f"writing a store of {plan.stored * 50 + plan.long_messages:,} messages…")  # type: ignore[operator]
+    paths.data.mkdir(parents=True, exist_ok=True)
+    store = await asyncio.to_thread(
+        big_store.build, paths.store, plan.stored, 50, plan.long_messages, plan.resume_exchanges
+    )
+    say("measuring opening a long conversation…")  # type: ignore[operator]
+    results = await asyncio.to_thread(long_figures.open_figures, store, plan.startups)
+    say("measuring scrolling, F2 and search…")  # type: ignore[operator]
+    results += await long_figures.browse_figures(paths, store, plan.startups)
+    say("measuring the first token after a long history…")  # type: ignore[operator]
+    long_settings = replace(settings, n_ctx=plan.long_ctx)
+    results.append(await long_figures.long_history_figure(long_settings, paths, store))
+    say("measuring going on after a restart…")  # type: ignore[operator]
+    results.append(await long_figures.resume_figure(settings, paths, store, plan.resumes))
     return results
 
 

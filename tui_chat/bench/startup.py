@@ -22,9 +22,12 @@ HELLO_MARKER = b"Hello from Textual"
 QUIT = b"\x11"  # Ctrl+Q
 
 
-def launch(argv: list[str], marker: bytes, env: dict[str, str]) -> tuple[float, float]:
-    """Seconds from launch until ``marker`` is on the screen, and the process's resident
-    memory (MB) at that moment; the app is then quit with Ctrl+Q."""
+def launch(
+    argv: list[str], marker: bytes, env: dict[str, str], *, also: bytes = b"", settle: bool = False
+) -> tuple[float, float, float]:
+    """Seconds from launch until ``marker`` (and ``also``, if given) are on the screen, and
+    the process's resident memory (MB) and CPU time (s) then, or, with ``settle``, once
+    it has gone idle; the app is then quit with Ctrl+Q."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 32, 110, 0, 0))
     started = time.perf_counter()
@@ -32,9 +35,11 @@ def launch(argv: list[str], marker: bytes, env: dict[str, str]) -> tuple[float, 
         argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
     )
     os.close(slave)
+    wanted = [m for m in (marker, also) if m]
     seen = b""
+    found: set[bytes] = set()
     try:
-        while marker not in seen:
+        while len(found) < len(wanted):
             if time.perf_counter() - started > 60:
                 state = "running" if process.poll() is None else f"exit {process.returncode}"
                 raise TimeoutError(
@@ -45,9 +50,13 @@ def launch(argv: list[str], marker: bytes, env: dict[str, str]) -> tuple[float, 
             if ready:
                 # Searched whole, then cut to the part a marker split by reads starts in:
                 # a frame often comes in one read longer than any fixed tail.
-                seen = seen[-len(marker) :] + os.read(master, 65536)
+                longest = max(len(m) for m in wanted)
+                seen = seen[-longest:] + os.read(master, 65536)
+                found |= {m for m in wanted if m in seen}
         elapsed = time.perf_counter() - started
-        rss = _rss_mb(process.pid)
+        if settle:
+            _drain_until_idle(master, process.pid)
+        rss, cpu = _rss_mb(process.pid), _cpu_seconds(process.pid)
         os.write(master, QUIT)
         deadline = time.monotonic() + 15
         while process.poll() is None and time.monotonic() < deadline:
@@ -56,12 +65,29 @@ def launch(argv: list[str], marker: bytes, env: dict[str, str]) -> tuple[float, 
                     os.read(master, 65536)
                 except OSError:
                     break
-        return elapsed, rss
+        return elapsed, rss, cpu
     finally:
         if process.poll() is None:
             process.kill()
         process.wait()
         os.close(master)
+
+
+def _drain_until_idle(master: int, pid: int, quiet: float = 0.5, most: float = 20.0) -> None:
+    """Read the screen until the process has used no CPU for ``quiet`` seconds."""
+    deadline = time.monotonic() + most
+    last, since = _cpu_seconds(pid), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        if select.select([master], [], [], 0.05)[0]:
+            os.read(master, 65536)
+        now = _cpu_seconds(pid)
+        if now > last + 0.005:
+            last, since = now, time.monotonic()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
@@ -83,7 +109,7 @@ def startup_figures(launches: int, paths: UserPaths) -> list[Figure]:
     bare: list[float] = []
     memory: list[float] = []
     for _ in range(launches):
-        seconds, rss = launch(tui_chat, READY_MARKER, env)
+        seconds, rss, _cpu = launch(tui_chat, READY_MARKER, env)
         ours.append(seconds)
         memory.append(rss)
         bare.append(launch(hello, HELLO_MARKER, env)[0])

@@ -69,6 +69,11 @@ in CPU taken from the model."""
 SHOWN_PER_SCROLL = 12
 """Folded messages shown again each time the person scrolls to the top of the log."""
 
+SHOWN_WHILE_READING = 2 * SHOWN_PER_SCROLL
+"""Entries laid out at most while the person reads back: entries further down are folded
+away as pages are shown above (and shown again as the person scrolls back down), so that
+a page costs as little at the thousandth message as at the first."""
+
 
 Earlier = Callable[[int], Awaitable[int]]
 """Builds up to ``n`` entries before the first one in the log (through
@@ -105,6 +110,7 @@ class ChatLog(ScrolledOnce, VerticalScroll):
         self._unbuilt = 0
         self._earlier: Earlier | None = None
         self._building = False
+        self._marker: Notice | None = None
         self.anchor()
         # Not in the first frames: start-up is measured to the input being drawn.
         self.set_timer(0.5, self.prepare)
@@ -117,8 +123,12 @@ class ChatLog(ScrolledOnce, VerticalScroll):
 
     def fold(self, room: int = 0) -> None:
         """Fold away the oldest shown entries beyond ``SHOWN_AT_MOST`` (less ``room`` for
-        entries about to be added). Synchronous: it lands in the same layout as a mount
-        that follows it."""
+        entries about to be added), and show the last ones if the person had scrolled
+        back to where they are folded. Synchronous: it lands in the same layout as a
+        mount that follows it."""
+        if self._later():
+            for widget in self.entries:
+                widget.display = True
         shown = [w for w in self.entries if w.display]
         for widget in shown[: max(0, len(shown) + room - SHOWN_AT_MOST)]:
             widget.display = False
@@ -130,8 +140,58 @@ class ChatLog(ScrolledOnce, VerticalScroll):
         self._unbuilt, self._earlier = count, earlier
         self._say_folded()
 
+    def _later(self) -> list[Widget]:
+        """Entries folded away below the shown ones (the person reads further up)."""
+        entries = self.entries
+        last = max((i for i, w in enumerate(entries) if w.display), default=len(entries))
+        return entries[last + 1 :]
+
+    def _fold_below(self) -> None:
+        shown = [w for w in self.entries if w.display]
+        for widget in shown[SHOWN_WHILE_READING:]:
+            widget.display = False
+
+    async def show_later(self) -> None:
+        """Show up to ``SHOWN_PER_SCROLL`` entries folded below the shown ones, folding
+        as many away at the top, the entry first in view staying there."""
+        later = self._later()
+        if not later:
+            return
+        shown = [w for w in self.entries if w.display]
+        in_view = next((w for w in shown if w.virtual_region.bottom > self.scroll_y), None)
+        for widget in later[:SHOWN_PER_SCROLL]:
+            widget.display = True
+        for widget in shown[: max(0, len(shown) + SHOWN_PER_SCROLL - SHOWN_WHILE_READING)]:
+            if widget is not in_view:
+                widget.display = False
+        self._say_folded()
+        if in_view is not None:
+            self._keep_at_top(in_view)
+
+    def on_mouse_scroll_down(self) -> None:
+        self.call_after_refresh(self._show_later_at_bottom)
+
+    def action_scroll_down(self) -> None:
+        super().action_scroll_down()
+        self.call_after_refresh(self._show_later_at_bottom)
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self.call_after_refresh(self._show_later_at_bottom)
+
+    def action_scroll_end(self) -> None:
+        if self._later():
+            self.fold()
+        super().action_scroll_end()
+
+    async def _show_later_at_bottom(self) -> None:
+        if max(self.scroll_y, self.scroll_target_y) >= self.max_scroll_y:
+            await self.show_later()
+
     def _say_folded(self) -> None:
-        folded = sum(1 for w in self.entries if not w.display) + self._unbuilt
+        entries = self.entries
+        first = next((i for i, w in enumerate(entries) if w.display), len(entries))
+        folded = first + self._unbuilt
         earlier = self.query_one(_Earlier)
         earlier.display = folded > 0
         if folded:
@@ -172,8 +232,8 @@ class ChatLog(ScrolledOnce, VerticalScroll):
         if self._building:
             return  # a page is on its way: the next scroll asks for the next one
         entries = self.entries
-        folded = [w for w in entries if not w.display]
-        first_shown = next((w for w in entries if w.display), None)
+        first = next((i for i, w in enumerate(entries) if w.display), len(entries))
+        folded, first_shown = entries[:first], entries[first] if first < len(entries) else None
         if folded:
             for widget in folded[-SHOWN_PER_SCROLL:]:
                 widget.display = True
@@ -188,6 +248,7 @@ class ChatLog(ScrolledOnce, VerticalScroll):
             if long_replies:
                 self.show_folded_blocks(long_replies[0])
             return
+        self._fold_below()
         self._say_folded()
         if first_shown is not None:
             self._keep_at_top(first_shown)
@@ -279,12 +340,25 @@ class ChatLog(ScrolledOnce, VerticalScroll):
     async def mark_memory_start(self, first: Widget | None) -> None:
         """Put the memory marker before ``first`` (None: nowhere), the oldest message
         the model still gets."""
-        for old in self.query(".memory-marker"):
+        # The marker is kept, not queried: a query walks every entry, thousands of them
+        # in a long conversation read back.
+        old, self._marker = self._marker, None
+        if old is not None and old.parent is self:
+            if first is not None and self._index_before(old, first):
+                self._marker, old.display = old, first.display  # already in place
+                return
             await old.remove()
         if first is not None:
             marker = Notice(MEMORY_MARKER, kind="memory-marker")
             marker.display = first.display  # folded away with the message it stands before
             await self.mount(marker, before=first)
+            self._marker = marker
+
+    def _index_before(self, marker: Widget, first: Widget) -> bool:
+        """True if ``marker`` stands right before ``first``."""
+        children = self.children
+        index = children.index(first)
+        return index > 0 and children[index - 1] is marker
 
     async def add_notice(self, text: str, *, kind: str = "info") -> Notice:
         """Show a notice from tui-chat."""
