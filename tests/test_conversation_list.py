@@ -168,21 +168,3 @@ async def test_a_history_far_longer_than_the_context_says_so_without_counting_it
         await wait_until(lambda: status.context_tokens is not None, message="counted")
         assert not status.context_over
         assert re.search(r"context \d+/512", status_text(app))
-
-
-def test_an_earlier_reply_is_one_widget_that_keeps_line_breaks_and_reads_no_markup() -> None:
-    from io import StringIO
-
-    from rich.console import Console
-
-    reply = EarlierReply(
-        "# Tides\nThe [bold]moon[/] pulls.\nSecond line.\n\n- one\n- two", "stopped"
-    )
-    assert not reply.children
-    out = StringIO()
-    Console(file=out, width=60, color_system=None).print(reply.content)
-    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
-    assert lines[0] == "Tides", "a heading to the left"
-    assert lines[1:3] == ["The [bold]moon[/] pulls.", "Second line."]
-    assert [line.strip() for line in lines[3:5]] == ["• one", "• two"]
-    assert lines[-1] == "[stopped]"

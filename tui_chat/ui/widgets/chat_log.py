@@ -66,10 +66,10 @@ widget of the screen at each update, and a reply is a widget per Markdown block:
 conversation on screen would make each update of a streaming reply several times dearer,
 in CPU taken from the model."""
 
-SHOWN_PER_SCROLL = 12
+SHOWN_PER_SCROLL = 6
 """Folded messages shown again each time the person scrolls to the top of the log."""
 
-SHOWN_WHILE_READING = 2 * SHOWN_PER_SCROLL
+SHOWN_WHILE_READING = 24
 """Entries laid out at most while the person reads back: entries further down are folded
 away as pages are shown above (and shown again as the person scrolls back down), so that
 a page costs as little at the thousandth message as at the first."""

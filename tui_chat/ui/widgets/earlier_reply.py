@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.segment import Segment
 from textual.widgets import Static
 
 from tui_chat.core.visible import visible
@@ -21,6 +22,7 @@ from tui_chat.ui.textual_compat import SizedOnce
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.markdown import Markdown as RichMarkdown
+    from textual.geometry import Size
 
 
 @functools.cache
@@ -45,8 +47,24 @@ def _markdown_class() -> type[RichMarkdown]:
     return ChatRichMarkdown
 
 
+class _Lines:
+    """Lines Rich has rendered, given back as they are."""
+
+    def __init__(self, lines: list[list[Segment]]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        new_line = Segment.line()
+        for line in self.lines:
+            yield from line
+            yield new_line
+
+
 class EarlierReply(SizedOnce, Static):
-    """A finished reply of the model, and how it ended if not by itself."""
+    """A finished reply of the model, and how it ended if not by itself.
+
+    Rich renders the Markdown once per width, for the layout's height and the screen
+    alike (Textual would render it for each)."""
 
     DEFAULT_CSS = """
     EarlierReply { padding: 0 1; }
@@ -61,4 +79,19 @@ class EarlierReply(SizedOnce, Static):
         parts: list[RenderableType] = [_markdown_class()(visible(text))] if text else []
         if ending:
             parts.append(literal(f"[{ending}]", style="yellow"))
-        super().__init__(Group(*parts), classes="assistant")
+        super().__init__(classes="assistant")
+        self.content = Group(*parts)
+        self._rendered: tuple[int, _Lines] | None = None
+
+    def _lines(self, width: int) -> _Lines:
+        if self._rendered is None or self._rendered[0] != width:
+            options = self.app.console_options.update_width(max(1, width)).update(highlight=False)
+            lines = self.app.console.render_lines(self.content, options, pad=False)
+            self._rendered = (width, _Lines(lines))
+        return self._rendered[1]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines(width).lines)
+
+    def render(self) -> RenderableType:
+        return self._lines(self.content_region.width)
