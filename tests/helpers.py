@@ -266,6 +266,12 @@ def in_log(app: App[object], kind: type[W]) -> list[W]:
     return [w for w in app.main.chat.chat_log.entries if isinstance(w, kind)]
 
 
+def drawn(app: App[object]) -> str:
+    """What the terminal shows now, as text."""
+    update = app.screen._compositor.render_full_update()
+    return str(update.render_segments(app.console))
+
+
 def ending(app: ChatApp) -> str:
     """The line under the newest reply that says how it ended ("[stopped]"…)."""
     from tui_chat.ui.widgets.chat_log import Reply

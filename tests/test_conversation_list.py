@@ -164,7 +164,9 @@ async def test_a_history_far_longer_than_the_context_says_so_without_counting_it
         await put_and_send(app, pilot, "And now?")
         await reply_finished(app)
         assert app.main.chat.conversation.context_start > 0
+        await wait_until(lambda: not status.context_over, message="the reply's counts")
+        assert status.context_tokens is not None
         app.main.chat.count_context()
-        await wait_until(lambda: status.context_tokens is not None, message="counted")
+        await wait_until(lambda: counted, message="counted")
         assert not status.context_over
         assert re.search(r"context \d+/512", status_text(app))

@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, OptionList, Static
 
 from tests.helpers import (
     SIZE,
+    drawn,
     in_log,
     last_reply_turn,
     loaded,
@@ -41,6 +42,7 @@ from tui_chat.ui.widgets.chat_log import (
     Reply,
     UserMessage,
 )
+from tui_chat.ui.widgets.earlier_reply import EarlierReply
 
 STORY = "Once upon a time, a dragon learned to sail."
 SCRIPT = Script(replies=(("story", (Say.text(STORY), Hold())),), default=says("Hello there."))
@@ -138,7 +140,7 @@ async def test_ctrl_n_keeps_the_old_conversation_and_the_list_reopens_it(make_ap
         await wait_until(lambda: app.main.chat.conversation.id == old_id, message="reopened")
         texts = [str(w.render()) for w in in_log(app, UserMessage)]
         assert texts == ["My name is Zorblax."]
-        assert in_log(app, Reply)[-1].finished
+        assert in_log(app, EarlierReply), "the reply, read back"
         # The model gets the history again with the next message.
         await put_and_send(app, pilot, "What is my name?")
         turn = await reply_finished(app)
@@ -215,9 +217,9 @@ async def test_an_interrupted_reply_shows_as_such_when_reopened(make_app: MakeAp
         await wait_until(lambda: app.main.chat.conversation.id is None)
         await loaded(app)
         assert await app.main.chat.open(conversation_id)
-        (reply,) = in_log(app, Reply)
-        ending = str(reply.query(".ending").first().render())
-        assert "interrupted" in ending
+        assert len(in_log(app, EarlierReply)) == 1
+        await pilot.pause()
+        assert "[interrupted: the model worker crashed]" in drawn(app)
         assert app.main.chat.conversation.turns[1].text == turn.text == STORY
 
 
@@ -365,12 +367,10 @@ async def test_a_reopened_reply_shows_its_last_line(make_app: MakeApp, paths: Us
     store.close()
     app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(lambda: in_log(app, Reply), message="the reopened reply")
+        await wait_until(lambda: in_log(app, EarlierReply), message="the reopened reply")
         await pilot.pause(0.5)
-        update = app.screen._compositor.render_full_update()
-        drawn = update.render_segments(app.console)
-        assert "generosity" in drawn
-        assert "[interrupted: the model worker crashed]" in drawn
+        assert "generosity" in drawn(app)
+        assert "[interrupted: the model worker crashed]" in drawn(app)
 
 
 def _stored_exchanges(paths: UserPaths, exchanges: int, answer_tail: str) -> int:
@@ -392,7 +392,7 @@ async def test_the_log_stays_at_the_end_and_sending_after_scrolling_up_goes_back
     app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
-        await wait_until(lambda: in_log(app, Reply), message="the conversation")
+        await wait_until(lambda: in_log(app, EarlierReply), message="the conversation")
         await loaded(app)
         await pilot.pause()
         assert log.max_scroll_y > 0, "the conversation is longer than the screen"
@@ -423,10 +423,10 @@ async def test_a_long_conversation_builds_only_its_last_entries_and_earlier_ones
     async with app.run_test(size=SIZE) as pilot:
         chat = app.main.chat
         log = chat.chat_log
-        await wait_until(lambda: len(in_log(app, Reply)) > 0, message="the conversation")
+        await wait_until(lambda: len(in_log(app, EarlierReply)) > 0, message="the conversation")
         await pilot.pause()
-        built = len(log.entries)
-        assert 2 <= built < SHOWN_AT_MOST, "only what fills the screen is built"
+        built = len([w for w in log.entries if not w.has_class("memory-marker")])
+        assert 2 <= built <= SHOWN_AT_MOST + SHOWN_PER_SCROLL, "what fills the screen is built"
         assert log.max_scroll_y > 0, "and it does fill the screen"
         # The view holds the turns the model gets and the last screenful, no more.
         assert (chat.conversation.first, len(chat.conversation.turns)) == (18, 12)
@@ -490,22 +490,24 @@ async def test_a_long_reply_lays_out_only_its_last_blocks_and_a_click_shows_the_
         assert first_shown.region.y >= log.region.y, "what was first in view stays in view"
 
 
-async def test_a_long_saved_reply_is_folded_and_scrolling_to_the_top_shows_it_whole(
+async def test_a_long_saved_reply_is_one_widget_that_opens_at_its_end(
     make_app: MakeApp, paths: UserPaths
 ) -> None:
+    """Read back, a reply of many blocks is one widget (Rich draws it: no block to lay
+    out); the log opens at its end and scrolling up shows its start."""
     conversation = _stored_exchanges(paths, 1, "\n\n" + _paragraphs(SHOWN_BLOCKS + 5))
     app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
-        await wait_until(lambda: len(in_log(app, Reply)) == 1, message="the conversation")
-        reply = in_log(app, Reply)[0]
-        await wait_until(lambda: reply.folded_blocks == 6, message="the reply folded")
+        await wait_until(lambda: len(in_log(app, EarlierReply)) == 1, message="the conversation")
+        (reply,) = in_log(app, EarlierReply)
+        assert not reply.children
         await pilot.pause()
-        assert sum(b.display for b in reply._blocks()) == SHOWN_BLOCKS
-        log.focus()
-        await pilot.press("home")
-        await wait_until(lambda: reply.folded_blocks == 0, message="the reply shown whole")
-        assert all(b.display for b in reply._blocks())
+        assert f"Paragraph {SHOWN_BLOCKS + 4} of a long reply." in drawn(app)
+        assert "Question 0?" not in drawn(app)
+        log.scroll_home(animate=False)
+        await pilot.pause()
+        assert "Question 0?" in drawn(app)
 
 
 async def test_ctrl_s_offers_a_name_that_is_free(

@@ -132,15 +132,13 @@ class ChatView(ChatReplies):
         await log.clear()
         turns = conversation.turns
         shown = turns[len(turns) - screenful(turns, self.app.size) :]
-        for turn in shown:
-            if turn.role == "user":
-                self._widgets[id(turn)] = await log.add_user(turn.text)
-            else:
-                reply = await log.add_reply()
-                await reply.finish(turn.text, turn.status.reason)
-                self._widgets[id(turn)] = reply
+        # Built as pages read back are: one widget a reply, drawn by Rich (Textual's
+        # Markdown would cost its stylesheet and a widget per block before they show).
+        widgets = await log.put_earlier([(t.role, t.text, t.status.reason) for t in shown])
+        for turn, widget in zip(shown, widgets, strict=True):
+            self._widgets[id(turn)] = widget
             if turn.message_id is not None:
-                self._by_message[turn.message_id] = self._widgets[id(turn)]
+                self._by_message[turn.message_id] = widget
         self._built_from = conversation.count - len(shown)
         self._oldest_built = shown[0].message_id if shown else None
         log.set_earlier(self._built_from, self._build_earlier)

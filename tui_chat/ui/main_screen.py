@@ -293,6 +293,7 @@ class MainScreen(Screen[None]):
                     self.status.estimated = usage.estimated
                 if usage.prompt_tokens:
                     self.status.context_tokens = usage.prompt_tokens + usage.completion_tokens
+                    self.status.context_over = False
                 else:
                     # Cut off before the worker said its counts (a crash, a stop while the
                     # prompt waited): the model counts the conversation again.
