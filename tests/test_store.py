@@ -234,6 +234,16 @@ def test_a_long_conversation_is_read_from_its_end_and_paged_back(store_file: Pat
     tail = store.load(conversation, tail=12)
     assert tail is not None
     assert (tail.first, [m.id for m in tail.messages]) == (38, ids[38:])
+    # A history far longer than a context could take: the newest that hold 40
+    # characters (and the last 12 in any case) are what a chat reads.
+    tail = store.load(conversation, tail=12, most_chars=40)
+    assert tail is not None
+    assert tail.first == 38, "the last 12: fewer would hold the 40 characters"
+    store.set_context_start(conversation, 0)
+    tail = store.load(conversation, tail=2, most_chars=40)
+    assert tail is not None
+    assert [m.text for m in tail.messages] == [f"m{n}" for n in range(37, 50)]
+    store.set_context_start(conversation, 45)
     page = store.messages_before(conversation, ids[38], 10)
     assert [m.text for m in page] == [f"m{n}" for n in range(28, 38)]
     assert [m.text for m in store.messages_before(conversation, ids[3], 10)] == ["m0", "m1", "m2"]

@@ -257,12 +257,16 @@ class Store:
         ).fetchone()
         return ConversationInfo(*row) if row else None
 
-    def load(self, conversation_id: int, *, tail: int | None = None) -> StoredConversation | None:
+    def load(
+        self, conversation_id: int, *, tail: int | None = None, most_chars: int | None = None
+    ) -> StoredConversation | None:
         """A conversation with its messages, or None if there is no such id.
 
         With ``tail``, only the messages a chat needs: the last ``tail`` and every one the
-        model still gets (from ``context_start``); ``first`` says where they begin. The
-        rest stay on disk for ``messages_before``.
+        model still gets (from ``context_start``), but with ``most_chars``, none before
+        the newest that hold that many characters (more than the context takes: the
+        history of a model with a larger context, say); ``first`` says where they begin.
+        The rest stay on disk for ``messages_before``.
         """
         row = self._conn.execute(
             f"SELECT {_INFO}, c.system_prompt, c.context_start FROM conversations c WHERE c.id = ?",
@@ -272,6 +276,13 @@ class Store:
             return None
         info = ConversationInfo(*row[:6])
         first = 0 if tail is None else max(0, min(row[7], info.message_count - tail))
+        if tail is not None and most_chars is not None and first < info.message_count - tail:
+            beyond = self._conn.execute(
+                "SELECT count(*) FROM (SELECT sum(length(text)) OVER (ORDER BY id DESC) AS "
+                "total FROM messages WHERE conversation_id = ?) WHERE total > ?",
+                (conversation_id, most_chars),
+            ).fetchone()[0]
+            first = max(first, min(beyond, info.message_count - tail))
         messages = [
             StoredMessage(*r)
             for r in self._conn.execute(

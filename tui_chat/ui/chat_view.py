@@ -40,6 +40,9 @@ SURELY_OVER = 8
 """Characters per token above which a conversation is taken to be longer than the
 context without counting (text averages three to five)."""
 
+ASSUMED_CTX = 131_072
+"""A model's context before it has loaded, when the settings leave it to the model."""
+
 REVEAL_PAGE = 50
 """Entries built at a time while going back to a message a search found."""
 
@@ -185,7 +188,11 @@ class ChatView(ChatReplies):
     async def open(self, conversation_id: int, at: int | None = None) -> bool:
         """Open a saved conversation (showing message ``at``, if given, at the top of the
         log); False if there is no such conversation."""
-        stored = await self.store.call(lambda s: s.load(conversation_id, tail=SHOWN_AT_MOST))
+        model = self.service.model
+        n_ctx = model.n_ctx if model else self.service.settings.n_ctx or ASSUMED_CTX
+        stored = await self.store.call(
+            lambda s: s.load(conversation_id, tail=SHOWN_AT_MOST, most_chars=SURELY_OVER * n_ctx)
+        )
         if stored is None:
             return False
         conversation = Conversation.from_stored(stored)
