@@ -424,14 +424,19 @@ async def test_a_long_conversation_builds_only_its_last_entries_and_earlier_ones
         chat = app.main.chat
         log = chat.chat_log
         await wait_until(lambda: len(in_log(app, EarlierReply)) > 0, message="the conversation")
-        await pilot.pause()
-        built = len([w for w in log.entries if not w.has_class("memory-marker")])
-        assert 2 <= built <= SHOWN_AT_MOST + SHOWN_PER_SCROLL, "what fills the screen is built"
-        assert log.max_scroll_y > 0, "and it does fill the screen"
+        await wait_until(lambda: log.max_scroll_y > 0, message="the screen filled")
+
+        def built() -> int:
+            return len([w for w in log.entries if not w.has_class("memory-marker")])
+
+        def said() -> str:
+            return str(log.query_one(".earlier", Static).render())
+
+        # (once a page that was on its way when the screen filled is in)
+        await wait_until(lambda: f"{30 - built()} earlier entries: scroll up" in said())
+        assert 2 <= built() <= SHOWN_AT_MOST + SHOWN_PER_SCROLL, "what fills the screen is built"
         # The view holds the turns the model gets and the last screenful, no more.
         assert (chat.conversation.first, len(chat.conversation.turns)) == (18, 12)
-        earlier = str(log.query_one(".earlier", Static).render())
-        assert f"{30 - built} earlier entries: scroll up to show them" in earlier
         # The person scrolls to the top, again and again: each time a page more is built
         # above what they read, from the view's turns, then from the store.
         log.focus()
