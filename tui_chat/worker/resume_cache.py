@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ MIN_TOKENS = 64
 """Fewer tokens than this are read again sooner than a state is written or restored."""
 
 STATE, TOKENS = ".state", ".tokens"
+
+STALE_PARTIAL_SECONDS = 3600
+"""A file half written this long ago was left by a tui-chat killed while writing it
+(another one may be writing one now)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +136,13 @@ class ResumeCache:
                     _remove(state)
 
     def _evict(self) -> None:
-        """Remove the least recently used entries (of every model) beyond the budget."""
+        """Remove the least recently used entries (of every model) beyond the budget, and
+        what a tui-chat killed while writing left behind."""
+        stale = time.time() - STALE_PARTIAL_SECONDS
+        for partial in self._root.glob("*/*.partial*"):
+            with contextlib.suppress(OSError):
+                if partial.stat().st_mtime < stale:
+                    partial.unlink()
         entries = []
         for state in self._root.glob(f"*/*{STATE}"):
             with contextlib.suppress(OSError):
