@@ -318,3 +318,24 @@ def test_search_pages_back_and_a_message_knows_its_place(store_file: Path) -> No
     assert store.position(conversation, ids[5]) == 5
     assert store.position(conversation + 1, ids[5]) is None
     store.close()
+
+
+def test_a_store_of_the_current_release_gains_the_index_of_word_starts(store_file: Path) -> None:
+    """Schema 4 (search without the index of word starts): its messages are indexed again
+    with it, found by their first letters, and the triggers keep it current."""
+    store_file.parent.mkdir(parents=True)
+    old = sqlite3.connect(store_file, isolation_level=None)
+    migrate(old, up_to=4)
+    old.execute("INSERT INTO conversations (title, created, updated) VALUES ('Old', 1, 2)")
+    old.execute(
+        "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
+        "VALUES (1, 'user', 'Harbours and tides', 'complete', 1, 1)"
+    )
+    old.close()
+    store = Store.open(store_file)
+    (sql,) = store._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'messages_fts'")
+    assert "prefix='2 3'" in sql[0]
+    assert [f.line for f in store.search("ha")] == ["\x02Harbours\x03 and tides"]
+    new = store.add_message(1, "assistant", "High water", "complete")
+    assert [f.message_id for f in store.search("hi")] == [new]
+    store.close()

@@ -8,19 +8,28 @@ with a list and a code block, built from a fixed vocabulary (searches find them)
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui_chat.core.store import Store
 
+SYLLABLES = ("ta", "ko", "mi", "ru", "se", "no", "pa", "li")
 WORDS = [
-    f"{a}{b}{c}"
-    for a in ("ta", "ko", "mi", "ru", "se", "no", "pa", "li")
-    for b in ("ran", "mel", "dos", "vik", "tur", "gan")
-    for c in ("", "a", "o", "en")
+    a + b + c + d
+    for a in SYLLABLES
+    for b in SYLLABLES
+    for c in SYLLABLES
+    for d in ("", "n", "s", "r", "l", "m", "k", "t")
 ]
-"""192 made-up words: searches for one of them find hits all over the store."""
+"""4,096 made-up words, used as words of a language are: the n-th most common n times
+less often than the most common (Zipf), so a few are in most messages and most in few."""
+_CUMULATIVE = list(itertools.accumulate(1 / rank for rank in range(1, len(WORDS) + 1)))
+
+
+def _words(rng: random.Random, k: int) -> list[str]:
+    return rng.choices(WORDS, cum_weights=_CUMULATIVE, k=k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +50,11 @@ class BigStore:
 
 
 def _person(rng: random.Random, n: int) -> str:
-    return f"Question {n}: " + " ".join(rng.choices(WORDS, k=30)) + "?"
+    return f"Question {n}: " + " ".join(_words(rng, 30)) + "?"
 
 
 def _reply(rng: random.Random, n: int) -> str:
-    words = rng.choices(WORDS, k=150)
+    words = _words(rng, 150)
     return (
         f"Answer {n}. {' '.join(words[:60])}.\n\n"
         f"- {' '.join(words[60:75])}\n- {' '.join(words[75:90])}\n\n"
@@ -57,7 +66,7 @@ def _conversation(store: Store, rng: random.Random, messages: int, replies: bool
     conversation = store.create_conversation("bench")
     for n in range(messages // 2):
         store.add_message(conversation, "user", _person(rng, n), "complete")
-        text = _reply(rng, n) if replies else " ".join(rng.choices(WORDS, k=120)) + "."
+        text = _reply(rng, n) if replies else " ".join(_words(rng, 120)) + "."
         store.add_message(conversation, "assistant", text, "complete")
     return conversation
 
@@ -76,10 +85,11 @@ def build(path: Path, conversations: int, each: int, long_messages: int, resume:
         long_id = _conversation(store, rng, long_messages)
     finally:
         store.close()
+    # Words as they come in the text: the common ones are searched for most often.
     queries = (
-        *rng.sample(WORDS, 10),
-        *(" ".join(rng.sample(WORDS, 2)) for _ in range(5)),
-        *(word[:3] for word in rng.sample(WORDS, 5)),
+        *_words(rng, 10),
+        *(" ".join(_words(rng, 2)) for _ in range(5)),
+        *(word[:3] for word in _words(rng, 5)),
     )
     total = conversations * each + long_messages + 20 + 2 * resume
     return BigStore(long_id, long_messages, short_id, resume_id, total, queries)
