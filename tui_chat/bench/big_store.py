@@ -25,6 +25,7 @@ WORDS = [
 ]
 """4,096 made-up words, used as words of a language are: the n-th most common n times
 less often than the most common (Zipf), so a few are in most messages and most in few."""
+random.Random(5).shuffle(WORDS)  # the most common do not all start alike, as in a language
 _CUMULATIVE = list(itertools.accumulate(1 / rank for rank in range(1, len(WORDS) + 1)))
 
 
