@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_chat.core.protocol import DoneReason
 from tui_chat.ui.batcher import UI_CPU_BUDGET
 from tui_chat.ui.literal import literal
-from tui_chat.ui.textual_compat import ScrolledOnce, SizedOnce
+from tui_chat.ui.textual_compat import SizedOnce
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
+from tui_chat.ui.widgets.log_folding import (
+    SHOWN_AT_MOST,
+    SHOWN_PER_SCROLL,
+    EarlierLine,
+    FoldingLog,
+)
 from tui_chat.ui.widgets.reply import REPLY_ENDINGS, SHOWN_BLOCKS, Reply
 
 __all__ = ["SHOWN_AT_MOST", "SHOWN_BLOCKS", "SHOWN_PER_SCROLL", "ChatLog", "Notice", "Reply",
@@ -59,41 +62,9 @@ class Notice(SizedOnce, Static):
         super().__init__(literal(text), classes=f"notice {kind}")
 
 
-SHOWN_AT_MOST = 12
-"""Messages, replies and notices the log lays out at most; earlier ones are folded away
-(``display: none``) until the person scrolls up to them. Textual lays out every shown
-widget of the screen at each update, and a reply is a widget per Markdown block: a long
-conversation on screen would make each update of a streaming reply several times dearer,
-in CPU taken from the model."""
-
-SHOWN_PER_SCROLL = 6
-"""Folded messages shown again each time the person scrolls to the top of the log."""
-
-SHOWN_WHILE_READING = 24
-"""Entries laid out at most while the person reads back: entries further down are folded
-away as pages are shown above (and shown again as the person scrolls back down), so that
-a page costs as little at the thousandth message as at the first."""
-
-
-Earlier = Callable[[int], Awaitable[int]]
-"""Builds up to ``n`` entries before the first one in the log (through
-``ChatLog.put_earlier``); returns how many are left to build."""
-
-
-class _Earlier(SizedOnce, Static):
-    """The log's first line while earlier messages are folded away; a click shows them."""
-
-    async def on_click(self) -> None:
-        if isinstance(self.parent, ChatLog):
-            await self.parent.show_earlier()
-
-
-class ChatLog(ScrolledOnce, VerticalScroll):
+class ChatLog(FoldingLog):
     """The scrolling conversation; stays pinned to the bottom while replies stream.
-
-    Only the last ``SHOWN_AT_MOST`` entries are laid out; scrolling to the top shows
-    earlier ones, ``SHOWN_PER_SCROLL`` at a time. Entries nobody has scrolled to yet are
-    not built at all: ``set_earlier`` says how many there are and who builds them.
+    What is folded away and built as the person scrolls: ``FoldingLog``.
 
     The widgets for the next message and its reply wait at the end of the log, mounted
     but hidden, from the time the model is idle: sending then only shows them. Mounting
@@ -101,15 +72,12 @@ class ChatLog(ScrolledOnce, VerticalScroll):
     the model reading the prompt."""
 
     def compose(self) -> ComposeResult:
-        yield _Earlier("", classes="notice earlier")
+        yield EarlierLine("", classes="notice earlier")
 
     def on_mount(self) -> None:
-        self.query_one(_Earlier).display = False
+        self.query_one(EarlierLine).display = False
         self._spare: tuple[UserMessage, Reply] | None = None
         """Hidden widgets for the next exchange (used once both are mounted)."""
-        self._unbuilt = 0
-        self._earlier: Earlier | None = None
-        self._building = False
         self._marker: Notice | None = None
         self.anchor()
         # Not in the first frames: start-up is measured to the input being drawn.
@@ -119,139 +87,7 @@ class ChatLog(ScrolledOnce, VerticalScroll):
     def entries(self) -> list[Widget]:
         """Messages, replies and notices, oldest first, folded ones included."""
         spare = self._spare or ()
-        return [w for w in self.children if not isinstance(w, _Earlier) and w not in spare]
-
-    def fold(self, room: int = 0) -> None:
-        """Fold away the oldest shown entries beyond ``SHOWN_AT_MOST`` (less ``room`` for
-        entries about to be added), and show the last ones if the person had scrolled
-        back to where they are folded. Synchronous: it lands in the same layout as a
-        mount that follows it."""
-        if self._later():
-            for widget in self.entries:
-                widget.display = True
-        shown = [w for w in self.entries if w.display]
-        for widget in shown[: max(0, len(shown) + room - SHOWN_AT_MOST)]:
-            widget.display = False
-        self._say_folded()
-
-    def set_earlier(self, count: int, earlier: Earlier | None) -> None:
-        """``count`` entries come before the first one in the log and are not built yet;
-        ``earlier`` builds them when the person scrolls up to them."""
-        self._unbuilt, self._earlier = count, earlier
-        self._say_folded()
-
-    def _later(self) -> list[Widget]:
-        """Entries folded away below the shown ones (the person reads further up)."""
-        entries = self.entries
-        last = max((i for i, w in enumerate(entries) if w.display), default=len(entries))
-        return entries[last + 1 :]
-
-    def _fold_below(self) -> None:
-        shown = [w for w in self.entries if w.display]
-        for widget in shown[SHOWN_WHILE_READING:]:
-            widget.display = False
-
-    async def show_later(self) -> None:
-        """Show up to ``SHOWN_PER_SCROLL`` entries folded below the shown ones, folding
-        as many away at the top, the entry first in view staying there."""
-        later = self._later()
-        if not later:
-            return
-        shown = [w for w in self.entries if w.display]
-        in_view = next((w for w in shown if w.virtual_region.bottom > self.scroll_y), None)
-        for widget in later[:SHOWN_PER_SCROLL]:
-            widget.display = True
-        for widget in shown[: max(0, len(shown) + SHOWN_PER_SCROLL - SHOWN_WHILE_READING)]:
-            if widget is not in_view:
-                widget.display = False
-        self._say_folded()
-        if in_view is not None:
-            self._keep_at_top(in_view)
-
-    def on_mouse_scroll_down(self) -> None:
-        self.call_after_refresh(self._show_later_at_bottom)
-
-    def action_scroll_down(self) -> None:
-        super().action_scroll_down()
-        self.call_after_refresh(self._show_later_at_bottom)
-
-    def action_page_down(self) -> None:
-        super().action_page_down()
-        self.call_after_refresh(self._show_later_at_bottom)
-
-    def action_scroll_end(self) -> None:
-        if self._later():
-            self.fold()
-        super().action_scroll_end()
-
-    async def _show_later_at_bottom(self) -> None:
-        if max(self.scroll_y, self.scroll_target_y) >= self.max_scroll_y:
-            await self.show_later()
-
-    def _say_folded(self) -> None:
-        entries = self.entries
-        first = next((i for i, w in enumerate(entries) if w.display), len(entries))
-        folded = first + self._unbuilt
-        earlier = self.query_one(_Earlier)
-        earlier.display = folded > 0
-        if folded:
-            entries = "entry" if folded == 1 else "entries"
-            earlier.update(f"▲ {folded} earlier {entries}: scroll up to show them")
-
-    # Scrolled up to the top by the person (wheel or keys): show earlier entries. Not on
-    # scroll_y itself: folding shortens the log, which moves it without anyone scrolling.
-    def on_mouse_scroll_up(self) -> None:
-        self.call_after_refresh(self._show_earlier_at_top)
-
-    async def fill(self) -> None:
-        """Build earlier entries while the log is shorter than the screen (an entry
-        taller or shorter than it looked before it was laid out)."""
-        if self.max_scroll_y == 0 and self._unbuilt and self.is_attached:
-            await self.show_earlier()
-
-    def action_scroll_up(self) -> None:
-        super().action_scroll_up()
-        self.call_after_refresh(self._show_earlier_at_top)
-
-    def action_page_up(self) -> None:
-        super().action_page_up()
-        self.call_after_refresh(self._show_earlier_at_top)
-
-    def action_scroll_home(self) -> None:
-        super().action_scroll_home()
-        self.call_after_refresh(self._show_earlier_at_top)
-
-    async def _show_earlier_at_top(self) -> None:
-        if min(self.scroll_y, self.scroll_target_y) <= 0:  # there, or on its way (animated)
-            await self.show_earlier()
-
-    async def show_earlier(self) -> None:
-        """Show up to ``SHOWN_PER_SCROLL`` more folded entries (building them if they
-        were never built), keeping the one that was first in view at the top; with none
-        left, the folded blocks of the first long reply."""
-        if self._building:
-            return  # a page is on its way: the next scroll asks for the next one
-        entries = self.entries
-        first = next((i for i, w in enumerate(entries) if w.display), len(entries))
-        folded, first_shown = entries[:first], entries[first] if first < len(entries) else None
-        if folded:
-            for widget in folded[-SHOWN_PER_SCROLL:]:
-                widget.display = True
-        elif self._unbuilt and self._earlier is not None:
-            self._building = True
-            try:
-                self._unbuilt = await self._earlier(SHOWN_PER_SCROLL)
-            finally:
-                self._building = False
-        else:
-            long_replies = [w for w in entries if isinstance(w, Reply) and w.folded_blocks]
-            if long_replies:
-                self.show_folded_blocks(long_replies[0])
-            return
-        self._fold_below()
-        self._say_folded()
-        if first_shown is not None:
-            self._keep_at_top(first_shown)
+        return [w for w in self.children if not isinstance(w, EarlierLine) and w not in spare]
 
     async def put_earlier(self, entries: list[tuple[str, str, DoneReason]]) -> list[Widget]:
         """Build entries that come before the first one in the log: (role, text, how a
@@ -262,21 +98,8 @@ class ChatLog(ScrolledOnce, VerticalScroll):
             else EarlierReply(text, REPLY_ENDINGS.get(reason, ""))
             for role, text, reason in entries
         ]
-        await self.mount_all(widgets, after=self.query_one(_Earlier))
+        await self.mount_all(widgets, after=self.query_one(EarlierLine))
         return widgets
-
-    def on_reply_unfold_asked(self, message: Reply.UnfoldAsked) -> None:
-        self.show_folded_blocks(message.reply)
-
-    def show_folded_blocks(self, reply: Reply) -> None:
-        """Show a long reply's folded blocks, keeping the one that was first in view at
-        the top."""
-        first_shown = reply.show_folded()
-        if first_shown is not None:
-            self._keep_at_top(first_shown)
-
-    def _keep_at_top(self, widget: Widget) -> None:
-        self.call_after_refresh(lambda: self.scroll_to_widget(widget, top=True, animate=False))
 
     async def _append(self, *widgets: Widget) -> None:
         """Mount ``widgets`` at the end of the log, before the spare exchange."""
