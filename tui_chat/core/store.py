@@ -277,12 +277,17 @@ class Store:
         info = ConversationInfo(*row[:6])
         first = 0 if tail is None else max(0, min(row[7], info.message_count - tail))
         if tail is not None and most_chars is not None and first < info.message_count - tail:
-            beyond = self._conn.execute(
-                "SELECT count(*) FROM (SELECT sum(length(text)) OVER (ORDER BY id DESC) AS "
-                "total FROM messages WHERE conversation_id = ?) WHERE total > ?",
-                (conversation_id, most_chars),
-            ).fetchone()[0]
-            first = max(first, min(beyond, info.message_count - tail))
+            # From the newest back, read no further than the budget reaches.
+            within, total = 0, 0
+            for (length,) in self._conn.execute(
+                "SELECT length(text) FROM messages WHERE conversation_id = ? ORDER BY id DESC",
+                (conversation_id,),
+            ):
+                total += length
+                if total > most_chars:
+                    break
+                within += 1
+            first = max(first, min(info.message_count - within, info.message_count - tail))
         messages = [
             StoredMessage(*r)
             for r in self._conn.execute(
