@@ -24,7 +24,7 @@ from tui_chat.bench.harness import (
     send,
     wait_for,
 )
-from tui_chat.bench.report import Figure, median_figure, percentile
+from tui_chat.bench.report import Figure, median_figure, p95_figure
 from tui_chat.bench.startup import startup_figures
 from tui_chat.bench.ui_cost import ui_cost_per_token
 from tui_chat.core.paths import UserPaths
@@ -33,6 +33,7 @@ from tui_chat.core.settings import Settings
 from tui_chat.service.events import ServiceState
 
 STORY = "Write a long story about a dragon who learns to sail."
+STOP_NOTE = "Esc (Pilot) to the worker's stop report in the UI"
 STOPPABLE_TOKENS = 512
 """Most tokens of a reply that the stop-latency figure stops (it never gets that far)."""
 
@@ -199,23 +200,9 @@ async def stop_latency(settings: Settings, paths: UserPaths, plan: Plan) -> list
             (prompt if in_prompt else decoding).append((stopped_at - pressed) * 1000)
             await _settle(pilot)
     return [
-        _percentiles("stop latency while decoding", decoding, 50.0),
-        _percentiles("stop latency while reading a 2,000-token prompt", prompt, 100.0),
+        p95_figure("stop latency while decoding", decoding, 50.0, STOP_NOTE),
+        p95_figure("stop latency while reading a 2,000-token prompt", prompt, 100.0, STOP_NOTE),
     ]
-
-
-def _percentiles(name: str, samples: list[float], p95_target: float) -> Figure:
-    return Figure(
-        f"{name}, p95",
-        percentile(samples, 0.95),
-        "ms",
-        p95_target,
-        low=min(samples),
-        high=max(samples),
-        samples=len(samples),
-        note="Esc (Pilot) to the worker's stop report in the UI",
-        details={"p50_ms": percentile(samples, 0.5)},
-    )
 
 
 async def multi_turn(settings: Settings, paths: UserPaths, plan: Plan) -> list[Figure]:

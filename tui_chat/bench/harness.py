@@ -115,14 +115,16 @@ async def running_app(
     app.store.close_now()
 
 
-async def wait_for(condition: Callable[[], object], timeout: float = 120.0) -> None:
-    """Wait on the event loop until ``condition()`` holds (polled every 50 ms: for
-    things that are not timed; timed waits use events)."""
+async def wait_for(
+    condition: Callable[[], object], timeout: float = 120.0, poll: float = 0.05
+) -> None:
+    """Wait on the event loop until ``condition()`` holds, polled every ``poll`` seconds
+    (the default is for what is not timed; timed waits use events, or a fine poll)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("the benchmark waited too long")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(poll)
 
 
 async def reply_ended(pilot: Pilot[None], timeline: Timeline, timeout: float = 300.0) -> Done:

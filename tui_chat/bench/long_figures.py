@@ -15,13 +15,14 @@ from pathlib import Path
 
 from tui_chat.bench.big_store import BigStore
 from tui_chat.bench.harness import ready, reply_ended, running_app, send, wait_for
-from tui_chat.bench.report import Figure, median_figure, percentile
+from tui_chat.bench.report import Figure, median_figure, p95_figure
 from tui_chat.bench.startup import READY_MARKER, launch
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import Token
 from tui_chat.core.script import Script, says
 from tui_chat.core.settings import Settings
 from tui_chat.core.store import Store
+from tui_chat.ui.widgets.log_folding import SHOWN_PER_SCROLL
 
 QUESTION = "Question: which of these words came first, and why?"
 
@@ -108,7 +109,7 @@ async def browse_figures(paths: UserPaths, store: BigStore, rounds: int) -> list
         for _ in range(rounds):
             began = time.perf_counter()
             chat.action_list()
-            await wait_for_fast(
+            await wait_for(
                 lambda: (
                     isinstance(app.screen, ConversationsScreen)
                     and app.screen.options.option_count > 1
@@ -120,40 +121,19 @@ async def browse_figures(paths: UserPaths, store: BigStore, rounds: int) -> list
             await pilot.pause(0.3)
     searches = await asyncio.to_thread(_search_times, paths.store, store.queries)
     return [
-        Figure(
-            "scrolling up through 1,000 earlier messages, page p95",
-            percentile(pages, 0.95),
-            "ms",
-            50.0,
-            low=min(pages),
-            high=max(pages),
-            samples=len(pages),
-            note="a page of 12 built, laid out and drawn (headless)",
+        p95_figure(
+            "scrolling up through 1,000 earlier messages, a page", pages, 50.0,
+            f"a page of {SHOWN_PER_SCROLL} built, laid out and drawn (headless)",
         ),
         median_figure(
             f"F2 shown, {store.messages:,} messages in the store", shown, "ms", 300.0,
             note="F2 to its first page drawn (headless)",
         ),
-        Figure(
-            "search every message, p95",
-            percentile(searches, 0.95),
-            "ms",
-            50.0,
-            low=min(searches),
-            high=max(searches),
-            samples=len(searches),
-            note=f"{len(searches)} queries over {store.messages:,} messages (FTS5)",
+        p95_figure(
+            "search every message", searches, 50.0,
+            f"{len(searches)} queries over {store.messages:,} messages (FTS5)",
         ),
     ]  # fmt: skip
-
-
-async def wait_for_fast(condition: object, timeout: float = 30.0) -> None:
-    """``wait_for`` polled every 2 ms: for what is timed."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("the benchmark waited too long")
-        await asyncio.sleep(0.002)
 
 
 def _search_times(path: Path, queries: tuple[str, ...]) -> list[float]:

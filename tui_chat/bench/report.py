@@ -65,6 +65,21 @@ def median_figure(
     )
 
 
+def p95_figure(name: str, samples: Sequence[float], target: float, note: str) -> Figure:
+    """A figure that is the 95th percentile of ``samples`` (ms), with their median."""
+    return Figure(
+        f"{name}, p95",
+        percentile(samples, 0.95),
+        "ms",
+        target,
+        low=min(samples),
+        high=max(samples),
+        samples=len(samples),
+        note=note,
+        details={"p50_ms": percentile(samples, 0.5)},
+    )
+
+
 def percentile(samples: Sequence[float], fraction: float) -> float:
     """The ``fraction`` percentile (nearest rank)."""
     ordered = sorted(samples)

@@ -162,8 +162,12 @@ class Engine:
             tokens, _ = self.fit(request)
         except RequestError:
             return
+        self._restore(tokens, self._held(tokens))
+
+    def _held(self, tokens: list[int]) -> int:
+        """How many of ``tokens``, from the start, the context holds already."""
         llm = self._llm
-        self._restore(tokens, common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens))
+        return common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
 
     def keep_state(self) -> None:
         """Save what the context holds to the resume cache, unless it is there already."""
@@ -253,10 +257,10 @@ class Engine:
         n_prompt = len(tokens)
         n_ctx = llm.n_ctx()
         budget = min(request.max_tokens, n_ctx - n_prompt)
-        cached = common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+        cached = self._held(tokens)
         if cached < n_prompt - MIN_TOKENS:
             self._restore(tokens, cached)
-            cached = common_prefix_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+            cached = self._held(tokens)
         # At least the last prompt token is evaluated: its logits choose the first reply token.
         cached = min(cached, n_prompt - 1)
         usage = Usage(prompt_tokens=n_prompt, cached_tokens=cached)
