@@ -240,16 +240,20 @@ def last_reply_turn(app: ChatApp) -> Turn:
 
 
 async def reply_finished(app: ChatApp) -> Turn:
-    """Wait until the newest reply has ended; its turn."""
+    """Wait until the newest reply has ended, in the conversation and on screen; its
+    turn. (The recorder ends the turn on the service's thread before the log hears.)"""
     from tui_chat.core.conversation import TurnStatus
+    from tui_chat.ui.widgets.reply import Reply
 
-    await wait_until(
-        lambda: (
-            app.main.chat.conversation.turns
-            and last_reply_turn(app).status is not TurnStatus.STREAMING
-        ),
-        message="reply end",
-    )
+    def ended() -> bool:
+        if not any(t.role == "assistant" for t in app.main.chat.conversation.turns):
+            return False
+        if last_reply_turn(app).status is TurnStatus.STREAMING:
+            return False
+        replies = in_log(app, Reply)
+        return bool(replies) and replies[-1].reason is not None
+
+    await wait_until(ended, message="reply end")
     return last_reply_turn(app)
 
 

@@ -104,7 +104,7 @@ class Reply(SizedOnce, Vertical):
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
-        """Why it ended, once it has."""
+        """Why it ended, once it is shown whole with its ending."""
 
     def set_cpu_budget(self, cpu_budget: float | None) -> None:
         """Change the share of a core the UI may use while this reply streams (before
@@ -231,7 +231,6 @@ class Reply(SizedOnce, Vertical):
         if self._stream is not None:
             await self._batcher.flush()  # the last pieces go through the stream too
         self.finished = True
-        self.reason = reason
         self._batcher.discard()
         if self._stream is not None and self._markdown is not None:
             await self._stream.stop()
@@ -256,3 +255,4 @@ class Reply(SizedOnce, Vertical):
         self._ending.remove_class("-waiting")
         self._ending.display = bool(ending)
         self._ending.update(literal(f"[{ending}]" if ending else ""))
+        self.reason = reason
