@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
 import sqlite3
 import stat
 import time
@@ -18,6 +19,7 @@ from tui_chat.core.store import (
     title_from,
 )
 from tui_chat.core.store_files import open_store
+from tui_chat.core.store_search import LONGER_WORDS_AT_MOST, fts_query
 
 
 @pytest.fixture
@@ -338,4 +340,64 @@ def test_a_store_of_the_current_release_gains_the_index_of_word_starts(store_fil
     assert [f.line for f in store.search("ha")] == ["\x02Harbours\x03 and tides"]
     new = store.add_message(1, "assistant", "High water", "complete")
     assert [f.message_id for f in store.search("hi")] == [new]
+    store.close()
+
+
+def test_a_store_of_the_current_release_gains_the_list_of_its_words(store_file: Path) -> None:
+    """Schema 5: the words its messages hold are listed (as the index spells them), and
+    new and changed messages add theirs; a word being typed is searched for as itself
+    and the longer words it starts, by name."""
+    store_file.parent.mkdir(parents=True)
+    old = sqlite3.connect(store_file, isolation_level=None)
+    migrate(old, up_to=5)
+    old.execute("INSERT INTO conversations (title, created, updated) VALUES ('Old', 1, 2)")
+    old.execute(
+        "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
+        "VALUES (1, 'user', 'Harbours, harbour-masters and Häfen', 'complete', 1, 1)"
+    )
+    old.close()
+    store = Store.open(store_file)
+    conn = store._conn
+    assert fts_query(conn, "HARBO") == '("HARBO" OR "harbour" OR "harbours")'
+    assert fts_query(conn, "hafe") == '("hafe" OR "hafen")', "accents as the index folds them"
+    reply = store.add_message(1, "assistant", "", "streaming")
+    store.update_message(reply, "A harbourmaster's boat", "complete")
+    assert fts_query(conn, "the harbo") == (
+        '"the" AND ("harbo" OR "harbour" OR "harbourmaster" OR "harbours")'
+    )
+    assert [f.message_id for f in store.search("harbourm")] == [reply]
+    assert [f.message_id for f in store.search("harbo")] == [reply, 1]
+    assert [f.message_id for f in store.search("masters hafe")] == [1]
+    store.close()
+
+
+def test_a_search_finds_what_a_start_of_a_word_would(store_file: Path) -> None:
+    """Whatever path a search's last word takes (its longer words by name, FTS5's index
+    of starts, or its prefix query when it starts too many words), it finds the messages
+    FTS5's own prefix query finds; a single letter is a word of its own."""
+    store = Store.open(store_file)
+    conversation = store.create_conversation()
+    rng = random.Random(3)
+    words = ["tide", "tides", "tidal", "tidewater", "ti", "t", "water", "waters", "wave"]
+    words += [f"tidemark{n}" for n in range(LONGER_WORDS_AT_MOST + 1)]
+    for _ in range(300):
+        text = " ".join(rng.choices(words, k=6))
+        store.add_message(conversation, "user", text, "complete")
+    for search in ("tid", "tide", "tidem", "tidemark1", "water wav", "waters tide", "ti"):
+        *whole, last = search.split()
+        prefix = " ".join([*(f'"{w}"' for w in whole), f'"{last}"*'])
+        expected = [
+            rowid
+            for (rowid,) in store._conn.execute(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
+                "ORDER BY rowid DESC LIMIT 50",
+                (prefix,),
+            )
+        ]
+        assert [f.message_id for f in store.search(search)] == expected, search
+    assert "*" in fts_query(store._conn, "tidem"), f"{LONGER_WORDS_AT_MOST + 1} longer words"
+    texts = dict(store._conn.execute("SELECT id, text FROM messages"))
+    assert {f.message_id for f in store.search("t", 500)} == {
+        message_id for message_id, text in texts.items() if "t" in text.split()
+    }
     store.close()

@@ -25,7 +25,6 @@ from tui_chat.core.store_records import (
     Found,
     StoredConversation,
     StoredMessage,
-    fts_query,
     matching_line,
     title_from,
 )
@@ -33,6 +32,7 @@ from tui_chat.core.store_records import (
 # Re-exported for the store's tests (the redundant alias says so).
 from tui_chat.core.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from tui_chat.core.store_schema import StoreError, migrate
+from tui_chat.core.store_search import fts_query
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -224,10 +224,10 @@ class Store:
 
     def search(self, text: str, limit: int = 50, *, before: int | None = None) -> list[Found]:
         """Messages holding every word of ``text`` (the last one may be the start of a
-        word, as when typing), the newest first; with ``before`` (a message id), those
-        older than it (the next page). Words are matched whole, without regard to case
-        or accents; ``text`` is words, never a query language."""
-        query = fts_query(text)
+        longer word, as when typing, from two letters on), the newest first; with
+        ``before`` (a message id), those older than it (the next page). Words are matched
+        whole, without regard to case or accents; ``text`` is words, never a query language."""
+        query = fts_query(self._conn, text)
         if not query:
             return []
         rows = self._conn.execute(

@@ -6,7 +6,6 @@ Plain frozen records, read from SQLite rows in column order.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 TITLE_LENGTH = 60
@@ -74,16 +73,6 @@ def title_from(text: str) -> str:
     """A title from the first user message: its first line, trimmed, at most 60 characters."""
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
-
-
-def fts_query(text: str) -> str:
-    """An FTS5 query for the words of ``text``: each quoted (so nothing in it is taken
-    for an operator), all required, the last also as the start of a longer word."""
-    words = re.findall(r"\w+", text)
-    if not words:
-        return ""
-    quoted = [f'"{word}"' for word in words]
-    return " ".join(quoted) + "*"
 
 
 def matching_line(snippet: str) -> str:

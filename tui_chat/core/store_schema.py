@@ -89,6 +89,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     """,
+    # 6: every word the messages hold, as the index spells it (lower case, no accents),
+    # so that the last word of a search, still being typed, is looked for as itself and
+    # the few longer words it starts: FTS5 answers a longer start ("harbo*") by merging
+    # the whole lists of messages of the words that begin with it (40 ms for a common
+    # word in 500,000 messages), a few words by reading the newest of each (2 ms).
+    # The index spells the words of a new message in a scratch table of its own.
+    """
+    CREATE TABLE message_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE terms_scratch USING fts5(
+        text, tokenize='unicode61 remove_diacritics 2', detail=none
+    );
+    CREATE VIRTUAL TABLE terms_scratch_vocab USING fts5vocab(terms_scratch, row);
+    CREATE VIRTUAL TABLE temp.messages_vocab USING fts5vocab(main, messages_fts, row);
+    INSERT INTO message_terms SELECT term FROM temp.messages_vocab;
+    DROP TABLE temp.messages_vocab;
+    CREATE TRIGGER message_terms_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO terms_scratch (rowid, text) VALUES (1, new.text);
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
+    CREATE TRIGGER message_terms_update AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO terms_scratch (rowid, text) VALUES (1, new.text);
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
