@@ -3,6 +3,7 @@ reopened, renamed, deleted, exported, trimmed to the context, folded when long."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -465,6 +466,58 @@ async def test_a_long_conversation_builds_only_its_last_entries_and_earlier_ones
         await reply_finished(app)
         assert sum(w.display for w in log.entries) == SHOWN_AT_MOST
         assert log.entries[-1].display
+
+
+async def test_the_page_above_is_read_ahead_and_shows_without_waiting_on_the_store(
+    make_app: MakeApp, paths: UserPaths
+) -> None:
+    """While the person reads, the page above is read from the store and built; scrolling
+    up then only shows it, even if the store were slow to answer just then."""
+    conversation = _stored_exchanges(paths, 30, "\n\n- one\n- two")
+    store = Store.open(paths.store)
+    store.set_context_start(conversation, 56)  # the view holds the last 12 turns
+    store.close()
+    app = make_app(script=SCRIPT, open_conversation=conversation)
+    chat = app.main.chat
+    reads: list[object] = []
+    answering = asyncio.Event()
+    answering.set()
+    store_call = chat.store.call
+
+    async def call(work: Callable[[Store], object]) -> object:
+        await answering.wait()
+        result = await store_call(work)
+        reads.append(result)
+        return result
+
+    chat.store.call = call  # type: ignore[method-assign,assignment]
+
+    def read_above() -> bool:
+        shown = {str(w.render()) for w in in_log(app, UserMessage)}
+        read = {m.text for r in reads if isinstance(r, list) for m in r}
+        return any(text.startswith("Question") and text not in shown for text in read)
+
+    async with app.run_test(size=SIZE) as pilot:
+        log = chat.chat_log
+        await wait_until(lambda: log.max_scroll_y > 0, message="the screen filled")
+        assert len(chat.conversation.turns) == SHOWN_AT_MOST
+        log.focus()
+        # Past the turns the view holds: the pages above come from the store.
+        while len(log.entries) <= len(chat.conversation.turns):
+            before = len(log.entries)
+            await pilot.press("home")
+            await wait_until(lambda n=before: len(log.entries) > n, message="a page built")
+        await wait_until(read_above, message="the page above read ahead")
+        answering.clear()  # the store answers nothing more
+        before = len(log.entries)
+        await pilot.press("home")
+        await wait_until(
+            lambda: len(log.entries) == before + SHOWN_PER_SCROLL, message="the page shown"
+        )
+        texts = [str(w.render()) for w in in_log(app, UserMessage)]
+        first = 30 - len(texts)
+        assert texts == [f"Question {n}?" for n in range(first, 30)], "in order, no gap"
+        answering.set()
 
 
 def _paragraphs(n: int) -> str:

@@ -3,7 +3,9 @@ is open (new, listed, opened, saved as Markdown). Sending and replies: ``chat_re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,14 +15,13 @@ from textual.message import Message
 from textual.widget import Widget
 
 from tui_chat.core.conversation import Conversation, Turn, TurnStatus
-from tui_chat.core.protocol import DoneReason
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_replies import ChatReplies
 from tui_chat.ui.messages import StoreFailed, StoreRecovered
 from tui_chat.ui.widgets.chat_input import ChatInput
-from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
+from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, SHOWN_PER_SCROLL, ChatLog
 
 
 def screenful(turns: list[Turn], size: Size) -> int:
@@ -45,6 +46,24 @@ ASSUMED_CTX = 131_072
 
 REVEAL_PAGE = 50
 """Entries built at a time while going back to a message a search found."""
+
+
+_Page = tuple[list[tuple[int | None, int | None]], list[Widget]]
+"""Entries read back: (the turn's key in ``_widgets``, if the conversation holds it;
+its message id), and their widgets, oldest first."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Ahead:
+    """A page being read ahead: ``n`` entries up to index ``end`` of ``conversation``."""
+
+    conversation: Conversation
+    end: int
+    n: int
+    task: asyncio.Task[_Page | None]
+
+    def is_for(self, conversation: Conversation, end: int, n: int) -> bool:
+        return self.conversation is conversation and (self.end, self.n) == (end, n)
 
 
 class ChatView(ChatReplies):
@@ -100,6 +119,8 @@ class ChatView(ChatReplies):
         """Its message id in the store."""
         self._by_message: dict[int, Widget] = {}
         """The log's entries by message id in the store (to show one a search found)."""
+        self._ahead: _Ahead | None = None
+        """The page above the log's first entry, being read and built ahead."""
 
     def compose(self) -> ComposeResult:
         yield ChatLog(id="log")
@@ -137,7 +158,9 @@ class ChatView(ChatReplies):
         shown = turns[len(turns) - screenful(turns, self.app.size) :]
         # Built as pages read back are: one widget a reply, drawn by Rich (Textual's
         # Markdown would cost its stylesheet and a widget per block before they show).
-        widgets = await log.put_earlier([(t.role, t.text, t.status.reason) for t in shown])
+        self._drop_ahead()
+        widgets = log.build_earlier([(t.role, t.text, t.status.reason) for t in shown])
+        await log.put_earlier(widgets)
         for turn, widget in zip(shown, widgets, strict=True):
             self._widgets[id(turn)] = widget
             if turn.message_id is not None:
@@ -148,6 +171,7 @@ class ChatView(ChatReplies):
         await self._mark_memory_start()
         log.scroll_end(animate=False)
         log.call_after_refresh(log.fill)
+        log.call_after_refresh(self._read_ahead)
         log.prepare()
         self.post_message(self.Cleared())
 
@@ -155,26 +179,18 @@ class ChatView(ChatReplies):
         """Put up to ``n`` entries before the oldest one in the log: turns the open
         conversation holds, then pages from the store. Returns how many are left."""
         conversation, end = self.conversation, self._built_from
-        start, first = max(0, end - n), conversation.first
-        held = conversation.turns[max(0, start - first) : max(0, end - first)]
-        # (the turn's key in _widgets, if the conversation holds it; message id; entry)
-        rows: list[tuple[int | None, int | None, tuple[str, str, DoneReason]]] = [
-            (id(t), t.message_id, (t.role, t.text, t.status.reason)) for t in held
-        ]
-        missing = (end - start) - len(held)
-        before = held[0].message_id if held else self._oldest_built
-        if missing and conversation.id is not None and before is not None:
-            conversation_id = conversation.id
-            stored = await self.store.call(
-                lambda s: s.messages_before(conversation_id, before, missing)
-            )
-            if conversation is not self.conversation:
-                return 0  # another conversation was opened meanwhile
-            rows[:0] = [
-                (None, m.id, (m.role, m.text, TurnStatus.read(m.status).reason)) for m in stored
-            ]
-        widgets = await self.chat_log.put_earlier([entry for _key, _id, entry in rows])
-        for (key, message_id, _entry), widget in zip(rows, widgets, strict=True):
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.is_for(conversation, end, n):
+            page = await ahead.task
+        else:
+            if ahead is not None:
+                ahead.task.cancel()
+            page = await self._read_back(conversation, end, n)
+        if page is None or conversation is not self.conversation:
+            return 0  # another conversation was opened meanwhile
+        rows, widgets = page
+        await self.chat_log.put_earlier(widgets)
+        for (key, message_id), widget in zip(rows, widgets, strict=True):
             if key is not None:
                 self._widgets[key] = widget
             if message_id is not None:
@@ -183,7 +199,42 @@ class ChatView(ChatReplies):
         if rows:
             self._oldest_built = rows[0][1]
         await self._mark_memory_start()
+        self.chat_log.call_after_refresh(self._read_ahead)
         return self._built_from
+
+    def _read_ahead(self) -> None:
+        """Read and build the page above while the person reads this one: scrolling up
+        then only shows it."""
+        conversation, end = self.conversation, self._built_from
+        if self._ahead is None and end > 0:
+            task = asyncio.create_task(self._read_back(conversation, end, SHOWN_PER_SCROLL))
+            self._ahead = _Ahead(conversation, end, SHOWN_PER_SCROLL, task)
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.task.cancel()
+            self._ahead = None
+
+    async def _read_back(self, conversation: Conversation, end: int, n: int) -> _Page | None:
+        """The ``n`` entries before index ``end`` of ``conversation``, read and built (not
+        mounted); None if another conversation was opened meanwhile."""
+        start, first = max(0, end - n), conversation.first
+        held = conversation.turns[max(0, start - first) : max(0, end - first)]
+        # (the turn's key in _widgets, if the conversation holds it; message id)
+        rows: list[tuple[int | None, int | None]] = [(id(t), t.message_id) for t in held]
+        entries = [(t.role, t.text, t.status.reason) for t in held]
+        missing = (end - start) - len(held)
+        before = held[0].message_id if held else self._oldest_built
+        if missing and conversation.id is not None and before is not None:
+            conversation_id = conversation.id
+            stored = await self.store.call(
+                lambda s: s.messages_before(conversation_id, before, missing)
+            )
+            if conversation is not self.conversation:
+                return None
+            rows[:0] = [(None, m.id) for m in stored]
+            entries[:0] = [(m.role, m.text, TurnStatus.read(m.status).reason) for m in stored]
+        return rows, self.chat_log.build_earlier(entries)
 
     async def open(self, conversation_id: int, at: int | None = None) -> bool:
         """Open a saved conversation (showing message ``at``, if given, at the top of the

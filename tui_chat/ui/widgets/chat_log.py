@@ -89,17 +89,28 @@ class ChatLog(FoldingLog):
         spare = self._spare or ()
         return [w for w in self.children if not isinstance(w, EarlierLine) and w not in spare]
 
-    async def put_earlier(self, entries: list[tuple[str, str, DoneReason]]) -> list[Widget]:
-        """Build entries that come before the first one in the log: (role, text, how a
-        reply ended), oldest first; returns their widgets in the same order."""
+    def build_earlier(self, entries: list[tuple[str, str, DoneReason]]) -> list[Widget]:
+        """Widgets for entries read back: (role, text, how a reply ended), oldest first;
+        replies already rendered at the width of those in the log, if it has any."""
         widgets: list[Widget] = [
             UserMessage(text)
             if role == "user"
             else EarlierReply(text, REPLY_ENDINGS.get(reason, ""))
             for role, text, reason in entries
         ]
-        await self.mount_all(widgets, after=self.query_one(EarlierLine))
+        width = next(
+            (w.size.width for w in self.entries if isinstance(w, EarlierReply) and w.size.width),
+            0,
+        )
+        if width:
+            for widget in widgets:
+                if isinstance(widget, EarlierReply):
+                    widget.render_at(width)
         return widgets
+
+    async def put_earlier(self, widgets: list[Widget]) -> None:
+        """Mount widgets built by ``build_earlier`` before the first entry in the log."""
+        await self.mount_all(widgets, after=self.query_one(EarlierLine))
 
     async def _append(self, *widgets: Widget) -> None:
         """Mount ``widgets`` at the end of the log, before the spare exchange."""

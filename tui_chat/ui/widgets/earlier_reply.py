@@ -83,6 +83,10 @@ class EarlierReply(SizedOnce, Static):
         self.content = Group(*parts)
         self._rendered: tuple[int, _Lines] | None = None
 
+    def render_at(self, width: int) -> None:
+        """Render the reply for a content ``width`` now, ahead of its layout."""
+        self._lines(width)
+
     def _lines(self, width: int) -> _Lines:
         if self._rendered is None or self._rendered[0] != width:
             options = self.app.console_options.update_width(max(1, width)).update(highlight=False)
