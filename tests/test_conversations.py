@@ -4,11 +4,13 @@ reopened, renamed, deleted, exported, trimmed to the context, folded when long."
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import signal
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -518,6 +520,42 @@ async def test_the_page_above_is_read_ahead_and_shows_without_waiting_on_the_sto
         first = 30 - len(texts)
         assert texts == [f"Question {n}?" for n in range(first, 30)], "in order, no gap"
         answering.set()
+
+
+async def test_pages_read_back_are_out_of_the_collectors_view_until_the_conversation_is_left(
+    make_app: MakeApp, paths: UserPaths
+) -> None:
+    """Each full pass of Python's garbage collector walks every object it tracks: entries
+    read back are kept out of its view while they are on the log, and freed once the
+    conversation is left."""
+    conversation = _stored_exchanges(paths, 30, "\n\n- one\n- two")
+    store = Store.open(paths.store)
+    store.set_context_start(conversation, 56)
+    store.close()
+    app = make_app(script=SCRIPT, open_conversation=conversation)
+    async with app.run_test(size=SIZE) as pilot:
+        chat = app.main.chat
+        log = chat.chat_log
+        await wait_until(lambda: log.max_scroll_y > 0, message="the screen filled")
+        log.focus()
+        while len(in_log(app, UserMessage)) < 30:
+            before = len(log.entries)
+            await pilot.press("home")
+            await wait_until(lambda n=before: len(log.entries) > n, message="a page built")
+        await pilot.pause()
+        entries = [w for w in log.entries if isinstance(w, EarlierReply | UserMessage)]
+        tracked = {id(o) for o in gc.get_objects()}
+        assert sum(id(w) in tracked for w in entries) <= SHOWN_AT_MOST, "pages read back"
+        gone = [weakref.ref(w) for w in entries]
+        del entries
+        await pilot.press("ctrl+n")
+        await wait_until(lambda: not chat.conversation.turns, message="a new conversation")
+
+        def freed() -> bool:
+            gc.collect()
+            return all(ref() is None for ref in gone)
+
+        await wait_until(freed, message="the entries freed")
 
 
 def _paragraphs(n: int) -> str:
