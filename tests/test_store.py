@@ -401,3 +401,21 @@ def test_a_search_finds_what_a_start_of_a_word_would(store_file: Path) -> None:
         message_id for message_id, text in texts.items() if "t" in text.split()
     }
     store.close()
+
+
+def test_deleting_a_conversation_takes_its_words_out_of_the_list(store_file: Path) -> None:
+    """Words only a deleted conversation held leave the list of words (a password pasted
+    there, say); words other messages hold stay, and are still found."""
+    store = Store.open(store_file)
+    secret = store.create_conversation()
+    store.add_message(secret, "user", "My password is Hunter2, at the harbour", "complete")
+    other = store.create_conversation()
+    kept = store.add_message(other, "user", "The harbour at low tide", "complete")
+    store.delete(secret)
+    terms = {term for (term,) in store._conn.execute("SELECT term FROM message_terms")}
+    assert not {"password", "hunter2", "my", "is"} & terms
+    assert {"the", "harbour", "at", "low", "tide"} <= terms
+    assert [f.message_id for f in store.search("harbo")] == [kept]
+    (scratch,) = store._conn.execute("SELECT count(*) FROM terms_scratch").fetchone()
+    assert scratch == 0
+    store.close()

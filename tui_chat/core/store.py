@@ -32,7 +32,7 @@ from tui_chat.core.store_records import (
 # Re-exported for the store's tests (the redundant alias says so).
 from tui_chat.core.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from tui_chat.core.store_schema import StoreError, migrate
-from tui_chat.core.store_search import fts_query
+from tui_chat.core.store_search import forget_words_of, fts_query
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -192,8 +192,10 @@ class Store:
             )
 
     def delete(self, conversation_id: int) -> None:
-        """Delete a conversation and its messages."""
+        """Delete a conversation and its messages, and the words only they held from the
+        list of words (a password pasted there, say)."""
         with _transaction(self._conn):
+            forget_words_of(self._conn, conversation_id)
             self._conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     # Reading --------------------------------------------------------------------------

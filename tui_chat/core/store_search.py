@@ -62,3 +62,20 @@ def fts_query(conn: sqlite3.Connection, text: str) -> str:
         else:
             parts.append("(" + " OR ".join(_quoted(w) for w in [last, *longer]) + ")")
     return " AND ".join(parts)
+
+
+def forget_words_of(conn: sqlite3.Connection, conversation_id: int) -> None:
+    """Take out of ``message_terms`` the words no message but those of a conversation
+    about to be deleted holds. Call it in the deleting transaction, before the delete."""
+    conn.execute(
+        "INSERT INTO terms_scratch (rowid, text) "
+        "SELECT id, text FROM messages WHERE conversation_id = ?",
+        (conversation_id,),
+    )
+    conn.execute(
+        "DELETE FROM message_terms WHERE term IN (SELECT v.term FROM terms_scratch_vocab v "
+        "WHERE NOT EXISTS (SELECT 1 FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+        "WHERE messages_fts MATCH '\"' || v.term || '\"' AND m.conversation_id != ?))",
+        (conversation_id,),
+    )
+    conn.execute("DELETE FROM terms_scratch")
