@@ -75,7 +75,7 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(9, 256, 80, 20, 10, 10_000, 10, 11, 3, 3, 10_000, 10_000, 4096, 8, 3)
+        return cls(9, 256, 80, 20, 10, 10_000, 10, 11, 3, 3, 10_000, 10_000, 4096, 8, 7)
 
     @classmethod
     def quick(cls) -> Plan:
