@@ -27,15 +27,51 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _markdown_class() -> type[RichMarkdown]:
-    """Rich's Markdown as the chat shows replies: headings to the left, and a single
-    line break kept (as ``chat_markdown_parser`` does for streamed replies)."""
-    from rich.markdown import Heading, Markdown
+    """Rich's Markdown drawn as Textual draws a streamed reply: headings to the left, a
+    single line break kept (as ``chat_markdown_parser`` does), numbers of a list with
+    their dot, tables boxed across the width."""
+    from rich import box
+    from rich.markdown import Heading, ListItem, Markdown, TableElement
+    from rich.segment import Segment
+    from rich.table import Table
 
     class LeftHeading(Heading):
         LEVEL_ALIGN = {}  # noqa: RUF012 (Rich's own declaration): every level to the left
 
+    class DottedItem(ListItem):
+        def render_number(
+            self, console: Console, options: ConsoleOptions, number: int, last_number: int
+        ) -> RenderResult:
+            width = len(str(last_number)) + 3
+            style = console.get_style("markdown.item.number", default="none")
+            lines = console.render_lines(
+                self.elements, options.update(width=options.max_width - width), style=self.style
+            )
+            for n, line in enumerate(lines):
+                yield Segment(f"{number}. ".rjust(width) if n == 0 else " " * width, style)
+                yield from line
+                yield Segment("\n")
+
+    class BoxedTable(TableElement):
+        def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+            table = Table(box=box.SQUARE, expand=True, style="markdown.table.border")
+            if self.header is not None and self.header.row is not None:
+                for cell in self.header.row.cells:
+                    heading = cell.content.copy()
+                    heading.stylize("markdown.table.header")
+                    table.add_column(heading)
+            if self.body is not None:
+                for row in self.body.rows:
+                    table.add_row(*(cell.content for cell in row.cells))
+            yield table
+
     class ChatRichMarkdown(Markdown):
-        elements = {**Markdown.elements, "heading_open": LeftHeading}  # noqa: RUF012
+        elements = {  # noqa: RUF012 (Rich's own declaration)
+            **Markdown.elements,
+            "heading_open": LeftHeading,
+            "list_item_open": DottedItem,
+            "table_open": BoxedTable,
+        }
 
         def __init__(self, markup: str) -> None:
             super().__init__(markup, hyperlinks=False)
