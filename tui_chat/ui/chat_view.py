@@ -3,26 +3,23 @@ is open (new, listed, opened, saved as Markdown). Sending and replies: ``chat_re
 
 from __future__ import annotations
 
-import asyncio
-import gc
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.widget import Widget
 
-from tui_chat.core.conversation import Conversation, Turn, TurnStatus
+from tui_chat.core.conversation import Conversation, Turn
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_replies import ChatReplies
 from tui_chat.ui.messages import StoreFailed, StoreRecovered
+from tui_chat.ui.read_back import ReadBack
 from tui_chat.ui.widgets.chat_input import ChatInput
-from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, SHOWN_PER_SCROLL, ChatLog
+from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
 
 
 def screenful(turns: list[Turn], size: Size) -> int:
@@ -47,24 +44,6 @@ ASSUMED_CTX = 131_072
 
 REVEAL_PAGE = 50
 """Entries built at a time while going back to a message a search found."""
-
-
-_Page = tuple[list[tuple[int | None, int | None]], list[Widget]]
-"""Entries read back: (the turn's key in ``_widgets``, if the conversation holds it;
-its message id), and their widgets, oldest first."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Ahead:
-    """A page being read ahead: ``n`` entries up to index ``end`` of ``conversation``."""
-
-    conversation: Conversation
-    end: int
-    n: int
-    task: asyncio.Task[_Page | None]
-
-    def is_for(self, conversation: Conversation, end: int, n: int) -> bool:
-        return self.conversation is conversation and (self.end, self.n) == (end, n)
 
 
 class ChatView(ChatReplies):
@@ -114,16 +93,9 @@ class ChatView(ChatReplies):
             lambda: self.post_message(StoreRecovered()),
         )
         self.conversation = self._fresh()
-        self._built_from = 0
-        """Index (in the whole conversation) of the oldest turn in the log."""
-        self._oldest_built: int | None = None
-        """Its message id in the store."""
-        self._by_message: dict[int, Widget] = {}
-        """The log's entries by message id in the store (to show one a search found)."""
-        self._ahead: _Ahead | None = None
-        """The page above the log's first entry, being read and built ahead."""
-        self._frozen = False
-        """Pages read back are frozen out of the garbage collector's view."""
+        self.read_back = ReadBack(
+            store, lambda: self.chat_log, self._widgets, self._mark_memory_start
+        )
 
     def compose(self) -> ComposeResult:
         yield ChatLog(id="log")
@@ -154,101 +126,20 @@ class ChatView(ChatReplies):
         self.conversation = conversation
         self.last_reason = None
         self._widgets.clear()
-        self._by_message.clear()
         log = self.chat_log
         await log.clear()
-        if self._frozen:
-            # The pages read back are gone: their widgets are the collector's again, and
-            # collected once the new conversation is drawn rather than in a later pause.
-            gc.unfreeze()
-            self._frozen = False
-            log.call_after_refresh(gc.collect)
         turns = conversation.turns
         shown = turns[len(turns) - screenful(turns, self.app.size) :]
         # Built as pages read back are: one widget a reply, drawn by Rich (Textual's
         # Markdown would cost its stylesheet and a widget per block before they show).
-        self._drop_ahead()
         widgets = log.build_earlier([(t.role, t.text, t.status.reason) for t in shown])
         await log.put_earlier(widgets)
-        for turn, widget in zip(shown, widgets, strict=True):
-            self._widgets[id(turn)] = widget
-            if turn.message_id is not None:
-                self._by_message[turn.message_id] = widget
-        self._built_from = conversation.count - len(shown)
-        self._oldest_built = shown[0].message_id if shown else None
-        log.set_earlier(self._built_from, self._build_earlier)
+        self.read_back.start(conversation, shown, widgets)
         await self._mark_memory_start()
         log.scroll_end(animate=False)
         log.call_after_refresh(log.fill)
-        log.call_after_refresh(self._read_ahead)
         log.prepare()
         self.post_message(self.Cleared())
-
-    async def _build_earlier(self, n: int) -> int:
-        """Put up to ``n`` entries before the oldest one in the log: turns the open
-        conversation holds, then pages from the store. Returns how many are left."""
-        conversation, end = self.conversation, self._built_from
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead.is_for(conversation, end, n):
-            page = await ahead.task
-        else:
-            if ahead is not None:
-                ahead.task.cancel()
-            page = await self._read_back(conversation, end, n)
-        if page is None or conversation is not self.conversation:
-            return 0  # another conversation was opened meanwhile
-        rows, widgets = page
-        await self.chat_log.put_earlier(widgets)
-        for (key, message_id), widget in zip(rows, widgets, strict=True):
-            if key is not None:
-                self._widgets[key] = widget
-            if message_id is not None:
-                self._by_message[message_id] = widget
-        self._built_from = end - len(rows)
-        if rows:
-            self._oldest_built = rows[0][1]
-        await self._mark_memory_start()
-        # Entries read back stay until the log is cleared: out of the collector's view,
-        # its full passes do not walk them (a thousand messages read back made each such
-        # pass a 130 ms pause).
-        gc.freeze()
-        self._frozen = True
-        self.chat_log.call_after_refresh(self._read_ahead)
-        return self._built_from
-
-    def _read_ahead(self) -> None:
-        """Read and build the page above while the person reads this one: scrolling up
-        then only shows it."""
-        conversation, end = self.conversation, self._built_from
-        if self._ahead is None and end > 0:
-            task = asyncio.create_task(self._read_back(conversation, end, SHOWN_PER_SCROLL))
-            self._ahead = _Ahead(conversation, end, SHOWN_PER_SCROLL, task)
-
-    def _drop_ahead(self) -> None:
-        if self._ahead is not None:
-            self._ahead.task.cancel()
-            self._ahead = None
-
-    async def _read_back(self, conversation: Conversation, end: int, n: int) -> _Page | None:
-        """The ``n`` entries before index ``end`` of ``conversation``, read and built (not
-        mounted); None if another conversation was opened meanwhile."""
-        start, first = max(0, end - n), conversation.first
-        held = conversation.turns[max(0, start - first) : max(0, end - first)]
-        # (the turn's key in _widgets, if the conversation holds it; message id)
-        rows: list[tuple[int | None, int | None]] = [(id(t), t.message_id) for t in held]
-        entries = [(t.role, t.text, t.status.reason) for t in held]
-        missing = (end - start) - len(held)
-        before = held[0].message_id if held else self._oldest_built
-        if missing and conversation.id is not None and before is not None:
-            conversation_id = conversation.id
-            stored = await self.store.call(
-                lambda s: s.messages_before(conversation_id, before, missing)
-            )
-            if conversation is not self.conversation:
-                return None
-            rows[:0] = [(None, m.id) for m in stored]
-            entries[:0] = [(m.role, m.text, TurnStatus.read(m.status).reason) for m in stored]
-        return rows, self.chat_log.build_earlier(entries)
 
     async def open(self, conversation_id: int, at: int | None = None) -> bool:
         """Open a saved conversation (showing message ``at``, if given, at the top of the
@@ -278,14 +169,15 @@ class ChatView(ChatReplies):
         index = await self.store.call(lambda s: s.position(conversation_id, message_id))
         if index is None or conversation is not self.conversation:
             return
-        if self._built_from - index > REVEAL_PAGE:
-            self.notify(f"Going back {self._built_from - index:,} messages…", timeout=3)
-        while self._built_from > index and conversation is self.conversation:
-            await self._build_earlier(min(REVEAL_PAGE, self._built_from - index))
-            log.set_earlier(self._built_from, self._build_earlier)
+        read_back = self.read_back
+        if read_back.built_from - index > REVEAL_PAGE:
+            self.notify(f"Going back {read_back.built_from - index:,} messages…", timeout=3)
+        while read_back.built_from > index and conversation is self.conversation:
+            await read_back.build_earlier(min(REVEAL_PAGE, read_back.built_from - index))
+            log.set_earlier(read_back.built_from, read_back.build_earlier)
         for old in log.query(".found"):
             old.remove_class("found")
-        widget = self._by_message.get(message_id)
+        widget = read_back.widget(message_id)
         if widget is not None:
             widget.display = True
             widget.add_class("found")
