@@ -255,18 +255,25 @@ def test_a_long_conversation_is_read_from_its_end_and_paged_back(store_file: Pat
     assert store.info(conversation + 1) is None
 
 
-def test_a_store_of_the_last_release_is_indexed_for_search(store_file: Path) -> None:
-    """Schema 3 (tui-chat before search) gains the index of what it holds; triggers keep
-    it current as messages are added, stream, and go."""
+def _old_store(store_file: Path, version: int, text: str) -> None:
+    """A store as tui-chat of schema ``version`` left it: conversation 1, "Old", holding
+    one message of the person's, ``text``."""
     store_file.parent.mkdir(parents=True)
     old = sqlite3.connect(store_file, isolation_level=None)
-    migrate(old, up_to=3)
+    migrate(old, up_to=version)
     old.execute("INSERT INTO conversations (title, created, updated) VALUES ('Old', 1, 2)")
     old.execute(
         "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
-        "VALUES (1, 'user', 'Über die Gezeiten: the tide', 'complete', 1, 1)"
+        "VALUES (1, 'user', ?, 'complete', 1, 1)",
+        (text,),
     )
     old.close()
+
+
+def test_a_store_of_the_last_release_is_indexed_for_search(store_file: Path) -> None:
+    """Schema 3 (tui-chat before search) gains the index of what it holds; triggers keep
+    it current as messages are added, stream, and go."""
+    _old_store(store_file, 3, "Über die Gezeiten: the tide")
     store = Store.open(store_file)
     (found,) = store.search("uber")
     assert (found.conversation_id, found.title, found.role) == (1, "Old", "user")
@@ -325,15 +332,7 @@ def test_search_pages_back_and_a_message_knows_its_place(store_file: Path) -> No
 def test_a_store_of_the_current_release_gains_the_index_of_word_starts(store_file: Path) -> None:
     """Schema 4 (search without the index of word starts): its messages are indexed again
     with it, found by their first letters, and the triggers keep it current."""
-    store_file.parent.mkdir(parents=True)
-    old = sqlite3.connect(store_file, isolation_level=None)
-    migrate(old, up_to=4)
-    old.execute("INSERT INTO conversations (title, created, updated) VALUES ('Old', 1, 2)")
-    old.execute(
-        "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
-        "VALUES (1, 'user', 'Harbours and tides', 'complete', 1, 1)"
-    )
-    old.close()
+    _old_store(store_file, 4, "Harbours and tides")
     store = Store.open(store_file)
     (sql,) = store._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'messages_fts'")
     assert "prefix='2 3'" in sql[0]
@@ -347,15 +346,7 @@ def test_a_store_of_the_current_release_gains_the_list_of_its_words(store_file: 
     """Schema 5: the words its messages hold are listed (as the index spells them), and
     new and changed messages add theirs; a word being typed is searched for as itself
     and the longer words it starts, by name."""
-    store_file.parent.mkdir(parents=True)
-    old = sqlite3.connect(store_file, isolation_level=None)
-    migrate(old, up_to=5)
-    old.execute("INSERT INTO conversations (title, created, updated) VALUES ('Old', 1, 2)")
-    old.execute(
-        "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
-        "VALUES (1, 'user', 'Harbours, harbour-masters and Häfen', 'complete', 1, 1)"
-    )
-    old.close()
+    _old_store(store_file, 5, "Harbours, harbour-masters and Häfen")
     store = Store.open(store_file)
     conn = store._conn
     assert fts_query(conn, "HARBO") == '("HARBO" OR "harbour" OR "harbours")'
