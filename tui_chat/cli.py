@@ -6,6 +6,7 @@ module under spawn, and ``--help`` should be instant.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -25,6 +26,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments and arguments[0] in COMMANDS:
         module, function = COMMANDS[arguments[0]]
         return getattr(import_module(module), function)(arguments[1:])
-    from tui_chat.commands.chat import run_app
+    # What start-up makes lives as long as the app: the collector's passes over it as it
+    # is made only delay the first frame. The app turns collection back on once that is
+    # drawn, with the start-up's objects frozen out of the collector's view.
+    gc.disable()
+    try:
+        from tui_chat.commands.chat import run_app
 
-    return run_app(arguments)
+        return run_app(arguments)
+    finally:
+        gc.enable()

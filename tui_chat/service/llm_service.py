@@ -115,6 +115,11 @@ class LlmService:
         server that could not be reached takes requests: each is a new attempt."""
         return bool(self._supervisor.server_down) or self._state not in _STOPPED_STATES
 
+    @property
+    def started(self) -> bool:
+        """True once ``start`` was called."""
+        return self._loop is not None
+
     # Commands -------------------------------------------------------------------------
 
     def start(self) -> None:

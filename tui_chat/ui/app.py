@@ -161,18 +161,30 @@ class ChatApp(QuietFailure):
                 self.post_message(events.Key(event.key, event.character))
             else:
                 self.post_message(events.Paste(event.text))
-        self.service.start()
+        if not self._open_at_start:
+            self.service.start()
         self._open_store()
 
     @work
     async def _open_store(self) -> None:
-        if self._log_problem:
-            self.main.banner.show(self._log_problem, key="logs")
-        opened = await self.store.opened()
-        if opened.problem:
-            self.main.banner.show(opened.problem, key="store")
-        if self._open_at_start and not await self.main.chat.open(self._open_at_start):
-            self.notify(f"There is no conversation {self._open_at_start}.", severity="error")
+        try:
+            if self._log_problem:
+                self.main.banner.show(self._log_problem, key="logs")
+            opened = await self.store.opened()
+            if opened.problem:
+                self.main.banner.show(opened.problem, key="store")
+            # The worker starts once the conversation is on the screen: the start of a
+            # process that loads a model takes the CPU that first paint needs.
+            if self._open_at_start and not await self.main.chat.open(
+                self._open_at_start, shown=self._start_service
+            ):
+                self.notify(f"There is no conversation {self._open_at_start}.", severity="error")
+        finally:
+            self._start_service()
+
+    def _start_service(self) -> None:
+        if not self.service.started:
+            self.service.start()
 
     def _store_failed(self, message: str) -> None:
         # Called on the store's thread; post_message is safe from there.

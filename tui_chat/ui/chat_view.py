@@ -3,6 +3,7 @@ is open (new, listed, opened, saved as Markdown). Sending and replies: ``chat_re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from textual import work
@@ -141,9 +142,12 @@ class ChatView(ChatReplies):
         log.prepare()
         self.post_message(self.Cleared())
 
-    async def open(self, conversation_id: int, at: int | None = None) -> bool:
+    async def open(
+        self, conversation_id: int, at: int | None = None, shown: Callable[[], None] | None = None
+    ) -> bool:
         """Open a saved conversation (showing message ``at``, if given, at the top of the
-        log); False if there is no such conversation."""
+        log); False if there is no such conversation. ``shown`` is called once it is on
+        the screen, before the model hears of it."""
         model = self.service.model
         n_ctx = model.n_ctx if model else self.service.settings.n_ctx or ASSUMED_CTX
         stored = await self.store.call(
@@ -153,6 +157,11 @@ class ChatView(ChatReplies):
             return False
         conversation = Conversation.from_stored(stored)
         await self.show(conversation)
+        if shown is not None:
+            painted = asyncio.Event()
+            self.call_after_refresh(painted.set)
+            await painted.wait()
+            shown()
         self.service.prepare(conversation.messages_for(), keep=conversation.kept)
         self.count_context()
         if at is not None:

@@ -121,8 +121,9 @@ class MainScreen(Screen[None]):
             return  # the app closed before its second frame
         # What start-up built lives as long as the app: taking it out of the garbage
         # collector's view makes its full collections, which pause the screen while a
-        # reply streams, several times shorter.
+        # reply streams, several times shorter. Collection was off until now (``cli``).
         gc.freeze()
+        gc.enable()
 
     @property
     def status(self) -> StatusLine:
