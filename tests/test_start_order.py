@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 from tests.helpers import in_log, loaded, wait_until
 from tui_chat import cli
@@ -17,6 +18,7 @@ from tui_chat.core.paths import UserPaths
 from tui_chat.core.script import Script, says
 from tui_chat.core.store import Store
 from tui_chat.ui.app import ChatApp
+from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
 
 MakeApp = Callable[..., ChatApp]
@@ -118,3 +120,20 @@ def test_the_command_builds_the_app_with_collection_off_and_leaves_it_on(
         cli.main(["--nonsense"])
     assert seen == [False]
     assert gc.isenabled()
+
+
+async def test_the_log_never_has_the_focus_at_start_and_the_footer_shows_its_keys(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Focus given to the log first and moved to the input restyles both; with it
+    straight on the input, nothing changes the keys after the footer is there: it draws
+    them all the same, with nothing pressed."""
+    focused: list[str] = []
+    monkeypatch.setattr(ChatLog, "on_focus", lambda self, _: focused.append("log"), raising=False)
+    app = make_app(script=SCRIPT)
+    async with app.run_test(size=SIZE):
+        await wait_until(lambda: app.main.query(FooterKey), message="the footer's keys")
+        keys = " ".join(str(key.render()) for key in app.main.query(FooterKey))
+        assert "Quit" in keys
+        assert app.focused is app.main.chat.input
+    assert focused == []

@@ -17,7 +17,8 @@ from pathlib import Path
 from tui_chat.bench.report import Figure, median_figure
 from tui_chat.core.paths import UserPaths
 
-READY_MARKER = b"Message (Enter sends"
+READY_MARKER = b"essage (Enter sends"
+"""The input's placeholder, from its second letter: the cursor is drawn over the first."""
 HELLO_MARKER = b"Hello from Textual"
 QUIT = b"\x11"  # Ctrl+Q
 

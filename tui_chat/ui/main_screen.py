@@ -60,6 +60,8 @@ STATE_LABELS: dict[ServiceState, str] = {
 class MainScreen(Screen[None]):
     """Chat and Translate side by side in tabs, over one model service."""
 
+    AUTO_FOCUS = "#input"
+    """Straight to the input: focus given to the log first and then moved restyles both."""
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
         Binding("escape", "stop", "Stop", priority=True),
         # Ctrl+T itself is bound in each view, so that the footer names the other one.
@@ -105,7 +107,6 @@ class MainScreen(Screen[None]):
         yield StatusLine(id="status")
 
     def on_mount(self) -> None:
-        self.chat.query_one("#input").focus()
         if self.service.settings.server:  # until it names its model
             self.status.model_name = f"server {urlsplit(self.service.settings.server).netloc}"
         self.call_after_refresh(self._complete)
@@ -117,6 +118,7 @@ class MainScreen(Screen[None]):
             self.translate.display = False
             await self.query_one(ContentSwitcher).mount(self.translate)
             await self.mount(Footer())
+            self.refresh_bindings()  # a footer draws its keys once told they changed
         except (MountError, NoMatches):
             return  # the app closed before its second frame
         # What start-up built lives as long as the app: taking it out of the garbage
