@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 
-def modules_after_import(*modules: str) -> set[str]:
+def loaded_after_import(*modules: str) -> set[str]:
+    """Every module a fresh interpreter holds after importing ``modules``."""
     code = (
         "import sys\n"
         + "".join(f"import {m}\n" for m in modules)
@@ -21,7 +22,12 @@ def modules_after_import(*modules: str) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    return {line.split(".")[0] for line in result.stdout.split()}
+    return set(result.stdout.split())
+
+
+def modules_after_import(*modules: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after importing ``modules``."""
+    return {name.split(".")[0] for name in loaded_after_import(*modules)}
 
 
 def test_ui_process_never_imports_llama_cpp() -> None:
@@ -42,6 +48,14 @@ def test_the_app_starts_without_importlib_metadata() -> None:
     loaded = modules_after_import("tui_chat.cli", "tui_chat.commands.chat", "tui_chat.ui.app")
     assert "email" not in loaded
     assert "zipfile" not in loaded
+
+
+def test_opening_a_conversation_at_start_brings_no_export_code() -> None:
+    """``--open`` and ``--continue`` find the conversation with this module before the
+    first frame: exporting's JSON and dates wait for ``tui-chat export``."""
+    loaded = loaded_after_import("tui_chat.commands.chat", "tui_chat.commands.conversations")
+    assert "tui_chat.core.store" in loaded
+    assert "tui_chat.core.export" not in loaded
 
 
 def test_worker_imports_llama_cpp_and_core_but_never_textual() -> None:

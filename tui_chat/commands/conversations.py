@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tui_chat.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, home_problem, whole_number
-from tui_chat.core.export import to_json, to_markdown
 from tui_chat.core.paths import user_paths
 from tui_chat.core.store import Store, StoreError
 from tui_chat.core.store_records import MATCH_END, MATCH_START
@@ -157,5 +156,9 @@ def run_export(argv: Sequence[str]) -> int:
     if conversation is None:
         print(f"tui-chat export: there is no conversation {args.id}.", file=sys.stderr)
         return EXIT_USAGE
+    # Here, not at the top: ``--open`` and ``--continue`` import this module before the
+    # first frame, and have no use for JSON and dates.
+    from tui_chat.core.export import to_json, to_markdown
+
     sys.stdout.write(to_markdown(conversation) if args.format == "md" else to_json(conversation))
     return EXIT_OK
