@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from textual.widgets import Footer
@@ -16,7 +18,10 @@ from tui_chat import cli
 from tui_chat.commands import chat as chat_command
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.script import Script, says
+from tui_chat.core.settings import Settings
 from tui_chat.core.store import Store
+from tui_chat.service.store_worker import StoreWorker
+from tui_chat.ui import app as app_module
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
@@ -58,12 +63,47 @@ def _watch_service(app: ChatApp) -> list[str]:
     return said
 
 
-async def test_a_conversation_opened_at_start_is_drawn_before_the_worker_starts(
-    make_app: MakeApp, paths: UserPaths
+class FirstFrameWatched(ChatApp):
+    """The app, noting how many replies of the log were drawn in its first frame."""
+
+    CSS_PATH = str(Path(app_module.__file__).with_name(ChatApp.CSS_PATH))  # type: ignore[arg-type]
+    in_first_frame: int | None = None
+
+    def on_ready(self) -> None:
+        # Textual then calls ChatApp's own on_ready too (handlers of every class run).
+        self.in_first_frame = len([w for w in in_log(self, EarlierReply) if w.region.height])
+
+
+async def test_a_conversation_opened_at_start_is_in_the_first_frame(
+    settings: Settings, paths: UserPaths
 ) -> None:
-    """The worker's start takes the CPU the first paint of the conversation needs, so it
+    """With the store open by the time the screen is built, the conversation is drawn
+    in the first frame (not in a second layout and paint after it); the worker starts
+    after it, and hears of the conversation after its start."""
+    conversation = _stored(paths, 3)
+    app = FirstFrameWatched(replace(settings, script=SCRIPT), paths, open_conversation=conversation)
+    said = _watch_service(app)
+    try:
+        await app.store.opened()  # before the screen is built
+        async with app.run_test(size=SIZE):
+            await loaded(app)
+            status = app.main.status
+            await wait_until(lambda: status.context_tokens is not None, message="context counted")
+    finally:
+        app.service.close_now()
+        app.store.close_now()
+    assert app.in_first_frame == 3
+    assert said == ["start, 3 replies drawn", "prepare"]
+
+
+async def test_a_conversation_opened_while_the_store_opens_is_drawn_before_the_worker_starts(
+    make_app: MakeApp, paths: UserPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store still opening (a migration, say) does not hold the first frame back: the
+    conversation follows it. The worker's start takes the CPU that paint needs, so it
     comes after; what the model is told of the conversation (to restore its kept state,
     to count its tokens) comes after the start, not into a worker not there yet."""
+    monkeypatch.setattr(StoreWorker, "is_open", property(lambda self: False))
     conversation = _stored(paths, 3)
     app = make_app(script=SCRIPT, open_conversation=conversation)
     said = _watch_service(app)
@@ -71,6 +111,7 @@ async def test_a_conversation_opened_at_start_is_drawn_before_the_worker_starts(
         await loaded(app)
         status = app.main.status
         await wait_until(lambda: status.context_tokens is not None, message="context counted")
+        assert in_log(app, EarlierReply)
     assert said == ["start, 3 replies drawn", "prepare"]
 
 

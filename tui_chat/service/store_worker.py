@@ -50,6 +50,11 @@ class StoreWorker:
             return OpenedStore(Store.in_memory())
         return open_store(self._path)
 
+    @property
+    def is_open(self) -> bool:
+        """True once opening the store has ended (``opened`` then answers at once)."""
+        return self._opened.done()
+
     async def opened(self) -> OpenedStore:
         """The store, once open, and what went wrong opening it ("" if nothing)."""
         return await asyncio.wrap_future(self._opened)

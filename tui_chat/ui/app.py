@@ -93,7 +93,13 @@ class ChatApp(QuietFailure):
         self.paths = paths
         self.service = LlmService(settings, paths.worker_log, self._deliver)
         self.store = StoreWorker(store_path or paths.store, self._store_failed)
-        self.main = MainScreen(self.service, self.store, settings, config.config_path(paths.config))
+        self.main = MainScreen(
+            self.service,
+            self.store,
+            settings,
+            config.config_path(paths.config),
+            before_first_frame=self._show_at_start,
+        )
         self._open_at_start = open_conversation
         self._log_problem = log_problem
         self._early_input: list[events.Key | events.Paste] | None = []
@@ -104,6 +110,9 @@ class ChatApp(QuietFailure):
         """Why the app ended on an error, for the terminal once it is back ("" if not)."""
         self.ended_by: signal.Signals | None = None
         """The signal that ended the app, if one did."""
+        self._shown_at_start: bool | None = None
+        """Whether the conversation to open at start was found, once it was looked for
+        before the first frame (None: it was not)."""
 
     def internal_error(self, error: BaseException | None) -> None:
         """An exception escaped a handler and the app ends. Its traceback goes to the
@@ -128,6 +137,13 @@ class ChatApp(QuietFailure):
             loop = asyncio.get_running_loop()
             for sig in ENDING_SIGNALS:
                 loop.add_signal_handler(sig, self._end_on_signal, sig)
+
+    async def _show_at_start(self) -> None:
+        if self._open_at_start and self.store.is_open:
+            # Shown in the first frame (a layout and a paint fewer than after it), when
+            # the store answers at once: one still opening (migrating, say) would hold
+            # that frame back.
+            self._shown_at_start = await self.main.chat.show_stored(self._open_at_start)
 
     def _end_on_signal(self, sig: signal.Signals) -> None:
         if self.ended_by is None:
@@ -161,7 +177,7 @@ class ChatApp(QuietFailure):
                 self.post_message(events.Key(event.key, event.character))
             else:
                 self.post_message(events.Paste(event.text))
-        if not self._open_at_start:
+        if not self._open_at_start or self._shown_at_start is not None:
             self.service.start()
         self._open_store()
 
@@ -173,12 +189,22 @@ class ChatApp(QuietFailure):
             opened = await self.store.opened()
             if opened.problem:
                 self.main.banner.show(opened.problem, key="store")
-            # The worker starts once the conversation is on the screen: the start of a
-            # process that loads a model takes the CPU that first paint needs.
-            if self._open_at_start and not await self.main.chat.open(
-                self._open_at_start, shown=self._start_service
-            ):
-                self.notify(f"There is no conversation {self._open_at_start}.", severity="error")
+            opening = self._open_at_start
+            if not opening:
+                return
+            shown = self._shown_at_start
+            if shown is None:
+                shown = await self.main.chat.show_stored(opening)
+                # The worker starts once the conversation is on the screen: the start of
+                # a process that loads a model takes the CPU that first paint needs.
+                painted = asyncio.Event()
+                self.call_after_refresh(painted.set)
+                await painted.wait()
+                self._start_service()
+            if shown:
+                self.main.chat.tell_model()
+            else:
+                self.notify(f"There is no conversation {opening}.", severity="error")
         finally:
             self._start_service()
 

@@ -3,7 +3,6 @@ is open (new, listed, opened, saved as Markdown). Sending and replies: ``chat_re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from textual import work
@@ -142,12 +141,19 @@ class ChatView(ChatReplies):
         log.prepare()
         self.post_message(self.Cleared())
 
-    async def open(
-        self, conversation_id: int, at: int | None = None, shown: Callable[[], None] | None = None
-    ) -> bool:
+    async def open(self, conversation_id: int, at: int | None = None) -> bool:
         """Open a saved conversation (showing message ``at``, if given, at the top of the
-        log); False if there is no such conversation. ``shown`` is called once it is on
-        the screen, before the model hears of it."""
+        log); False if there is no such conversation."""
+        if not await self.show_stored(conversation_id):
+            return False
+        self.tell_model()
+        if at is not None:
+            await self.reveal(at)
+        return True
+
+    async def show_stored(self, conversation_id: int) -> bool:
+        """Read a saved conversation's last messages and show them; False if there is no
+        such conversation. The model is not told of it: ``tell_model`` does that."""
         model = self.service.model
         n_ctx = model.n_ctx if model else self.service.settings.n_ctx or ASSUMED_CTX
         stored = await self.store.call(
@@ -155,18 +161,15 @@ class ChatView(ChatReplies):
         )
         if stored is None:
             return False
-        conversation = Conversation.from_stored(stored)
-        await self.show(conversation)
-        if shown is not None:
-            painted = asyncio.Event()
-            self.call_after_refresh(painted.set)
-            await painted.wait()
-            shown()
+        await self.show(Conversation.from_stored(stored))
+        return True
+
+    def tell_model(self) -> None:
+        """Have the model make ready for the conversation shown (restore the state kept
+        of it) and count how much of the context it takes."""
+        conversation = self.conversation
         self.service.prepare(conversation.messages_for(), keep=conversation.kept)
         self.count_context()
-        if at is not None:
-            await self.reveal(at)
-        return True
 
     async def reveal(self, message_id: int) -> None:
         """Build the log back to a message of the open conversation (a page at a time),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,9 +72,17 @@ class MainScreen(Screen[None]):
     ]
 
     def __init__(
-        self, service: LlmService, store: StoreWorker, settings: Settings, config_file: Path
+        self,
+        service: LlmService,
+        store: StoreWorker,
+        settings: Settings,
+        config_file: Path,
+        before_first_frame: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``before_first_frame`` runs once the screen is built, before it is first
+        drawn (the frame waits for it)."""
         super().__init__()
+        self._before_first_frame = before_first_frame
         self.service = service
         self._config_file = config_file
         self._showing_retry = False
@@ -106,10 +115,12 @@ class MainScreen(Screen[None]):
             yield self.chat
         yield StatusLine(id="status")
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.service.settings.server:  # until it names its model
             self.status.model_name = f"server {urlsplit(self.service.settings.server).netloc}"
         self.call_after_refresh(self._complete)
+        if self._before_first_frame is not None:
+            await self._before_first_frame()
 
     async def _complete(self) -> None:
         """Mount the rest of the screen after the first frame."""
