@@ -178,7 +178,7 @@ class ChatApp(QuietFailure):
             else:
                 self.post_message(events.Paste(event.text))
         if not self._open_at_start or self._shown_at_start is not None:
-            self.service.start()
+            self._start_service()  # the first frame is out, with all it had to show
         self._open_store()
 
     @work
