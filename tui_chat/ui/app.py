@@ -197,9 +197,7 @@ class ChatApp(QuietFailure):
                 shown = await self.main.chat.show_stored(opening)
                 # The worker starts once the conversation is on the screen: the start of
                 # a process that loads a model takes the CPU that first paint needs.
-                painted = asyncio.Event()
-                self.call_after_refresh(painted.set)
-                await painted.wait()
+                await self.main.chat.drawn()
                 self._start_service()
             if shown:
                 self.main.chat.tell_model()

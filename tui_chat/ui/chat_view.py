@@ -3,6 +3,7 @@ is open (new, listed, opened, saved as Markdown). Sending and replies: ``chat_re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from textual import work
@@ -163,6 +164,18 @@ class ChatView(ChatReplies):
             return False
         await self.show(Conversation.from_stored(stored))
         return True
+
+    async def drawn(self) -> None:
+        """Wait until the log's entries are laid out and on the screen."""
+        log = self.chat_log
+        while True:
+            refreshed = asyncio.Event()
+            log.call_after_refresh(refreshed.set)
+            await refreshed.wait()
+            # A refresh can come before the layout that places newly mounted entries.
+            shown = [entry for entry in log.entries if entry.display]
+            if not shown or shown[-1].region:
+                return
 
     def tell_model(self) -> None:
         """Have the model make ready for the conversation shown (restore the state kept
