@@ -26,6 +26,7 @@ from tui_chat.bench.harness import (
 )
 from tui_chat.bench.report import Figure, median_figure, p95_figure
 from tui_chat.bench.startup import startup_figures
+from tui_chat.bench.stream_figures import stream_figures
 from tui_chat.bench.ui_cost import ui_cost_per_token
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import ChatMessage, Done, DoneReason, PromptProgress, Token
@@ -72,14 +73,16 @@ class Plan:
     """Exchanges of the conversation that is resumed after a restart."""
     resumes: int
     """Restarts measured for it."""
+    streamed: int
+    """Replies whose screen updates are timed."""
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(9, 256, 80, 20, 10, 10_000, 10, 11, 3, 3, 10_000, 10_000, 4096, 8, 7)
+        return cls(9, 256, 80, 20, 10, 10_000, 10, 11, 3, 3, 10_000, 10_000, 4096, 8, 7, 5)
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(2, 32, 3, 3, 2, 2_000, 3, 2, 1, 1, 100, 2_000, 1024, 2, 1)
+        return cls(2, 32, 3, 3, 2, 2_000, 3, 2, 1, 1, 100, 2_000, 1024, 2, 1, 1)
 
 
 async def _settle(pilot: object) -> None:
@@ -291,6 +294,7 @@ async def all_figures(
         ),
         ("stop latency", lambda: stop_latency(settings, paths, plan)),
         ("UI cost per token", lambda: ui_cost_per_token(settings, paths, plan)),
+        ("screen updates while streaming", lambda: stream_figures(settings, paths, plan.streamed)),
         ("multi-turn", lambda: multi_turn(replace(settings, max_tokens=24), paths, plan)),
         ("crash recovery", lambda: crash_recovery(settings, paths, plan)),
     ]

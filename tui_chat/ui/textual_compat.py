@@ -8,6 +8,7 @@ in pyproject.toml, and a test fails when the installed one is not ``WRITTEN_FOR`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import textual
 from textual._xterm_parser import XTermParser
 from textual.app import App
 from textual.geometry import Size
+from textual.screen import Screen
 
 WRITTEN_FOR = "8.2.8"
 """The Textual version whose private API this module uses."""
@@ -109,3 +111,15 @@ class QuietFailure(App[Any]):
 
     def internal_error(self, error: BaseException | None) -> None:
         """An exception escaped a handler and the app ends: say so somewhere useful."""
+
+
+def after_each_frame(screen: Screen[Any], callback: Callable[[], None]) -> None:
+    """Call ``callback`` after each update of ``screen`` is composed for the terminal
+    (for the bench: Textual has no public event for a frame sent out)."""
+    compose = screen._compositor_refresh
+
+    def composed() -> None:
+        compose()
+        callback()
+
+    screen._compositor_refresh = composed  # type: ignore[method-assign]

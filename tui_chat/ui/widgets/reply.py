@@ -133,6 +133,11 @@ class Reply(SizedOnce, Vertical):
         return [block for block in self._markdown.children if isinstance(block, MarkdownBlock)]
 
     @property
+    def shown_chars(self) -> int:
+        """Characters of the reply handed to the screen so far."""
+        return len(self._markdown.source) if self._markdown is not None else 0
+
+    @property
     def folded_blocks(self) -> int:
         """How many of the reply's first blocks are folded away."""
         return self._folded
