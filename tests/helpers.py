@@ -280,7 +280,7 @@ def ending(app: ChatApp) -> str:
     """The line under the newest reply that says how it ended ("[stopped]"…)."""
     from tui_chat.ui.widgets.chat_log import Reply
 
-    return str(in_log(app, Reply)[-1].query(".ending").first().render())
+    return in_log(app, Reply)[-1].note
 
 
 def terminal_output(app: ChatApp) -> str:

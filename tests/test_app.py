@@ -12,7 +12,6 @@ from textual import events
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
-from textual.widgets import Markdown
 
 from tests.helpers import (
     SIZE,
@@ -64,9 +63,8 @@ async def test_type_enter_and_the_reply_streams_into_the_log(make_app: MakeApp) 
         turn = await reply_finished(app)
         assert turn.status is TurnStatus.COMPLETE
         assert turn.text == ANSWER
-        markdown = in_log(app, Reply)[-1].query_one(Markdown)
-        # One full update renders the whole reply when it ends.
-        await wait_until(lambda: markdown.source == ANSWER, message="final render")
+        reply = in_log(app, Reply)[-1]
+        await wait_until(lambda: reply.source == ANSWER and reply.finished, message="shown")
         await pilot.pause()
         status = status_text(app)
         assert status.startswith("scripted-model · ready · 6.7 tok/s · reply 13 tokens")
@@ -110,8 +108,7 @@ async def test_enter_shows_widgets_mounted_while_the_model_was_idle(make_app: Ma
             assert message.display
             assert reply.display
             await reply_finished(app)
-            markdown = reply.query_one(Markdown)
-            await wait_until(lambda m=markdown: m.source == "Hello there.", message="rendered")
+            await wait_until(lambda r=reply: r.source == "Hello there.", message="rendered")
         # The hidden ones are not part of the conversation on screen.
         assert len(in_log(app, UserMessage)) == 2
         assert [w.display for w in in_log(app, Reply)] == [True, True]
@@ -127,17 +124,13 @@ async def test_a_long_prompt_read_says_so_in_the_reply(make_app: MakeApp) -> Non
         await pilot.press("enter")
         await wait_until(lambda: in_log(app, Reply), message="sent")
         reply = in_log(app, Reply)[-1]
-        line = reply.query_one(".ending")
-        assert not line.display, "a line before anything to say"
-        await wait_until(
-            lambda: line.display and "reading the prompt" in str(line.render()),
-            message="the reading line",
-        )
+        assert not reply.note, "a line before anything to say"
+        await wait_until(lambda: "reading the prompt" in reply.note, message="the reading line")
         assert not last_reply_turn(app).parts
         turn = await reply_finished(app)
         assert turn.text == "A summary."
         await pilot.pause()
-        assert "reading" not in str(line.render())
+        assert "reading" not in reply.note
 
 
 async def stop_a_long_reply(app: ChatApp, pilot: Pilot[None], shown: str) -> None:

@@ -40,7 +40,6 @@ from tui_chat.ui.screens.conversations import ConversationsScreen
 from tui_chat.ui.screens.dialogs import AskText, Confirm
 from tui_chat.ui.widgets.chat_log import (
     SHOWN_AT_MOST,
-    SHOWN_BLOCKS,
     SHOWN_PER_SCROLL,
     Reply,
     UserMessage,
@@ -48,6 +47,8 @@ from tui_chat.ui.widgets.chat_log import (
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
 
 STORY = "Once upon a time, a dragon learned to sail."
+LONG_REPLY_BLOCKS = 26
+"""Paragraphs of a reply longer than the screen."""
 SCRIPT = Script(replies=(("story", (Say.text(STORY), Hold())),), default=says("Hello there."))
 
 MakeApp = Callable[..., ChatApp]
@@ -562,33 +563,26 @@ def _paragraphs(n: int) -> str:
     return "".join(f"Paragraph {k} of a long reply.\n\n" for k in range(n))
 
 
-async def test_a_long_reply_lays_out_only_its_last_blocks_and_a_click_shows_the_rest(
+async def test_a_long_streamed_reply_is_one_widget_shown_whole(
     make_app: MakeApp, paths: UserPaths
 ) -> None:
+    """A streamed reply draws lines (no widget per block to lay out at each update), so
+    none of it needs folding away: scrolling up shows its start."""
     app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
         reply = Reply(cpu_budget=None)
         await log.mount(reply)
-        text = _paragraphs(SHOWN_BLOCKS + 10)
+        text = _paragraphs(LONG_REPLY_BLOCKS)
         for start in range(0, len(text), 40):  # streamed, in pieces
             await reply.append(text[start : start + 40])
         await reply.finish(text, DoneReason.FINISHED)
         await pilot.pause()
-        blocks = reply._blocks()
-        assert len(blocks) == SHOWN_BLOCKS + 10
-        assert [b.display for b in blocks] == [False] * 10 + [True] * SHOWN_BLOCKS
-        assert all(not b.region for b in blocks[:10]), "folded blocks are not laid out"
-        line = reply.query_one(".earlier", Static)
-        assert "the first 10 blocks of this reply are folded away" in str(line.render())
-        first_shown = blocks[10]
-        log.scroll_to_widget(line, animate=False)  # as a person scrolling up to it
+        assert not reply.children
+        assert reply.size.height == 2 * LONG_REPLY_BLOCKS - 1, "a line and a gap per block"
+        log.scroll_to_widget(reply, top=True, animate=False)
         await pilot.pause()
-        await pilot.click(line)
-        await wait_until(lambda: all(b.display for b in blocks), message="blocks shown")
-        assert not line.display
-        await pilot.pause()
-        assert first_shown.region.y >= log.region.y, "what was first in view stays in view"
+        assert "Paragraph 0 of a long reply." in drawn(app)
 
 
 async def test_a_long_saved_reply_is_one_widget_that_opens_at_its_end(
@@ -596,7 +590,7 @@ async def test_a_long_saved_reply_is_one_widget_that_opens_at_its_end(
 ) -> None:
     """Read back, a reply of many blocks is one widget (Rich draws it: no block to lay
     out); the log opens at its end and scrolling up shows its start."""
-    conversation = _stored_exchanges(paths, 1, "\n\n" + _paragraphs(SHOWN_BLOCKS + 5))
+    conversation = _stored_exchanges(paths, 1, "\n\n" + _paragraphs(LONG_REPLY_BLOCKS))
     app = make_app(script=SCRIPT, open_conversation=conversation)
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
@@ -604,7 +598,7 @@ async def test_a_long_saved_reply_is_one_widget_that_opens_at_its_end(
         (reply,) = in_log(app, EarlierReply)
         assert not reply.children
         await pilot.pause()
-        assert f"Paragraph {SHOWN_BLOCKS + 4} of a long reply." in drawn(app)
+        assert f"Paragraph {LONG_REPLY_BLOCKS - 1} of a long reply." in drawn(app)
         assert "Question 0?" not in drawn(app)
         log.scroll_home(animate=False)
         await pilot.pause()

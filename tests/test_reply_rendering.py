@@ -1,80 +1,202 @@
-"""How a reply's Markdown is drawn: a streamed reply (Textual's Markdown) and one read back
-from the store (Rich), without a guess at a code block's language."""
+"""How a reply's Markdown is drawn, streamed and read back alike (``markdown_lines``), and
+what an update of a streaming reply repaints."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from io import StringIO
 
 import pytest
+from rich.console import Console
+from textual.geometry import Region
 
-from tests.helpers import SIZE, in_log, loaded, put_and_send, reply_finished
+from tests.helpers import SIZE, drawn, in_log, loaded, put_and_send, reply_finished, wait_until
+from tui_chat.bench.replay import markdown_reply
+from tui_chat.core.protocol import DoneReason
 from tui_chat.core.script import Script, says
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
-from tui_chat.ui.widgets.reply import Reply
+from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, render_markdown
+from tui_chat.ui.widgets.reply import GROW_STEP_LINES, Reply
+from tui_chat.ui.widgets.status_line import StatusLine
 
 MakeApp = Callable[..., ChatApp]
 
+MIXED = (
+    "".join(markdown_reply(600))
+    + "\n\n---\n\nAfter a rule.\n\n1. one\n2. two\n\n> quoted\n> text\n\n# Head\n"
+    + "line one\nline two [a link](https://example.org) done.\n\n```\nplain code\n```\n"
+)
+"""Every common kind of block, one after another."""
 
-def test_an_earlier_reply_is_one_widget_that_keeps_line_breaks_and_reads_no_markup() -> None:
-    from io import StringIO
 
-    from rich.console import Console
+def _console(width: int) -> tuple[Console, object]:
+    console = Console(file=StringIO(), width=width, color_system=None)
+    return console, console.options.update_width(width).update(highlight=False)
 
-    reply = EarlierReply(
-        "# Tides\nThe [bold]moon[/] pulls.\nSecond line.\n\n- one\n- two", "stopped"
-    )
-    assert not reply.children
-    out = StringIO()
-    Console(file=out, width=60, color_system=None).print(reply.content)
-    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+
+def _text(width: int, text: str) -> list[str]:
+    console, options = _console(width)
+    return [line.text.rstrip() for line in render_markdown(console, options, text)]  # type: ignore[arg-type]
+
+
+def test_line_breaks_are_kept_and_markup_is_text() -> None:
+    lines = [
+        line
+        for line in _text(60, "# Tides\nThe [bold]moon[/] pulls.\nSecond line.\n\n- one\n- two")
+        if line
+    ]
     assert lines[0] == "Tides", "a heading to the left"
     assert lines[1:3] == ["The [bold]moon[/] pulls.", "Second line."]
     assert [line.strip() for line in lines[3:5]] == ["• one", "• two"]
-    assert lines[-1] == "[stopped]"
 
 
-def test_a_code_fence_that_names_no_language_is_not_guessed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Pygments' guess tries every lexer: tens of milliseconds per fence, again at each
-    update of a streaming reply. A fence without a language is plain text."""
-    import textual.highlight
-    from textual.widgets.markdown import MarkdownFence
-
-    from tui_chat.ui.widgets.chat_markdown import chat_markdown_class
-
-    def no_guessing(*_args: object) -> str:
-        raise AssertionError("guessed the language")
-
-    monkeypatch.setattr(textual.highlight, "guess_language", no_guessing)
-    fence = chat_markdown_class()().get_block_class("fence")
-    assert issubclass(fence, MarkdownFence)
-    assert str(fence.highlight("x = 1\nprint(x)", "")) == "x = 1\nprint(x)"
-    assert str(fence.highlight("x = 1", "python")) == "x = 1"
-
-
-def test_an_earlier_reply_numbers_lists_and_boxes_tables_as_a_streamed_one_does() -> None:
-    from io import StringIO
-
-    from rich.console import Console
-
-    reply = EarlierReply("9. nine\n10. ten\n\n| a | b |\n|---|---|\n| 1 | 2 |", "")
-    out = StringIO()
-    Console(file=out, width=30, color_system=None).print(reply.content)
-    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+def test_lists_are_numbered_with_their_dot_and_tables_boxed_across_the_width() -> None:
+    lines = [
+        line for line in _text(30, "9. nine\n10. ten\n\n| a | b |\n|---|---|\n| 1 | 2 |") if line
+    ]
     assert lines[:2] == ["  9. nine", " 10. ten"]
     assert lines[2] == "┌──────────────┬─────────────┐", "boxed, across the width"
     assert lines[3].split() == ["│", "a", "│", "b", "│"]
 
 
-async def test_a_streamed_first_level_heading_is_to_the_left(make_app: MakeApp) -> None:
-    from textual.widgets._markdown import MarkdownH1
+def test_a_code_fence_that_names_no_language_is_not_guessed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pygments' guess tries every lexer: tens of milliseconds per fence."""
+    from rich.syntax import Syntax
 
+    def no_guessing(*_args: object, **_kw: object) -> str:
+        raise AssertionError("guessed the language")
+
+    monkeypatch.setattr(Syntax, "guess_lexer", no_guessing)
+    assert any("x = 1" in line for line in _text(40, "```\nx = 1\nprint(x)\n```\n"))
+
+
+@pytest.mark.parametrize("width", [30, 80])
+def test_a_streamed_reply_ends_drawn_exactly_as_the_same_reply_read_back(width: int) -> None:
+    """Blocks rendered one by one as they are finished, joined as Rich joins them: no
+    jump when the reply ends, and it looks as it will when read back."""
+    console, options = _console(width)
+    streamed = StreamedMarkdown()
+    for piece in re.findall(r"\s*\S+|\s+", MIXED):
+        streamed.append(piece)
+        streamed.lines(console, options, None)  # type: ignore[arg-type]
+    streamed.finish()
+    final = [line.text for line in streamed.lines(console, options, None)]  # type: ignore[arg-type]
+    assert final == [line.text for line in render_markdown(console, options, MIXED)]  # type: ignore[arg-type]
+
+
+def test_finished_blocks_are_rendered_once_and_only_the_last_again() -> None:
+    console, options = _console(60)
+    streamed = StreamedMarkdown()
+    streamed.append("First paragraph.\n\nSecond, still being")
+    before = streamed.lines(console, options, None)  # type: ignore[arg-type]
+    streamed.append(" written, and longer now")
+    after = streamed.lines(console, options, None)  # type: ignore[arg-type]
+    assert after[0] is before[0], "the finished paragraph is not rendered again"
+    assert after[-1] is not before[-1]
+    assert after[-1].text.rstrip() == "Second, still being written, and longer now"
+
+
+def test_a_code_fence_is_plain_while_it_is_written_and_coloured_once_complete() -> None:
+    console = Console(file=StringIO(), width=60, color_system="truecolor")
+    options = console.options.update_width(60).update(highlight=False)
+    streamed = StreamedMarkdown()
+    streamed.append("```python\ndef sail(boat):\n    return boat\n")
+
+    def colours() -> set[object]:
+        lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
+        return {s.style.color for line in lines for s in line if s.style and s.style.color}
+
+    assert len(colours()) == 1, "one colour while the fence is open"
+    streamed.append("```\n")
+    streamed.finish()
+    assert len(colours()) > 1, "highlighted once complete"
+
+
+async def test_an_update_repaints_the_lines_that_changed_without_a_layout(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word added to the last line repaints that line; only a new height (every few
+    lines) lays the screen out again."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        reply = Reply(cpu_budget=None)
+        await app.main.chat.chat_log.mount(reply)
+        await reply.append("One paragraph.\n\nAnother that grows")
+        await pilot.pause()
+        refreshes: list[tuple[tuple[Region, ...], bool]] = []
+        monkeypatch.setattr(
+            reply,
+            "refresh",
+            lambda *regions, layout=False, **_: refreshes.append((regions, layout)),
+        )
+        await reply.append(" by a word")
+        assert refreshes == [((Region(0, 2, reply.content_size.width, 1),), False)]
+        refreshes.clear()
+        await reply.append("\n" * 2 + "\n\n".join(["More."] * GROW_STEP_LINES))
+        await wait_until(lambda: refreshes, message="the update")
+        assert refreshes[-1][1], "a new height is laid out"
+
+
+async def test_a_partial_update_renders_only_the_rows_it_changes(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual would render every line of the status line, footer and input (their clip
+    is the whole screen) to show one new word of a reply."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        reply = Reply(cpu_budget=None)
+        await app.main.chat.chat_log.mount(reply)
+        await reply.append("A reply that grows")
+        await pilot.pause()
+        status = app.main.query_one(StatusLine)
+        rendered: list[Region] = []
+        render_lines = status.render_lines
+        monkeypatch.setattr(
+            status, "render_lines", lambda crop: rendered.append(crop) or render_lines(crop)
+        )
+        await reply.append(" by a word")
+        await wait_until(lambda: reply.source.endswith("word"), message="written")
+        await pilot.pause()
+        assert not rendered, "the status line was drawn again"
+        assert "A reply that grows by a word" in drawn(app)
+
+
+async def test_a_finished_reply_loses_the_lines_kept_for_its_growth(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        reply = Reply(cpu_budget=None)
+        await app.main.chat.chat_log.mount(reply)
+        await reply.append("One line.")
+        await pilot.pause()
+        assert reply.size.height == GROW_STEP_LINES
+        await reply.finish("One line.", DoneReason.STOPPED)
+        await pilot.pause()
+        assert reply.size.height == 2, "the line and how it ended"
+        assert reply.note == "[stopped]"
+
+
+async def test_a_streamed_first_level_heading_is_to_the_left(make_app: MakeApp) -> None:
     app = make_app(script=Script(default=says("# Tides\n\nThe moon pulls.")))
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         await put_and_send(app, pilot, "Tides?")
         await reply_finished(app)
-        (heading,) = in_log(app, Reply)[-1].query(MarkdownH1)
-        assert heading.styles.content_align_horizontal == "left"
+        await pilot.pause()
+        reply = in_log(app, Reply)[-1]
+        assert reply.render_line(0).text.startswith("Tides")
+
+
+async def test_an_earlier_reply_is_one_widget_with_its_ending(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        reply = EarlierReply("The [bold]moon[/] pulls.", "stopped")
+        await app.main.chat.chat_log.mount(reply)
+        await pilot.pause()
+        assert not reply.children
+        assert "The [bold]moon[/] pulls." in drawn(app)
+        assert "[stopped]" in drawn(app)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Markdown, TextArea
+from textual.widgets import Input, TextArea
 
 from tests.helpers import ending, in_log, last_reply_turn, loaded, put_and_send, wait_until
 from tui_chat.core.conversation import TurnStatus
@@ -29,19 +29,22 @@ from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.conversations import ConversationsScreen
 from tui_chat.ui.screens.keys import KeysScreen
 from tui_chat.ui.screens.settings import SettingsScreen
-from tui_chat.ui.widgets.chat_log import SHOWN_BLOCKS, Reply
+from tui_chat.ui.widgets.chat_log import Reply
 
 SIZE = (100, 30)
 STORY = (
     "Once upon a time, a dragon named **Ember** wanted to sail.\n\n"
     "She built a boat:\n\n- a hull of oak\n- a sail of silk\n"
 )
-LONG = "".join(f"Paragraph {n} of a long reply.\n\n" for n in range(1, SHOWN_BLOCKS + 11))
+CODE = (
+    "A boat needs a **sail**:\n\n```python\ndef sail(boat: str) -> str:\n"
+    "    # the wind does the rest\n    return boat"
+)
 SCRIPT = Script(
     replies=(
         ("story", (Say.text(STORY), Hold())),
         ("crash", (Say.text("The first words"), Fail(Fault.EXIT))),
-        ("long", says(LONG)),
+        ("sail code", (Say.text(CODE), Hold())),
         ("Translate", (Echo(after="exactly as they are.\n\n"), Hold())),
     ),
     default=says("Hello! How can I help you today?"),
@@ -123,15 +126,16 @@ def test_the_empty_chat(snap_compare: Snap, app: ChatApp) -> None:
     assert take(snap_compare, app, steps)
 
 
-async def _story(app: ChatApp, pilot: Pilot[None]) -> Reply:
-    await put_and_send(app, pilot, "Tell me a story.")
+async def _streamed(app: ChatApp, pilot: Pilot[None], prompt: str, text: str) -> Reply:
+    await put_and_send(app, pilot, prompt)
     await wait_until(lambda: in_log(app, Reply), message="sent")
     reply = in_log(app, Reply)[-1]
-    await wait_until(
-        lambda: reply.query(Markdown) and reply.query_one(Markdown).source == STORY,
-        message="the story so far on screen",
-    )
+    await wait_until(lambda: reply.source == text, message="the reply so far on screen")
     return reply
+
+
+async def _story(app: ChatApp, pilot: Pilot[None]) -> Reply:
+    return await _streamed(app, pilot, "Tell me a story.", STORY)
 
 
 def test_a_reply_streaming(snap_compare: Snap, app: ChatApp) -> None:
@@ -181,15 +185,15 @@ def test_the_breaker_banner(snap_compare: Snap, app: ChatApp) -> None:
     assert take(snap_compare, app, steps)
 
 
-def test_a_long_reply_folded(snap_compare: Snap, app: ChatApp) -> None:
-    async def steps(pilot: Pilot[None]) -> None:
-        await put_and_send(app, pilot, "A long one, please.")
-        await wait_until(lambda: in_log(app, Reply) and in_log(app, Reply)[-1].finished)
-        await wait_until(lambda: in_log(app, Reply)[-1].folded_blocks == 10, message="folded")
+def test_a_code_block_streaming(snap_compare: Snap, app: ChatApp) -> None:
+    """Mid-stream, the block being written (a code fence not yet closed) is drawn plain,
+    in the box it will have: colours come when it is complete."""
 
-    # Tall enough to show the whole reply as folded: the message, the line that says
-    # what is folded, and the last blocks.
-    assert take(snap_compare, app, steps, size=(100, 44))
+    async def steps(pilot: Pilot[None]) -> None:
+        await _streamed(app, pilot, "Show me the sail code.", CODE)
+        assert last_reply_turn(app).status is TurnStatus.STREAMING
+
+    assert take(snap_compare, app, steps)
 
 
 def test_the_translate_view_mid_translation(snap_compare: Snap, app: ChatApp) -> None:

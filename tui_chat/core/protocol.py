@@ -19,6 +19,12 @@ PROTOCOL_VERSION = 2
 """Raised whenever a message changes: the worker says it at the ready handshake, and a
 service of another version refuses it (tui-chat upgraded while it ran)."""
 
+STREAM_UPDATE_SECONDS = 1 / 12
+"""Shortest time between two screen updates of a streaming reply: the worker sends a
+reply's tokens at most this often (with the next token after it: ~0.1 s apart on
+average), and the UI draws them at most as often. Ten a second look like flowing text;
+more would cost CPU the model needs."""
+
 EXIT_SERVER_LOST = 75
 """Exit status of a worker that cannot reach its server (at load, or during a reply)."""
 

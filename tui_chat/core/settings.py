@@ -34,6 +34,11 @@ DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 """Where a server's API key is looked for, unless the settings name another variable."""
 
 
+STREAM_CPU_BUDGET = 0.08
+"""Share of one core the UI may use while a reply streams: ten screen updates a second
+fit in it on a small machine (docs/performance.md)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a session needs to start the model and generate."""
@@ -67,9 +72,9 @@ class Settings:
     """The server's model; empty: the first it lists."""
     api_key_env: str = DEFAULT_API_KEY_ENV
     """The environment variable holding the server's API key (read by the worker only)."""
-    stream_cpu_budget: float = 0.02
+    stream_cpu_budget: float = STREAM_CPU_BUDGET
     """Share of one core the UI may use while a reply streams, so that it takes almost
-    nothing from the model's threads; 0 updates the screen ten times a second."""
+    nothing from the model's threads; 0: no limit (ten screen updates a second)."""
     resume_cache_mb: int = DEFAULT_RESUME_CACHE_MB
     """Disk space for the model's saved memory of conversations (0: none is kept)."""
     resume_cache: Path | None = None

@@ -1,7 +1,7 @@
 """Hands streamed text to a widget in batches, so a fast stream costs few screen updates.
 
 On a small machine the model's threads take every core, and any CPU time the UI uses is
-taken from them: a layout and a repaint of the screen cost about ten milliseconds. So
+taken from them: an update of the screen costs a few milliseconds. So
 the batcher keeps the UI process within a CPU budget while text streams: it measures
 the process's CPU time between two writes and waits as long before the next write as
 that time would take at the budget's share (never more often than ``FLUSH_SECONDS``,
@@ -17,13 +17,19 @@ from collections.abc import Awaitable, Callable
 from textual.timer import Timer
 from textual.widget import Widget
 
-FLUSH_SECONDS = 1 / 10
+from tui_chat.core.protocol import STREAM_UPDATE_SECONDS
+from tui_chat.core.settings import STREAM_CPU_BUDGET
+
+FLUSH_SECONDS = STREAM_UPDATE_SECONDS
 """Shortest time between two updates of streamed text."""
 
 LONGEST_FLUSH_SECONDS = 1.0
 """Longest time between two updates, whatever the budget says."""
 
-UI_CPU_BUDGET = 0.02
+SMOOTHING = 0.3
+"""How far each new measure of the CPU time between writes moves the one used."""
+
+UI_CPU_BUDGET = STREAM_CPU_BUDGET
 """Share of one core the UI process may use while text streams (all of its work)."""
 
 
@@ -48,14 +54,14 @@ class TextBatcher:
         self._widget = widget
         self._write = write
         self._shortest = interval
-        # With a budget, start where a small machine ends up anyway: a short reply is
-        # over before the interval would have grown.
-        self._interval = interval if cpu_budget is None else max(interval, 0.25)
+        self._interval = interval
         self._budget = cpu_budget
         self._pending: list[str] = []
         self._timer: Timer | None = None
         self._last = 0.0
         self._cpu_mark = time.process_time()
+        self._cost: float | None = None
+        """CPU time between two writes, smoothed."""
 
     @property
     def interval(self) -> float:
@@ -100,12 +106,18 @@ class TextBatcher:
             await result
 
     def _adapt(self) -> None:
-        """Set the next interval from the CPU time used since the last write: long enough
-        that the same work again would be ``budget`` of it (one step, not a slow climb:
-        a reply of a few seconds is over before doubling would have got there)."""
+        """Set the next interval from the CPU time used between writes: long enough that
+        the same work again would be ``budget`` of it. The first measure sets it (a reply
+        of a few seconds is over before a slow climb would get there); later ones move
+        it part of the way, so that one dear update (a layout, a table) does not hold the
+        next one back."""
         now, cpu = time.monotonic(), time.process_time()
         if self._budget is not None and self._last:
-            wanted = (cpu - self._cpu_mark) / self._budget if self._budget > 0 else 0.0
+            used = cpu - self._cpu_mark
+            self._cost = (
+                used if self._cost is None else self._cost + SMOOTHING * (used - self._cost)
+            )
+            wanted = self._cost / self._budget if self._budget > 0 else 0.0
             self._interval = min(LONGEST_FLUSH_SECONDS, max(self._shortest, wanted))
         self._last, self._cpu_mark = now, cpu
 

@@ -40,6 +40,7 @@ from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_replies import ChatReplies
 from tui_chat.ui.chat_view import ChatView
 from tui_chat.ui.messages import ServiceMessage, StoreFailed
+from tui_chat.ui.textual_compat import draw_changed_rows_only
 from tui_chat.ui.widgets.banner import Banner
 from tui_chat.ui.widgets.status_line import StatusLine
 from tui_chat.ui.widgets.view_tabs import ViewTabs
@@ -82,6 +83,7 @@ class MainScreen(Screen[None]):
         """``before_first_frame`` runs once the screen is built, before it is first
         drawn (the frame waits for it)."""
         super().__init__()
+        draw_changed_rows_only(self)
         self._before_first_frame = before_first_frame
         self.service = service
         self._config_file = config_file

@@ -11,12 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from tui_chat.core.protocol import Response, Token
+from tui_chat.core.protocol import STREAM_UPDATE_SECONDS, Response, Token
 
-TOKEN_BATCH_SECONDS = 0.1
-"""Longest a generated token waits in the worker before it is sent to the UI: the screen
-shows new text at most ten times a second, and each message costs the UI some of the CPU
-the model needs."""
+TOKEN_BATCH_SECONDS = STREAM_UPDATE_SECONDS
+"""Longest a generated token waits in the worker before it is sent to the UI: as often
+as the screen shows new text, since each message costs the UI some of the CPU the model
+needs."""
 
 
 class Outbox:

@@ -18,10 +18,9 @@ from tui_chat.ui.widgets.log_folding import (
     EarlierLine,
     FoldingLog,
 )
-from tui_chat.ui.widgets.reply import REPLY_ENDINGS, SHOWN_BLOCKS, Reply
+from tui_chat.ui.widgets.reply import REPLY_ENDINGS, Reply
 
-__all__ = ["SHOWN_AT_MOST", "SHOWN_BLOCKS", "SHOWN_PER_SCROLL", "ChatLog", "Notice", "Reply",
-           "UserMessage"]  # fmt: skip
+__all__ = ["SHOWN_AT_MOST", "SHOWN_PER_SCROLL", "ChatLog", "Notice", "Reply", "UserMessage"]
 
 LONG_MESSAGE_CHARS = 20_000
 """A message longer than this is shown shortened in the log (it is sent whole)."""

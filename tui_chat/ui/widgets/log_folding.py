@@ -12,7 +12,6 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_chat.ui.textual_compat import ScrolledOnce, SizedOnce
-from tui_chat.ui.widgets.reply import Reply
 
 SHOWN_AT_MOST = 12
 """Messages, replies and notices the log lays out at most; earlier ones are folded away
@@ -167,8 +166,7 @@ class FoldingLog(ScrolledOnce, VerticalScroll):
 
     async def show_earlier(self) -> None:
         """Show up to ``SHOWN_PER_SCROLL`` more folded entries (building them if they
-        were never built), keeping the one that was first in view at the top; with none
-        left, the folded blocks of the first long reply."""
+        were never built), keeping the one that was first in view at the top."""
         if self._building:
             return  # a page is on its way: the next scroll asks for the next one
         entries = self.entries
@@ -184,22 +182,9 @@ class FoldingLog(ScrolledOnce, VerticalScroll):
             finally:
                 self._building = False
         else:
-            long_replies = [w for w in entries if isinstance(w, Reply) and w.folded_blocks]
-            if long_replies:
-                self.show_folded_blocks(long_replies[0])
             return
         self._fold_below()
         self._say_folded()
-        if first_shown is not None:
-            self._keep_at_top(first_shown)
-
-    def on_reply_unfold_asked(self, message: Reply.UnfoldAsked) -> None:
-        self.show_folded_blocks(message.reply)
-
-    def show_folded_blocks(self, reply: Reply) -> None:
-        """Show a long reply's folded blocks, keeping the one that was first in view at
-        the top."""
-        first_shown = reply.show_folded()
         if first_shown is not None:
             self._keep_at_top(first_shown)
 

@@ -1,0 +1,267 @@
+"""A reply's Markdown as lines of the screen, drawn by Rich: whole for a reply read back,
+block by block for one that streams.
+
+One renderer for both, so that a streamed reply ends up looking exactly like the same
+reply read back. A streaming reply renders each block once, when the next one begins;
+only the block still being written is drawn again at each update (a code fence plainly,
+without colours, until it is complete: highlighting it again at each update would cost
+more than the rest of the update). Rich and markdown-it are imported with the first
+reply, not at start-up.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+from tui_chat.core.visible import visible
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+    from markdown_it.token import Token
+    from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.markdown import Markdown as RichMarkdown
+    from textual.events import Click
+    from textual.widget import Widget
+
+HREF = "href"
+"""Key of the style meta that carries a link's address (a click opens it)."""
+
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+"""Links in replies that a click opens (in the browser); others are only shown."""
+
+
+@functools.cache
+def markdown_parser() -> MarkdownIt:
+    """Rich's own Markdown (CommonMark, tables, strikethrough) in which a single line
+    break stays a line break: models write poems, addresses and lists of lines with
+    single newlines, which plain Markdown would run together into one paragraph."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt().enable("strikethrough").enable("table")
+
+    def keep_line_breaks(state: StateCore) -> None:
+        for token in state.tokens:
+            for child in token.children or ():
+                if child.type == "softbreak":
+                    child.type = "hardbreak"
+
+    parser.core.ruler.push("keep_line_breaks", keep_line_breaks)
+    return parser
+
+
+@functools.cache
+def _markdown_class() -> type[RichMarkdown]:
+    """Rich's Markdown drawn from tokens already parsed: headings to the left, numbers
+    of a list with their dot, tables boxed across the width, code fences highlighted in
+    the language they name (plain when they name none: Pygments would otherwise try
+    every lexer it has on the code), links clickable."""
+    from rich import box
+    from rich.console import RenderResult
+    from rich.markdown import CodeBlock, Heading, ListItem, Markdown, TableElement
+    from rich.syntax import Syntax
+    from rich.table import Table
+
+    class LeftHeading(Heading):
+        LEVEL_ALIGN = {}  # noqa: RUF012 (Rich's own declaration): every level to the left
+
+    class DottedItem(ListItem):
+        def render_number(
+            self, console: Console, options: ConsoleOptions, number: int, last_number: int
+        ) -> RenderResult:
+            width = len(str(last_number)) + 3
+            style = console.get_style("markdown.item.number", default="none")
+            lines = console.render_lines(
+                self.elements, options.update(width=options.max_width - width), style=self.style
+            )
+            for n, line in enumerate(lines):
+                yield Segment(f"{number}. ".rjust(width) if n == 0 else " " * width, style)
+                yield from line
+                yield Segment("\n")
+
+    class BoxedTable(TableElement):
+        def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+            table = Table(box=box.SQUARE, expand=True, style="markdown.table.border")
+            if self.header is not None and self.header.row is not None:
+                for cell in self.header.row.cells:
+                    heading = cell.content.copy()
+                    heading.stylize("markdown.table.header")
+                    table.add_column(heading)
+            if self.body is not None:
+                for row in self.body.rows:
+                    table.add_row(*(cell.content for cell in row.cells))
+            yield table
+
+    class NamedCode(CodeBlock):
+        plain = False
+        """Drawn without colours (a fence still being written)."""
+
+        def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+            code = str(self.text).rstrip()
+            lexer = "text" if self.plain else (self.lexer_name or "text")
+            yield Syntax(code, lexer, theme=self.theme, word_wrap=True, padding=1)
+
+    class PlainCode(NamedCode):
+        plain = True
+
+    class TokensMarkdown(Markdown):
+        elements = {  # noqa: RUF012 (Rich's own declaration)
+            **Markdown.elements,
+            "heading_open": LeftHeading,
+            "list_item_open": DottedItem,
+            "table_open": BoxedTable,
+            "fence": NamedCode,
+            "code_block": NamedCode,
+        }
+
+        def __init__(self, tokens: list[Token], plain_code: bool = False) -> None:
+            super().__init__("", hyperlinks=True)
+            self.parsed = tokens
+            if plain_code:
+                self.elements = {**self.elements, "fence": PlainCode, "code_block": PlainCode}
+
+    return TokensMarkdown
+
+
+def _clickable(line: list[Segment]) -> list[Segment]:
+    """Links as the terminal never sees them (no OSC 8: a model's address could be
+    anything): their address moves into the style's meta, where a click finds it."""
+    if not any(style is not None and style.link for _, style, _ in line):
+        return line
+    clickable: list[Segment] = []
+    for text, style, control in line:
+        if style is not None and style.link:
+            style = style.update_link(None) + Style.from_meta({HREF: style.link})
+        clickable.append(Segment(text, style, control))
+    return clickable
+
+
+def render_tokens(
+    console: Console,
+    options: ConsoleOptions,
+    tokens: list[Token],
+    style: Style | None = None,
+    plain_code: bool = False,
+) -> list[Strip]:
+    """Markdown tokens as lines of ``options.max_width`` cells (their own length), on a
+    base ``style``."""
+    if not tokens:
+        return []
+    renderable: RenderableType = _markdown_class()(tokens, plain_code)
+    lines = console.render_lines(renderable, options, style=style, pad=False)
+    return [Strip(_clickable(line)) for line in lines]
+
+
+def render_markdown(
+    console: Console, options: ConsoleOptions, text: str, style: Style | None = None
+) -> list[Strip]:
+    """Markdown ``text`` as lines of ``options.max_width`` cells, on a base ``style``."""
+    return render_tokens(console, options, markdown_parser().parse(text), style)
+
+
+def _blocks(tokens: list[Token]) -> list[int]:
+    """Indexes of the tokens that begin a top-level block."""
+    return [n for n, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0]
+
+
+class StreamedMarkdown:
+    """Markdown that grows at its end, as lines: the blocks before the last are final
+    and rendered once, the last is rendered again at each update."""
+
+    def __init__(self) -> None:
+        self.source = ""
+        """The Markdown so far."""
+        self._final_at = 0
+        """Where the last block, the one that may still change, begins in ``source``."""
+        self._final: list[Strip] = []
+        """The blocks before it, rendered."""
+        self._blank_after_final = False
+        """The last final block is one that Rich follows with an empty line."""
+        self._last: list[Strip] = []
+        self._width = 0
+        self._style: Style | None = None
+        self._stale = True
+        self.finished = False
+        """The text is complete."""
+
+    def append(self, text: str) -> None:
+        """Add text at the end (lines are rendered at the next ``lines``)."""
+        if text:
+            self.source += text
+            self._stale = True
+
+    def finish(self) -> None:
+        """The text is complete: its last block is final too."""
+        self.finished = self._stale = True
+
+    def lines(self, console: Console, options: ConsoleOptions, style: Style) -> list[Strip]:
+        """The Markdown as lines of ``options.max_width`` cells, on a base ``style``."""
+        width = options.max_width
+        if width != self._width or style != self._style:
+            self._width, self._style, self._stale = width, style, True
+            self._final = self._render(console, options, self.source[: self._final_at])
+        if self._stale:
+            self._stale = False
+            self._update(console, options)
+        return [*self._final, *self._between(self._last), *self._last]
+
+    def _between(self, lines: list[Strip]) -> list[Strip]:
+        """The empty line Rich puts between the final blocks and ``lines`` (which begin
+        with it already when their first block is a list or a quote: Rich's way)."""
+        if self._final and lines and self._blank_after_final and lines[0].cell_length:
+            return [Strip.blank(0)]
+        return []
+
+    def _render(self, console: Console, options: ConsoleOptions, text: str) -> list[Strip]:
+        tokens = markdown_parser().parse(text)
+        self._blank_after_final = bool(tokens) and tokens[_blocks(tokens)[-1]].type != "hr"
+        return render_tokens(console, options, tokens, self._style)
+
+    def _update(self, console: Console, options: ConsoleOptions) -> None:
+        tail = self.source[self._final_at :]
+        tokens = markdown_parser().parse(tail)
+        starts = _blocks(tokens)
+        if self.finished and starts:
+            starts.append(len(tokens))  # every block is final
+        if len(starts) > 1:
+            # The blocks before the last one are final: a later block has begun.
+            last = starts[-1]
+            final = render_tokens(console, options, tokens[:last], self._style)
+            self._final.extend(self._between(final))
+            self._final.extend(final)
+            self._blank_after_final = tokens[starts[-2]].type != "hr"
+            self._final_at += (
+                _offset_of_line(tail, tokens[last].map) if last < len(tokens) else len(tail)
+            )
+            tokens = tokens[last:]
+        self._last = render_tokens(console, options, tokens, self._style, plain_code=True)
+
+
+def _offset_of_line(text: str, source_lines: list[int] | None) -> int:
+    """Where the line a block begins on (markdown-it counts lines split at "\\n" only)
+    begins in ``text``."""
+    offset = 0
+    for _ in range(source_lines[0] if source_lines else 0):
+        offset = text.index("\n", offset) + 1
+    return offset
+
+
+def open_clicked_link(widget: Widget, click: Click) -> None:
+    """Open the link under a click on a reply in the browser, only if it is a web or
+    mail address; a click never does anything else."""
+    href = click.style.meta.get(HREF, "")
+    if not href or not isinstance(href, str):
+        return
+    click.stop()
+    if urlsplit(href).scheme.lower() in LINK_SCHEMES:
+        widget.app.open_url(href)
+    else:
+        widget.notify(
+            f"Not opened: {visible(href)} (only http, https and mailto links open).", markup=False
+        )
