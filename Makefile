@@ -25,7 +25,8 @@ check: lint
 	$(BIN)/python -m pytest $(FAST) $(PYTEST_ARGS)
 
 # The benchmark on the bundled model (or ARGS="--model PATH"); fails if a target is missed.
-bench: $(VENV)/.app $(VENV)/.model bytecode
+# It needs the test extras too: some figures are taken through llama-cpp-python's server.
+bench: $(VENV)/.test $(VENV)/.model bytecode
 	$(BIN)/tui-chat bench --check --json bench.json $(ARGS)
 
 # ruff, then the architecture's contracts (import-linter, in pyproject.toml).

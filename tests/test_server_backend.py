@@ -3,11 +3,8 @@ bundled model, started and stopped for each test on 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from tests.helpers import (
     wait_until,
 )
 from tests.test_translate_view import open_translate, paste
+from tui_chat.bench.llama_server import LlamaServer
 from tui_chat.core import config
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
@@ -42,57 +40,8 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MakeApp = Callable[..., ChatApp]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """llama-cpp-python's server on the bundled model, on a fixed port of 127.0.0.1."""
-
-    def __init__(self, model: Path, log: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._model = model
-        self._log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self._log.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.llama_server", "--model", str(self._model),
-                 "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", "2",
-                 "--n_ctx", "4096"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.base}/v1/models", timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the test server did not start: {self._log.read_text()[-800:]}"
-                    ) from None
-                time.sleep(0.2)
-
-    def kill(self) -> None:
-        """End the server at once, as a crash or a pulled cable would."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+Server = LlamaServer
+"""llama-cpp-python's server on the bundled model."""
 
 
 @pytest.fixture

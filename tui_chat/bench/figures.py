@@ -26,7 +26,7 @@ from tui_chat.bench.harness import (
 )
 from tui_chat.bench.report import Figure, median_figure, p95_figure
 from tui_chat.bench.startup import startup_figures
-from tui_chat.bench.stream_figures import stream_figures
+from tui_chat.bench.stream_figures import server_delivery, stream_figures
 from tui_chat.bench.ui_cost import ui_cost_per_token
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import ChatMessage, Done, DoneReason, PromptProgress, Token
@@ -295,6 +295,7 @@ async def all_figures(
         ("stop latency", lambda: stop_latency(settings, paths, plan)),
         ("UI cost per token", lambda: ui_cost_per_token(settings, paths, plan)),
         ("screen updates while streaming", lambda: stream_figures(settings, paths, plan.streamed)),
+        ("streaming through a server", lambda: server_delivery(settings, paths, plan.streamed)),
         ("multi-turn", lambda: multi_turn(replace(settings, max_tokens=24), paths, plan)),
         ("crash recovery", lambda: crash_recovery(settings, paths, plan)),
     ]
