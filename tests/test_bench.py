@@ -23,6 +23,7 @@ FIGURES = [
     "time between screen updates of a streaming reply, p50",
     "time between screen updates of a streaming reply, p95",
     "UI CPU per screen update of a streaming reply, p95",
+    "UI CPU per token of a streaming reply",
     "tokens per second on screen / the server's, through a server",
     "start-up to the input ready",
     "start-up, tui-chat / bare Textual app",

@@ -200,3 +200,26 @@ async def test_an_earlier_reply_is_one_widget_with_its_ending(make_app: MakeApp)
         assert not reply.children
         assert "The [bold]moon[/] pulls." in drawn(app)
         assert "[stopped]" in drawn(app)
+
+
+async def test_replies_can_be_selected_and_copied_as_shown(make_app: MakeApp) -> None:
+    from textual.selection import Selection
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.main.chat.chat_log
+        earlier = EarlierReply("An earlier **reply**.", "")
+        reply = Reply(cpu_budget=None)
+        await log.mount_all([earlier, reply])
+        text = "A reply to copy.\n\n- one\n- two"
+        await reply.append(text)
+        await reply.finish(text, DoneReason.FINISHED)
+        await pilot.pause()
+        app.screen.selections = {earlier: Selection(None, None), reply: Selection(None, None)}
+        await pilot.pause()
+        copied = app.screen.get_selected_text() or ""
+        assert "An earlier reply." in copied
+        assert "A reply to copy." in copied
+        assert "• one" in copied
+        selected = app.screen.get_component_rich_style("screen--selection")
+        assert any(s.style and s.style.bgcolor == selected.bgcolor for s in reply.render_line(0))

@@ -79,18 +79,19 @@ def _watch(app: ChatApp) -> list[_Growth]:
 
 
 async def stream_figures(settings: Settings, paths: UserPaths, replies: int) -> list[Figure]:
-    """The time between two frames that show more of a reply (p50 and p95), and the UI's
-    CPU time per such frame (p95), over ``replies`` replies of the real model with the
-    settings' own CPU budget for streaming."""
+    """The time between two frames that show more of a reply (p50 and p95), the UI's
+    CPU time per such frame (p95) and per token, over ``replies`` replies of the real
+    model with the settings' own CPU budget for streaming."""
     conversation = await asyncio.to_thread(_filled_conversation, paths)
     settings = replace(settings, max_tokens=STREAMED_TOKENS)
+    tokens = 0
     async with running_app(settings, paths, open_conversation=conversation) as (app, pilot, tl):
         grown = _watch(app)
         await ready(app)
         for _ in range(replies):
             await pilot.pause(0.3)  # the last reply's screen work done
             await send(app, pilot, QUESTION, tl)
-            await reply_ended(pilot, tl)
+            tokens += (await reply_ended(pilot, tl)).usage.completion_tokens - 1
     intervals = [
         (b[0] - a[0]) * 1000 for g in grown for a, b in zip(g.frames, g.frames[1:], strict=False)
     ]
@@ -110,7 +111,15 @@ async def stream_figures(settings: Settings, paths: UserPaths, replies: int) -> 
         note=note,
     )
     cost = p95_figure("UI CPU per screen update of a streaming reply", costs, 3.0, note)
-    return [median, updates, cost]
+    per_token = Figure(
+        "UI CPU per token of a streaming reply",
+        sum(costs) / max(1, tokens),
+        "ms",
+        1.1,
+        samples=tokens,
+        note=f"{note}; from the first to the last update",
+    )
+    return [median, updates, cost, per_token]
 
 
 async def server_delivery(settings: Settings, paths: UserPaths, replies: int) -> list[Figure]:

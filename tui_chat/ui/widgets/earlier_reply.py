@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from textual.events import Click
     from textual.geometry import Size
+    from textual.selection import Selection
 
 
 class _Lines:
@@ -81,6 +82,12 @@ class EarlierReply(SizedOnce, Static):
 
     def render(self) -> RenderableType:
         return self._lines(self.content_region.width)
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The reply's selected text, as it is shown."""
+        lines = self._lines(self.content_region.width).lines
+        text = "\n".join("".join(segment.text for segment in line).rstrip() for line in lines)
+        return selection.extract(text), "\n"
 
     def on_click(self, event: Click) -> None:
         open_clicked_link(self, event)

@@ -16,9 +16,8 @@ from tui_chat.ui.textual_compat import ScrolledOnce, SizedOnce
 SHOWN_AT_MOST = 12
 """Messages, replies and notices the log lays out at most; earlier ones are folded away
 (``display: none``) until the person scrolls up to them. Textual lays out every shown
-widget of the screen at each update, and a reply is a widget per Markdown block: a long
-conversation on screen would make each update of a streaming reply several times dearer,
-in CPU taken from the model."""
+widget of the screen at each layout: a long conversation on screen would make each new
+line of a streaming reply dearer, in CPU taken from the model."""
 
 SHOWN_PER_SCROLL = 6
 """Folded messages shown again each time the person scrolls to the top of the log."""

@@ -8,8 +8,11 @@ reply did not grow by a line, nothing is laid out again (docs/performance.md).
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.geometry import Region, Size
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -29,6 +32,17 @@ REPLY_ENDINGS: dict[DoneReason, str] = {
 
 
 _BLANK = Strip.blank(0)
+
+
+def _selected(line: Strip, span: tuple[int, int], style: Style) -> Strip:
+    """``line`` with the columns of ``span`` (end -1: to its end) drawn selected."""
+    start, end = span
+    end = line.cell_length if end == -1 else min(end, line.cell_length)
+    if start >= end:
+        return line
+    middle = Strip(Segment.apply_style(list(line.crop(start, end)), post_style=style))
+    return Strip.join([line.crop(0, start), middle, line.crop(end, line.cell_length)])
+
 
 GROW_STEP_LINES = 4
 """A streaming reply grows by this many lines at a time (blank until written): each new
@@ -120,7 +134,19 @@ class Reply(GrowsInPlace, Widget):
 
     def render_line(self, y: int) -> Strip:
         lines = self._content(self.content_size.width)
-        return lines[y] if y < len(lines) else _BLANK
+        line = lines[y] if y < len(lines) else _BLANK
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            line = _selected(line, span, self.screen.get_component_rich_style("screen--selection"))
+        return line.apply_offsets(0, y)  # where a mouse selection starts and ends
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The reply's selected text, as it is shown."""
+        text = "\n".join(line.text.rstrip() for line in self._content(self.content_size.width))
+        return selection.extract(text), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
 
     def _changed(self) -> None:
         """Show what changed: the lines that differ, laid out again only if their number
