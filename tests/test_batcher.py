@@ -78,3 +78,24 @@ async def test_the_interval_keeps_the_process_within_its_cpu_budget_in_one_step(
     clock.cpu += cpu_used  # what the write and everything since cost the process
     await batcher.add("b")
     assert batcher.interval == pytest.approx(interval)
+
+
+async def test_one_dear_update_moves_the_interval_part_of_the_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A layout or a finished table costs several updates' CPU at once: the next update
+    is not held back by all of it (the budget holds on average)."""
+    clock = Clock(monkeypatch)
+    batcher = TextBatcher(FakeWidget(), lambda _text: None, cpu_budget=0.05)  # type: ignore[arg-type]
+    await batcher.add("a")
+    for cpu_used in (0.005, 0.005):
+        clock.wall += 1.0
+        clock.cpu += cpu_used
+        await batcher.add("b")
+    assert batcher.interval == pytest.approx(0.1)  # 5 ms at 5%
+    clock.wall += 1.0
+    clock.cpu += 0.030  # one update of 30 ms
+    await batcher.add("c")
+    smoothed = 0.005 + batcher_module.SMOOTHING * (0.030 - 0.005)
+    assert batcher.interval == pytest.approx(smoothed / 0.05)
+    assert batcher.interval < 0.030 / 0.05

@@ -53,7 +53,7 @@ of it, where writing into lines already there repaints those lines only."""
 class Reply(GrowsInPlace, Widget):
     """One streamed reply of the model.
 
-    A ``TextBatcher`` gathers tokens so that the screen is updated at most ten times a
+    A ``TextBatcher`` gathers tokens so that the screen is updated about ten times a
     second, within the UI's share of the CPU while the model writes.
     """
 
