@@ -223,3 +223,24 @@ async def test_replies_can_be_selected_and_copied_as_shown(make_app: MakeApp) ->
         assert "• one" in copied
         selected = app.screen.get_component_rich_style("screen--selection")
         assert any(s.style and s.style.bgcolor == selected.bgcolor for s in reply.render_line(0))
+
+
+async def test_a_streaming_reply_is_drawn_again_at_a_new_width(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        reply = Reply(cpu_budget=None)
+        await app.main.chat.chat_log.mount(reply)
+        text = "A sentence long enough to be wrapped once the terminal is narrow. " * 3
+        await reply.append(text)
+        await pilot.pause()
+        wide = reply.size.height
+        await pilot.resize_terminal(40, 30)
+        await pilot.pause()
+        assert reply.size.height > wide, "wrapped at the new width"
+        width = reply.content_size.width
+        assert all(reply.render_line(y).cell_length <= width for y in range(reply.size.height))
+        await reply.append("And more.")
+        await reply.finish(text + "And more.", DoneReason.FINISHED)
+        await pilot.pause()
+        assert reply.source == text + "And more."
+        assert "And more." in drawn(app)
