@@ -29,9 +29,6 @@ LONGEST_FLUSH_SECONDS = 1.0
 SMOOTHING = 0.3
 """How far each new measure of the CPU time between writes moves the one used."""
 
-UI_CPU_BUDGET = STREAM_CPU_BUDGET
-"""Share of one core the UI process may use while text streams (all of its work)."""
-
 
 class TextBatcher:
     """Collects pieces of text and passes them on joined: the first piece at once, the
@@ -42,7 +39,7 @@ class TextBatcher:
         widget: Widget,
         write: Callable[[str], Awaitable[None] | None],
         interval: float = FLUSH_SECONDS,
-        cpu_budget: float | None = UI_CPU_BUDGET,
+        cpu_budget: float | None = STREAM_CPU_BUDGET,
     ) -> None:
         """
         Args:

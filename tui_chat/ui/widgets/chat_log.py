@@ -8,7 +8,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_chat.core.protocol import DoneReason
-from tui_chat.ui.batcher import UI_CPU_BUDGET
+from tui_chat.core.settings import STREAM_CPU_BUDGET
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import SizedOnce
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
@@ -123,7 +123,7 @@ class ChatLog(FoldingLog):
         await self._append(widget)
         return widget
 
-    async def add_reply(self, cpu_budget: float | None = UI_CPU_BUDGET) -> Reply:
+    async def add_reply(self, cpu_budget: float | None = STREAM_CPU_BUDGET) -> Reply:
         """Start a reply that tokens will stream into."""
         widget = Reply(cpu_budget)
         self.fold(room=1)
@@ -145,7 +145,7 @@ class ChatLog(FoldingLog):
             await self.mount_all([message, reply])
 
     def new_exchange(
-        self, text: str, cpu_budget: float | None = UI_CPU_BUDGET
+        self, text: str, cpu_budget: float | None = STREAM_CPU_BUDGET
     ) -> tuple[UserMessage, Reply]:
         """The widgets for a message the person sent and the reply to it: the spare ones
         if they are mounted, else new ones."""

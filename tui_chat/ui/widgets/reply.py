@@ -17,8 +17,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tui_chat.core.protocol import DoneReason
+from tui_chat.core.settings import STREAM_CPU_BUDGET
 from tui_chat.core.visible import visible
-from tui_chat.ui.batcher import UI_CPU_BUDGET, TextBatcher
+from tui_chat.ui.batcher import TextBatcher
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import GrowsInPlace
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, open_clicked_link
@@ -65,7 +66,7 @@ class Reply(GrowsInPlace, Widget):
     Reply > .reply--waiting { color: $text-muted; }
     """
 
-    def __init__(self, cpu_budget: float | None = UI_CPU_BUDGET) -> None:
+    def __init__(self, cpu_budget: float | None = STREAM_CPU_BUDGET) -> None:
         """
         Args:
             cpu_budget: Share of a core the UI may use while this reply streams (see
