@@ -31,6 +31,13 @@ MIXED = (
 """Every common kind of block, one after another."""
 
 
+async def _reply_in_log(app: ChatApp) -> Reply:
+    """A reply streaming into the chat's log, its text shown as it comes (no CPU budget)."""
+    reply = Reply(cpu_budget=None)
+    await app.main.chat.chat_log.mount(reply)
+    return reply
+
+
 def _console(width: int) -> tuple[Console, object]:
     console = Console(file=StringIO(), width=width, color_system=None)
     return console, console.options.update_width(width).update(highlight=False)
@@ -123,8 +130,7 @@ async def test_an_update_repaints_the_lines_that_changed_without_a_layout(
     lines) lays the screen out again."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        reply = Reply(cpu_budget=None)
-        await app.main.chat.chat_log.mount(reply)
+        reply = await _reply_in_log(app)
         await reply.append("One paragraph.\n\nAnother that grows")
         await pilot.pause()
         refreshes: list[tuple[tuple[Region, ...], bool]] = []
@@ -149,8 +155,7 @@ async def test_a_partial_update_renders_only_the_rows_it_changes(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
-        reply = Reply(cpu_budget=None)
-        await app.main.chat.chat_log.mount(reply)
+        reply = await _reply_in_log(app)
         await reply.append("A reply that grows")
         await pilot.pause()
         status = app.main.query_one(StatusLine)
@@ -169,8 +174,7 @@ async def test_a_partial_update_renders_only_the_rows_it_changes(
 async def test_a_finished_reply_loses_the_lines_kept_for_its_growth(make_app: MakeApp) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        reply = Reply(cpu_budget=None)
-        await app.main.chat.chat_log.mount(reply)
+        reply = await _reply_in_log(app)
         await reply.append("One line.")
         await pilot.pause()
         assert reply.size.height == GROW_STEP_LINES
@@ -228,8 +232,7 @@ async def test_replies_can_be_selected_and_copied_as_shown(make_app: MakeApp) ->
 async def test_a_streaming_reply_is_drawn_again_at_a_new_width(make_app: MakeApp) -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        reply = Reply(cpu_budget=None)
-        await app.main.chat.chat_log.mount(reply)
+        reply = await _reply_in_log(app)
         text = "A sentence long enough to be wrapped once the terminal is narrow. " * 3
         await reply.append(text)
         await pilot.pause()
