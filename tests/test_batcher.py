@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -10,25 +10,18 @@ from tui_chat.ui import batcher as batcher_module
 from tui_chat.ui.batcher import FLUSH_SECONDS, LONGEST_FLUSH_SECONDS, TextBatcher
 
 
-class FakeTimer:
-    def __init__(self, callback: Callable[[], Awaitable[None]]) -> None:
-        self.callback = callback
-        self.stopped = False
-
-    def stop(self) -> None:
-        self.stopped = True
-
-
-class FakeWidget:
-    """Stands in for the widget whose timers schedule the delayed writes."""
+class Later:
+    """Stands in for the event loop's ``call_later``: keeps what it is asked to run."""
 
     def __init__(self) -> None:
-        self.timers: list[tuple[float, FakeTimer]] = []
+        self.calls: list[tuple[float, Callable[[], None]]] = []
 
-    def set_timer(self, delay: float, callback: Callable[[], Awaitable[None]]) -> FakeTimer:
-        timer = FakeTimer(callback)
-        self.timers.append((delay, timer))
-        return timer
+    def __call__(self, delay: float, callback: Callable[[], None]) -> Later:
+        self.calls.append((delay, callback))
+        return self
+
+    def cancel(self) -> None:
+        """What the batcher calls when the write came sooner."""
 
 
 class Clock:
@@ -41,22 +34,22 @@ class Clock:
         monkeypatch.setattr(batcher_module.time, "process_time", lambda: self.cpu)
 
 
-async def test_the_first_piece_is_written_at_once_and_the_next_ones_together(
+def test_the_first_piece_is_written_at_once_and_the_next_ones_together(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock(monkeypatch)
     written: list[str] = []
-    widget = FakeWidget()
-    batcher = TextBatcher(widget, written.append, cpu_budget=None)  # type: ignore[arg-type]
-    await batcher.add("Hello")
+    later = Later()
+    batcher = TextBatcher(written.append, cpu_budget=None, call_later=later)
+    batcher.add("Hello")
     assert written == ["Hello"]
     clock.wall += 0.01
-    await batcher.add(",")
-    await batcher.add(" world")
+    batcher.add(",")
+    batcher.add(" world")
     assert written == ["Hello"], "later pieces wait for the interval"
-    ((delay, timer),) = widget.timers
+    ((delay, callback),) = later.calls
     assert delay == pytest.approx(FLUSH_SECONDS - 0.01)
-    await timer.callback()
+    callback()
     assert written == ["Hello", ", world"]
 
 
@@ -68,34 +61,34 @@ async def test_the_first_piece_is_written_at_once_and_the_next_ones_together(
         (0.5, LONGEST_FLUSH_SECONDS),  # never less often than once a second
     ],
 )
-async def test_the_interval_keeps_the_process_within_its_cpu_budget_in_one_step(
+def test_the_interval_keeps_the_process_within_its_cpu_budget_in_one_step(
     monkeypatch: pytest.MonkeyPatch, cpu_used: float, interval: float
 ) -> None:
     clock = Clock(monkeypatch)
-    batcher = TextBatcher(FakeWidget(), lambda _text: None, cpu_budget=0.02)  # type: ignore[arg-type]
-    await batcher.add("a")  # the first write starts the measurement
+    batcher = TextBatcher(lambda _text: None, cpu_budget=0.02, call_later=Later())
+    batcher.add("a")  # the first write starts the measurement
     clock.wall += 1.0
     clock.cpu += cpu_used  # what the write and everything since cost the process
-    await batcher.add("b")
+    batcher.add("b")
     assert batcher.interval == pytest.approx(interval)
 
 
-async def test_one_dear_update_moves_the_interval_part_of_the_way(
+def test_one_dear_update_moves_the_interval_part_of_the_way(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A layout or a finished table costs several updates' CPU at once: the next update
     is not held back by all of it (the budget holds on average)."""
     clock = Clock(monkeypatch)
-    batcher = TextBatcher(FakeWidget(), lambda _text: None, cpu_budget=0.05)  # type: ignore[arg-type]
-    await batcher.add("a")
+    batcher = TextBatcher(lambda _text: None, cpu_budget=0.05, call_later=Later())
+    batcher.add("a")
     for cpu_used in (0.005, 0.005):
         clock.wall += 1.0
         clock.cpu += cpu_used
-        await batcher.add("b")
+        batcher.add("b")
     assert batcher.interval == pytest.approx(0.1)  # 5 ms at 5%
     clock.wall += 1.0
     clock.cpu += 0.030  # one update of 30 ms
-    await batcher.add("c")
+    batcher.add("c")
     smoothed = 0.005 + batcher_module.SMOOTHING * (0.030 - 0.005)
     assert batcher.interval == pytest.approx(smoothed / 0.05)
     assert batcher.interval < 0.030 / 0.05

@@ -575,7 +575,7 @@ async def test_a_long_streamed_reply_is_one_widget_shown_whole(
         await log.mount(reply)
         text = _paragraphs(LONG_REPLY_BLOCKS)
         for start in range(0, len(text), 40):  # streamed, in pieces
-            await reply.append(text[start : start + 40])
+            reply.append(text[start : start + 40])
         await reply.finish(text, DoneReason.FINISHED)
         await pilot.pause()
         assert not reply.children

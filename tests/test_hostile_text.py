@@ -109,7 +109,7 @@ async def test_a_hostile_paste_and_reply_are_shown_literally(make_app: MakeApp) 
         reply = Reply(cpu_budget=None)
         await app.main.chat.chat_log.mount(reply)
         for start in range(0, len(HOSTILE), 7):
-            await reply.append(HOSTILE[start : start + 7])
+            reply.append(HOSTILE[start : start + 7])
         await reply.finish(HOSTILE, DoneReason.FINISHED)
         await app.main.chat.chat_log.mount(UserMessage(HOSTILE))
         await pilot.pause()

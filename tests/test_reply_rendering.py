@@ -13,9 +13,11 @@ from textual.geometry import Region
 
 from tests.helpers import SIZE, drawn, in_log, loaded, put_and_send, reply_finished, wait_until
 from tui_chat.bench.replay import markdown_reply
-from tui_chat.core.protocol import DoneReason
-from tui_chat.core.script import Script, says
+from tui_chat.core.protocol import Done, DoneReason, Token
+from tui_chat.core.script import Say, Script, says
 from tui_chat.ui.app import ChatApp
+from tui_chat.ui.chat_replies import ChatReplies
+from tui_chat.ui.widgets import reply as reply_module
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, render_markdown
 from tui_chat.ui.widgets.reply import GROW_STEP_LINES, Reply
@@ -126,48 +128,55 @@ def test_a_code_fence_is_plain_while_it_is_written_and_coloured_once_complete() 
 async def test_an_update_repaints_the_lines_that_changed_without_a_layout(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A word added to the last line repaints that line; only a new height (every few
-    lines) lays the screen out again."""
+    """A word added to the last line repaints that line, at once; only a new height
+    (every few lines) lays the screen out again."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         reply = await _reply_in_log(app)
-        await reply.append("One paragraph.\n\nAnother that grows")
+        reply.append("One paragraph.\n\nAnother that grows")
         await pilot.pause()
-        refreshes: list[tuple[tuple[Region, ...], bool]] = []
+        painted: list[Region] = []
+        laid_out: list[bool] = []
         monkeypatch.setattr(
-            reply,
-            "refresh",
-            lambda *regions, layout=False, **_: refreshes.append((regions, layout)),
+            reply_module, "paint_now", lambda _widget, region: painted.append(region)
         )
-        await reply.append(" by a word")
-        assert refreshes == [((Region(0, 2, reply.content_size.width, 1),), False)]
-        refreshes.clear()
-        await reply.append("\n" * 2 + "\n\n".join(["More."] * GROW_STEP_LINES))
-        await wait_until(lambda: refreshes, message="the update")
-        assert refreshes[-1][1], "a new height is laid out"
+        monkeypatch.setattr(
+            reply, "refresh", lambda *_regions, layout=False, **_: laid_out.append(layout)
+        )
+        reply.append(" by a word")
+        assert painted == [Region(0, 2, reply.content_size.width, 1)]
+        assert not laid_out
+        reply.append("\n" * 2 + "\n\n".join(["More."] * GROW_STEP_LINES))
+        await wait_until(lambda: laid_out, message="the update")
+        assert laid_out[-1], "a new height is laid out"
 
 
 async def test_a_partial_update_renders_only_the_rows_it_changes(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Textual would render every line of the status line, footer and input (their clip
-    is the whole screen) to show one new word of a reply."""
+    is the whole screen), and of the containers behind the log, to show one new word of
+    a reply."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(app)
         reply = await _reply_in_log(app)
-        await reply.append("A reply that grows")
+        reply.append("A reply that grows")
         await pilot.pause()
-        status = app.main.query_one(StatusLine)
-        rendered: list[Region] = []
-        render_lines = status.render_lines
-        monkeypatch.setattr(
-            status, "render_lines", lambda crop: rendered.append(crop) or render_lines(crop)
-        )
-        await reply.append(" by a word")
+        rendered: list[str] = []
+        # The status line (its clip is the whole screen) and the view the log is in
+        # (hidden behind it): neither shows a change.
+        for widget in (app.main.query_one(StatusLine), app.main.chat):
+            name, render_lines = type(widget).__name__, widget.render_lines
+            monkeypatch.setattr(
+                widget,
+                "render_lines",
+                lambda crop, name=name, draw=render_lines: rendered.append(name) or draw(crop),
+            )
+        reply.append(" by a word")
         await wait_until(lambda: reply.source.endswith("word"), message="written")
         await pilot.pause()
-        assert not rendered, "the status line was drawn again"
+        assert not rendered, f"drawn again: {rendered}"
         assert "A reply that grows by a word" in drawn(app)
 
 
@@ -175,7 +184,7 @@ async def test_a_finished_reply_loses_the_lines_kept_for_its_growth(make_app: Ma
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         reply = await _reply_in_log(app)
-        await reply.append("One line.")
+        reply.append("One line.")
         await pilot.pause()
         assert reply.size.height == GROW_STEP_LINES
         await reply.finish("One line.", DoneReason.STOPPED)
@@ -216,7 +225,7 @@ async def test_replies_can_be_selected_and_copied_as_shown(make_app: MakeApp) ->
         reply = Reply(cpu_budget=None)
         await log.mount_all([earlier, reply])
         text = "A reply to copy.\n\n- one\n- two"
-        await reply.append(text)
+        reply.append(text)
         await reply.finish(text, DoneReason.FINISHED)
         await pilot.pause()
         app.screen.selections = {earlier: Selection(None, None), reply: Selection(None, None)}
@@ -233,8 +242,8 @@ async def test_a_streaming_reply_is_drawn_again_at_a_new_width(make_app: MakeApp
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         reply = await _reply_in_log(app)
-        text = "A sentence long enough to be wrapped once the terminal is narrow. " * 3
-        await reply.append(text)
+        text = "A sentence long enough to be wrapped once the terminal is narrow. " * 5
+        reply.append(text)
         await pilot.pause()
         wide = reply.size.height
         await pilot.resize_terminal(40, 30)
@@ -242,8 +251,38 @@ async def test_a_streaming_reply_is_drawn_again_at_a_new_width(make_app: MakeApp
         assert reply.size.height > wide, "wrapped at the new width"
         width = reply.content_size.width
         assert all(reply.render_line(y).cell_length <= width for y in range(reply.size.height))
-        await reply.append("And more.")
+        reply.append("And more.")
         await reply.finish(text + "And more.", DoneReason.FINISHED)
         await pilot.pause()
         assert reply.source == text + "And more."
         assert "And more." in drawn(app)
+
+
+async def test_streamed_text_goes_to_the_reply_without_a_message_per_update(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a reply shows text, what the model sends next is written into it as the
+    worker's pipe delivers it: a Textual message per update, bubbling to the screen,
+    cost as much as drawing the text. Text and ending arrive whole and in order."""
+    pieces = tuple(f"word{n} " for n in range(8))
+    app = make_app(script=Script(default=(Say(pieces, every=0.1),)))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat = app.main.chat
+        posted: list[object] = []
+        post_message = chat.post_message
+        monkeypatch.setattr(
+            chat,
+            "post_message",
+            lambda message: posted.append(message) or post_message(message),
+        )
+        await put_and_send(app, pilot, "Count.")
+        await reply_finished(app)
+        (reply,) = in_log(app, Reply)
+        assert reply.source == "".join(pieces)
+        assert reply.reason is DoneReason.FINISHED
+        events = [m.event for m in posted if isinstance(m, ChatReplies.ReplyEvent)]
+        tokens = [e for e in events if isinstance(e, Token)]
+        assert tokens, "the first text goes by message: the status line says generating"
+        assert len(tokens) < len(pieces), "the text that followed went straight to the reply"
+        assert isinstance(events[-1], Done)

@@ -10,12 +10,10 @@ never less often than ``LONGEST_FLUSH_SECONDS``).
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
-
-from textual.timer import Timer
-from textual.widget import Widget
+from collections.abc import Callable
+from typing import Protocol
 
 from tui_chat.core.protocol import STREAM_UPDATE_SECONDS
 from tui_chat.core.settings import STREAM_CPU_BUDGET
@@ -30,31 +28,43 @@ SMOOTHING = 0.3
 """How far each new measure of the CPU time between writes moves the one used."""
 
 
+class _Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+Later = Callable[[float, Callable[[], None]], _Cancellable]
+"""Runs a callback after a delay: the event loop's ``call_later``."""
+
+
 class TextBatcher:
     """Collects pieces of text and passes them on joined: the first piece at once, the
-    ones that follow together when the current interval has passed."""
+    ones that follow together when the current interval has passed.
+
+    Writes are plain calls, the delayed ones from the event loop: a Textual timer or
+    message per update would cost as much as drawing the text (docs/performance.md).
+    """
 
     def __init__(
         self,
-        widget: Widget,
-        write: Callable[[str], Awaitable[None] | None],
+        write: Callable[[str], None],
         interval: float = FLUSH_SECONDS,
         cpu_budget: float | None = STREAM_CPU_BUDGET,
+        call_later: Later | None = None,
     ) -> None:
         """
         Args:
-            widget: The widget whose timer schedules the delayed writes.
-            write: Receives the joined text (may be a coroutine function).
+            write: Receives the joined text.
             interval: Shortest time between two writes.
             cpu_budget: Share of a core the process may use while writing; None: no limit.
+            call_later: Schedules the delayed writes (default: the running event loop).
         """
-        self._widget = widget
         self._write = write
         self._shortest = interval
         self._interval = interval
         self._budget = cpu_budget
+        self._call_later = call_later
         self._pending: list[str] = []
-        self._timer: Timer | None = None
+        self._due: _Cancellable | None = None
         self._last = 0.0
         self._cpu_mark = time.process_time()
         self._cost: float | None = None
@@ -65,42 +75,30 @@ class TextBatcher:
         """The current time between two writes."""
         return self._interval
 
-    async def add(self, text: str) -> None:
-        """Queue ``text``; writes at once if the last write is long enough ago."""
+    def add(self, text: str) -> None:
+        """Queue ``text``; writes at once if the last write is long enough ago, else
+        when it is."""
         if not text:
             return
         self._pending.append(text)
-        if self._timer is not None:
+        if self._due is not None:
             return
         wait = self._last + self._interval - time.monotonic()
         if wait <= 0:
-            await self.flush()
+            self.flush()
         else:
-            self._timer = self._widget.set_timer(wait, self.flush)
+            later = self._call_later or asyncio.get_running_loop().call_later
+            self._due = later(wait, self.flush)
 
-    def add_nowait(self, text: str) -> None:
-        """Queue ``text`` from outside a message handler; the write runs on a timer."""
-        if not text:
-            return
-        self._pending.append(text)
-        if self._timer is None:
-            # Textual's timers divide by their delay: never ask for zero.
-            wait = max(0.001, self._last + self._interval - time.monotonic())
-            self._timer = self._widget.set_timer(wait, self.flush)
-
-    async def flush(self) -> None:
+    def flush(self) -> None:
         """Write whatever is queued now."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+        self._cancel()
         if not self._pending:
             return
         self._adapt()
         text = "".join(self._pending)
         self._pending.clear()
-        result = self._write(text)
-        if inspect.isawaitable(result):
-            await result
+        self._write(text)
 
     def _adapt(self) -> None:
         """Set the next interval from the CPU time used between writes: long enough that
@@ -120,7 +118,10 @@ class TextBatcher:
 
     def discard(self) -> None:
         """Forget what is queued and cancel the pending write."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+        self._cancel()
         self._pending.clear()
+
+    def _cancel(self) -> None:
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None

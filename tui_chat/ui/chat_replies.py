@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from textual import on
 from textual.containers import Vertical
@@ -39,6 +40,8 @@ class _Exchange:
     """Esc came while its message was being saved: the model is not asked."""
     shown: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the reply's widget is on screen: what the model sends waits for it."""
+    queued: int = 0
+    """Its events posted as messages and not yet handled."""
 
 
 class ChatReplies(Vertical):
@@ -191,9 +194,7 @@ class ChatReplies(Vertical):
             request_id = self.service.generate(
                 conversation.messages_for(turn),
                 keep=conversation.kept,
-                listener=self.recorder.listen(
-                    conversation, turn, lambda event: self.post_message(self.ReplyEvent(event))
-                ),
+                listener=self.recorder.listen(conversation, turn, partial(self._heard, exchange)),
             )
         except ServiceUnavailableError as e:  # it stopped while the message was saved
             self.recorder.end(turn, DoneReason.ERROR)
@@ -203,8 +204,29 @@ class ChatReplies(Vertical):
 
     # Replies --------------------------------------------------------------------------
 
+    def _heard(self, exchange: _Exchange, event: RequestEvent) -> None:
+        """Take an event of ``exchange`` as the worker's pipe delivers it: the text of a
+        reply under way goes straight to it (a message per update, bubbling to the
+        screen, cost as much as drawing the text); the rest, and text while earlier
+        events wait in the queue, goes as a message, in order."""
+        if (
+            isinstance(event, Token)
+            and not exchange.queued
+            and exchange.shown.is_set()
+            and exchange.reply.shown_chars  # the first text went by message: status line
+        ):
+            exchange.reply.append(event.text)
+            return
+        exchange.queued += 1
+        self.post_message(self.ReplyEvent(event))
+
     async def on_chat_replies_reply_event(self, message: ReplyEvent) -> None:
-        await self.handle(message.event)
+        exchange = self._exchanges.get(message.event.request_id or -1)
+        try:
+            await self.handle(message.event)
+        finally:
+            if exchange is not None:
+                exchange.queued -= 1
 
     async def handle(self, event: RequestEvent) -> None:
         """Show a token, progress, trim, error or end of one of this view's replies."""
@@ -214,7 +236,7 @@ class ChatReplies(Vertical):
         await exchange.shown.wait()
         match event:
             case Token(text=text):
-                await exchange.reply.append(text)
+                exchange.reply.append(text)
             case PromptProgress(done=done, total=total):
                 if done < total:
                     exchange.reply.show_progress(

@@ -134,14 +134,17 @@ class QuietFailure(App[Any]):
 
 
 class _RowsCroppedCompositor(Compositor):
-    """Textual's compositor, drawing only the rows that changed in a partial update.
+    """Textual's compositor, drawing only the rows that changed in a partial update, of
+    the widgets that show there.
 
     Textual 8.2.8 picks the widgets a partial update touches by their clip, which for a
     widget not in a scrolling container is the whole screen, and then renders all of
     each widget's visible lines: the screen, its views, the log and its scrollbar, the
     input, the footer, ~300 lines of styles and filters to show one line of a streaming
     reply (about 2 ms on a small machine, at every update). Here each widget renders
-    only the rows of the update's crop; the columns stay whole, as Textual's cuts want.
+    only the rows of the update's crop (the columns stay whole, as Textual's cuts want),
+    and a widget hidden there by those in front of it (the containers behind a reply)
+    is not rendered at all: Textual paints front to back and would throw its lines away.
     """
 
     def _get_renders(
@@ -150,18 +153,60 @@ class _RowsCroppedCompositor(Compositor):
         if crop is None:
             yield from super()._get_renders(None)
             return
-        for widget, (region, clip) in self.visible_widgets.items():
+        covered: dict[int, list[tuple[int, int]]] = {}  # row -> spans drawn in front
+        for widget, (region, clip) in self.visible_widgets.items():  # front to back
             rows = clip.intersection(Region(clip.x, crop.y, clip.width, crop.height))
             x, y, width, height = region.intersection(rows)
-            if width and height:
-                lines = Region(x - region.x, y - region.y, width, height)
-                yield region, rows, widget.render_lines(lines)
+            if not (width and height):
+                continue
+            if all(_within(covered.get(row, ()), x, x + width) for row in range(y, y + height)):
+                continue  # hidden by the widgets in front of it in these rows
+            for row in range(y, y + height):
+                covered.setdefault(row, []).append((x, x + width))
+            lines = Region(x - region.x, y - region.y, width, height)
+            yield region, rows, widget.render_lines(lines)
+
+
+def _within(spans: Iterable[tuple[int, int]], start: int, end: int) -> bool:
+    """``start``..``end`` lies in the union of ``spans``."""
+    for left, right in sorted(spans):
+        if left > start:
+            return False
+        start = max(start, right)
+        if start >= end:
+            return True
+    return start >= end
 
 
 def draw_changed_rows_only(screen: Screen[Any]) -> None:
     """Make ``screen``'s partial updates render only the rows they change (call it
     before the screen is first drawn)."""
     screen._compositor = _RowsCroppedCompositor()
+
+
+def paint_now(widget: Any, region: Region) -> None:
+    """Repaint ``region`` of ``widget`` (content coordinates) on the terminal now.
+
+    ``Widget.refresh`` gets there through three message loops and a timer (a prompt to
+    the widget, its idle handler, an update message to the screen, the screen's idle
+    handler, its update timer): as much CPU as drawing a line of a streaming reply. This
+    is what they end in, for a widget whose size and place did not change; anything else
+    (a layout or scroll pending, a batch of updates open) takes Textual's own way.
+    """
+    screen = widget.screen
+    if (
+        widget.app._batch_count
+        or not screen.is_current
+        or screen._layout_required
+        or screen._scroll_required
+        or widget._layout_required
+    ):
+        widget.refresh(region)
+        return
+    widget._set_dirty(region)
+    screen._dirty_widgets.add(widget)
+    screen._compositor.update_widgets(screen._dirty_widgets)
+    screen._compositor_refresh()
 
 
 def after_each_frame(screen: Screen[Any], callback: Callable[[], None]) -> None:

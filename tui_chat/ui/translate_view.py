@@ -74,7 +74,7 @@ class TranslateView(Vertical):
         self._language = language
         self._busy_elsewhere = busy_elsewhere
         self._job: TranslationJob | None = None
-        self._batcher = TextBatcher(self, self._write_output)
+        self._batcher = TextBatcher(self._write_output)
         self.last_result: TranslationResult | None = None
         """How the last translation ended."""
 
@@ -185,7 +185,7 @@ class TranslateView(Vertical):
             result = await job.run()
         finally:
             self._job = None
-        await self._batcher.flush()
+        self._batcher.flush()
         if result.failed:  # what streamed of those is not a translation: their text instead
             self.output.load_text(visible(result.text))
         self.last_result = result
@@ -221,7 +221,7 @@ class TranslateView(Vertical):
     # Job callbacks (on the event loop) ------------------------------------------------
 
     def _on_text(self, text: str) -> None:
-        self._batcher.add_nowait(text)
+        self._batcher.add(text)
 
     def _write_output(self, text: str) -> None:
         output = self.output

@@ -21,7 +21,7 @@ from tui_chat.core.settings import STREAM_CPU_BUDGET
 from tui_chat.core.visible import visible
 from tui_chat.ui.batcher import TextBatcher
 from tui_chat.ui.literal import literal
-from tui_chat.ui.textual_compat import GrowsInPlace
+from tui_chat.ui.textual_compat import GrowsInPlace, paint_now
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, open_clicked_link
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
@@ -45,7 +45,7 @@ def _selected(line: Strip, span: tuple[int, int], style: Style) -> Strip:
     return Strip.join([line.crop(0, start), middle, line.crop(end, line.cell_length)])
 
 
-GROW_STEP_LINES = 4
+GROW_STEP_LINES = 8
 """A streaming reply grows by this many lines at a time (blank until written): each new
 height lays the screen out again and, in a log kept at its end, scrolls and repaints all
 of it, where writing into lines already there repaints those lines only."""
@@ -81,7 +81,7 @@ class Reply(GrowsInPlace, Widget):
         self._lines: list[Strip] = []
         self._width = -1
         """Content width ``_lines`` were rendered for; -1: to render again."""
-        self._batcher = TextBatcher(self, self._write, cpu_budget=cpu_budget)
+        self._batcher = TextBatcher(self._write, cpu_budget=cpu_budget)
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
@@ -90,7 +90,7 @@ class Reply(GrowsInPlace, Widget):
     def set_cpu_budget(self, cpu_budget: float | None) -> None:
         """Change the share of a core the UI may use while this reply streams (before
         the first text only)."""
-        self._batcher = TextBatcher(self, self._write, cpu_budget=cpu_budget)
+        self._batcher = TextBatcher(self._write, cpu_budget=cpu_budget)
 
     @property
     def source(self) -> str:
@@ -165,10 +165,13 @@ class Reply(GrowsInPlace, Widget):
             changed.append(min(len(old), len(new)))
         if not changed:
             return
-        last = max(changed[-1], len(new) - 1) if len(new) != len(old) else changed[-1]
+        if len(new) == len(old):
+            top, bottom = changed[0], changed[-1]
+            paint_now(self, Region(0, top, self.content_size.width, bottom - top + 1))
+            return
+        last = max(changed[-1], len(new) - 1)
         self.refresh(
-            Region(0, changed[0], self.content_size.width, last - changed[0] + 1),
-            layout=len(new) != len(old),
+            Region(0, changed[0], self.content_size.width, last - changed[0] + 1), layout=True
         )
 
     def on_click(self, event: events.Click) -> None:
@@ -182,10 +185,11 @@ class Reply(GrowsInPlace, Widget):
             self._note, self._waiting = message, True
             self._changed()
 
-    async def append(self, fragment: str) -> None:
-        """Add streamed text."""
+    def append(self, fragment: str) -> None:
+        """Add streamed text (shown now, or with the next pieces when the last update
+        is too recent)."""
         if not self.finished:
-            await self._batcher.add(fragment)
+            self._batcher.add(fragment)
 
     def _write(self, fragment: str) -> None:
         if self.finished:
@@ -200,7 +204,7 @@ class Reply(GrowsInPlace, Widget):
         ended."""
         if self.finished:
             return
-        await self._batcher.flush()  # the last pieces go through the stream too
+        self._batcher.flush()  # the last pieces go through the stream too
         self.finished = True
         self._batcher.discard()
         text = visible(text)
