@@ -280,6 +280,8 @@ def test_a_store_of_the_last_release_is_indexed_for_search(store_file: Path) -> 
     assert found.line == "\x02Über\x03 die Gezeiten: the tide"
     reply = store.add_message(1, "assistant", "", "streaming")
     store.update_message(reply, "Low tide at noon", "streaming")
+    assert [f.message_id for f in store.search("tide")] == [1], "indexed once it has ended"
+    store.update_message(reply, "Low tide, then high water at noon", "complete")
     assert [f.message_id for f in store.search("tide")] == [reply, 1], "the newest first"
     store.update_message(reply, "High water at noon", "complete")
     assert [f.message_id for f in store.search("tide")] == [1]
@@ -391,6 +393,37 @@ def test_a_search_finds_what_a_start_of_a_word_would(store_file: Path) -> None:
     assert {f.message_id for f in store.search("t", 500)} == {
         message_id for message_id, text in texts.items() if "t" in text.split()
     }
+    store.close()
+
+
+def test_a_reply_is_indexed_once_it_has_ended_not_at_each_save_while_it_streams(
+    store_file: Path,
+) -> None:
+    """Schema 6 indexed a streaming reply at each save (its whole text, twice a second,
+    in CPU the model needs): from 7 on it is indexed when it ends, and what the index
+    held of replies still streaming leaves it."""
+    _old_store(store_file, 6, "Harbours and tides")
+    old = sqlite3.connect(store_file, isolation_level=None)
+    old.execute(
+        "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
+        "VALUES (1, 'assistant', 'Sails at dawn', 'streaming', 1, 1)"
+    )
+    old.close()
+    store = Store.open(store_file)
+    assert store.search("sails") == []
+    reply = store.add_message(1, "assistant", "", "streaming")
+    for text in ("Sails", "Sails at dusk", "Sails at dusk, oars at dawn"):
+        store.update_message(reply, text, "streaming")
+    assert store.search("sails") == []
+    store.update_message(reply, "Sails at dusk, oars at dawn.", "stopped")
+    assert [f.message_id for f in store.search("oars")] == [reply]
+    assert [f.message_id for f in store.search("dusk")] == [reply], "indexed once"
+    store.delete(1)
+    assert store.search("oars") == []
+    # The index agrees with the messages left (FTS5 checks it against them).
+    store._conn.execute(
+        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)"
+    )
     store.close()
 
 

@@ -115,6 +115,40 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM terms_scratch;
     END;
     """,
+    # 7: a reply is indexed for search once it has ended, not at each save while it
+    # streams (twice a second, its whole text again: CPU the model needs). What the
+    # index holds of replies still streaming leaves it.
+    """
+    DROP TRIGGER messages_fts_insert;
+    DROP TRIGGER messages_fts_delete;
+    DROP TRIGGER messages_fts_update;
+    DROP TRIGGER message_terms_insert;
+    DROP TRIGGER message_terms_update;
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        SELECT 'delete', id, text FROM messages WHERE status = 'streaming';
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+    WHEN new.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        INSERT INTO terms_scratch (rowid, text) VALUES (1, new.text);
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+    WHEN old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, status ON messages
+    WHEN new.status != 'streaming' OR old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text)
+            SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
+        INSERT INTO messages_fts (rowid, text)
+            SELECT new.id, new.text WHERE new.status != 'streaming';
+        INSERT INTO terms_scratch (rowid, text)
+            SELECT 1, new.text WHERE new.status != 'streaming';
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
