@@ -122,6 +122,15 @@ def _saved_conversations(home: Path) -> tuple[int, int]:
     return first, second
 
 
+def _end_reply(home: Path, conversation: int, text: str) -> None:
+    from tui_chat.core.store import Store
+
+    store = Store.open(home / "data" / "conversations.db")
+    reply = store.add_message(conversation, "assistant", "", "streaming")
+    store.update_message(reply, text, "complete")
+    store.close()
+
+
 def test_list_prints_id_update_count_and_title(home: Path) -> None:
     first, second = _saved_conversations(home)
     result = run("--list")
@@ -154,6 +163,9 @@ def test_search_prints_id_date_role_and_the_matching_line(home: Path) -> None:
     assert line.split()[3] == "user"
     assert line.endswith("What is a [bold]tide[/]?"), "the text as it is, no marks in a pipe"
     # Every word must be there; the last may be the start of one; the newest comes first.
+    # (A reply is found once it has ended: the one left streaming by a kill is not.)
+    assert run("search", "sea", "ri").stdout == ""
+    _end_reply(home, first, "The sea rises at night")
     assert run("search", "sea", "ri").stdout.split()[3] == "assistant"
     assert run("search", "hel").stdout.split()[0] == str(second)
     # Words, never a query language.

@@ -17,6 +17,7 @@ from tui_chat.core.protocol import Done, DoneReason, Token
 from tui_chat.core.script import Say, Script, says
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.chat_replies import ChatReplies
+from tui_chat.ui.widgets import markdown_lines
 from tui_chat.ui.widgets import reply as reply_module
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, render_markdown
@@ -286,3 +287,48 @@ async def test_streamed_text_goes_to_the_reply_without_a_message_per_update(
         assert tokens, "the first text goes by message: the status line says generating"
         assert len(tokens) < len(pieces), "the text that followed went straight to the reply"
         assert isinstance(events[-1], Done)
+
+
+GROWING = (
+    "The boats came in with the tide, one by one; the harbourmaster counted them all.\n"
+    + "A-word-longer-than-any-line-of-the-narrow-terminal-at-all and then short ones. " * 3
+    + "It ends"
+)
+
+
+@pytest.mark.parametrize("width", [11, 37, 60])
+def test_a_growing_paragraph_is_drawn_from_its_last_line_as_rich_draws_it_whole(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paragraph of plain text being written is drawn again from the start of its last
+    line only (the lines before cannot change), and looks as Rich draws it whole."""
+    console = Console(file=StringIO(), width=width, color_system="truecolor")
+    options = console.options.update_width(width).update(highlight=False)
+    whole = [render_markdown(console, options, GROWING[:end]) for end in range(1, len(GROWING) + 1)]
+    rendered: list[object] = []
+    render_tokens = markdown_lines.render_tokens
+
+    def counted(console: Console, options: object, tokens: list[object], *rest, **named):  # type: ignore[no-untyped-def]
+        if tokens:
+            rendered.append(tokens)
+        return render_tokens(console, options, tokens, *rest, **named)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(markdown_lines, "render_tokens", counted)
+    streamed = StreamedMarkdown()
+    for end, expected in enumerate(whole, start=1):
+        streamed.append(GROWING[end - 1])
+        lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
+        assert [list(line.simplify()) for line in lines] == [
+            list(line.simplify()) for line in expected
+        ], f"after {end} characters"
+    assert len(rendered) == 1, "drawn whole once, then from its last line"
+
+
+def test_a_paragraph_that_begins_as_the_one_before_it_is_drawn_as_itself() -> None:
+    console, options = _console(12)
+    streamed = StreamedMarkdown()
+    said = "Yes, the boats came in."
+    for piece in (said, f"\n\n{said} And", " with the tide."):
+        streamed.append(piece)
+        lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
+        assert [line.text.rstrip() for line in lines] == _text(12, streamed.source)

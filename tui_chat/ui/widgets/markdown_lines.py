@@ -12,6 +12,7 @@ reply, not at start-up.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from rich.style import Style
 from textual.strip import Strip
 
 from tui_chat.core.visible import visible
+from tui_chat.ui.rich_compat import line_starts
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from rich.markdown import Markdown as RichMarkdown
     from textual.events import Click
     from textual.widget import Widget
+
 
 HREF = "href"
 """Key of the style meta that carries a link's address (a click opens it)."""
@@ -190,6 +193,8 @@ class StreamedMarkdown:
         self._width = 0
         self._style: Style | None = None
         self._stale = True
+        self._growing: _Growing | None = None
+        """The last block, when it is a paragraph of plain text."""
         self.finished = False
         """The text is complete."""
 
@@ -208,6 +213,7 @@ class StreamedMarkdown:
         width = options.max_width
         if width != self._width or style != self._style:
             self._width, self._style, self._stale = width, style, True
+            self._growing = None
             self._final = self._render(console, options, self.source[: self._final_at])
         if self._stale:
             self._stale = False
@@ -243,7 +249,80 @@ class StreamedMarkdown:
                 _offset_of_line(tail, tokens[last].map) if last < len(tokens) else len(tail)
             )
             tokens = tokens[last:]
+            self._growing = None  # that was another block
+        text = _plain_paragraph(tokens) if not self.finished else None
+        growing = self._growing
+        if text is not None and growing is not None and text.startswith(growing.text):
+            # A paragraph of plain text grows at its end: its lines before the last
+            # that begins with a word (Rich wraps greedily) stay as they are.
+            tail = text[growing.start :]
+            lines = _paragraph_lines(console, options, tail, self._style)
+            self._last = [*self._last[: growing.lines_before], *lines]
+            self._growing = _Growing.after(text, growing, tail, len(lines), self._width)
+            return
         self._last = render_tokens(console, options, tokens, self._style, plain_code=True)
+        self._growing = (
+            _Growing.after(text, _Growing(text, 0, 0), text, len(self._last), self._width)
+            if text is not None
+            else None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Growing:
+    """The last block, a paragraph of plain text, as last drawn."""
+
+    text: str
+    """Its text as Rich shows it."""
+    start: int
+    """Where in ``text`` the last of its lines that begins with a word begins: those
+    before it do not change as the paragraph grows."""
+    lines_before: int
+    """How many lines come before that one."""
+
+    @classmethod
+    def after(
+        cls, text: str, before: _Growing, tail: str, drawn: int, width: int
+    ) -> _Growing | None:
+        """The paragraph ``text`` drawn from ``before.start`` (``tail``) into ``drawn``
+        lines; None if those are not the lines Rich's wrapping gives (then it is drawn
+        whole next time)."""
+        starts = line_starts(tail, width)
+        if len(starts) != drawn:
+            return None
+        n = max(n for n, at in enumerate(starts) if at == 0 or tail[at - 1].isspace())
+        return cls(text, before.start + starts[n], before.lines_before + n)
+
+
+def _plain_paragraph(tokens: list[Token]) -> str | None:
+    """The text of ``tokens`` if they are one paragraph of plain text (no emphasis, code,
+    links or HTML), as Rich's Markdown shows it; None otherwise."""
+    if len(tokens) != 3 or tokens[0].type != "paragraph_open" or tokens[0].level:
+        return None
+    parts: list[str] = []
+    for child in tokens[1].children or ():
+        if child.type == "text":
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        else:
+            return None
+    return "".join(parts)
+
+
+def _paragraph_lines(
+    console: Console, options: ConsoleOptions, text: str, style: Style | None
+) -> list[Strip]:
+    """Lines of a paragraph of plain ``text``, drawn as Rich's Markdown draws one."""
+    from rich.text import Text
+
+    paragraph = Text(justify="left")
+    paragraph.append(
+        text, console.get_style("none") + console.get_style("markdown.paragraph", default="none")
+    )
+    return [
+        Strip(line) for line in console.render_lines(paragraph, options, style=style, pad=False)
+    ]
 
 
 def _offset_of_line(text: str, source_lines: list[int] | None) -> int:
