@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui_chat.bench.harness import ready, reply_ended, running_app, send
 from tui_chat.bench.replay import replay_script
@@ -49,15 +49,25 @@ async def _replay(
     async with running_app(replay, paths) as (app, pilot, tl):
         await ready(app)
         chat = app.main.chat
-        handle = chat.handle
+        handle, heard = chat.handle, chat._heard
 
-        async def counting(event: object) -> None:
-            await handle(event)  # type: ignore[arg-type]
+        def count(event: object) -> None:
             if isinstance(event, Token):
                 so_far = samples[-1][0] if samples else 0
                 samples.append((so_far + event.count, time.process_time(), time.perf_counter()))
 
-        chat.handle = counting  # type: ignore[method-assign]
+        async def handled(event: object) -> None:  # a token that came as a message
+            await handle(event)  # type: ignore[arg-type]
+            count(event)
+
+        def written(exchange: Any, event: object) -> None:  # one written as it came
+            queued = exchange.queued
+            heard(exchange, event)  # type: ignore[arg-type]
+            if exchange.queued == queued:
+                count(event)
+
+        chat.handle = handled  # type: ignore[method-assign]
+        chat._heard = written  # type: ignore[method-assign]
         await send(app, pilot, "Replay.", tl)
         await reply_ended(pilot, tl, timeout=600)
     return samples
