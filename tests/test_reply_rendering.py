@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from io import StringIO
+from typing import Any
 
 import pytest
 from rich.console import Console
 from textual.geometry import Region
+from textual.strip import Strip
 
 from tests.helpers import SIZE, drawn, in_log, loaded, put_and_send, reply_finished, wait_until
 from tui_chat.bench.replay import markdown_reply
@@ -308,10 +310,10 @@ def test_a_growing_paragraph_is_drawn_from_its_last_line_as_rich_draws_it_whole(
     rendered: list[object] = []
     render_tokens = markdown_lines.render_tokens
 
-    def counted(console: Console, options: object, tokens: list[object], *rest, **named):  # type: ignore[no-untyped-def]
-        if tokens:
-            rendered.append(tokens)
-        return render_tokens(console, options, tokens, *rest, **named)  # type: ignore[arg-type]
+    def counted(*args: Any, **named: Any) -> list[Strip]:
+        if args[2]:  # the tokens (the final blocks, none yet, are rendered too)
+            rendered.append(args[2])
+        return render_tokens(*args, **named)
 
     monkeypatch.setattr(markdown_lines, "render_tokens", counted)
     streamed = StreamedMarkdown()

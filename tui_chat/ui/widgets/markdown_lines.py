@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from textual.events import Click
     from textual.widget import Widget
 
-
 HREF = "href"
 """Key of the style meta that carries a link's address (a click opens it)."""
 
