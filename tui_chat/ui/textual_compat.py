@@ -89,9 +89,21 @@ class ScrolledOnce:
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
     ) -> bool:
-        return super()._size_updated(  # type: ignore[misc]
+        changed: bool = super()._size_updated(  # type: ignore[misc]
             size, virtual_size, container_size, layout=False
         )
+        scrollbar = self._vertical_scrollbar  # type: ignore[attr-defined]
+        screen = self.screen  # type: ignore[attr-defined]
+        if changed and scrollbar is not None and screen.is_current and not self.app._batch_count:  # type: ignore[attr-defined]
+            # Textual asks for the thumb to be drawn in the next update, but the layout
+            # under way draws it already when the log moved (scrolled to its end).
+            place = screen._compositor.visible_widgets.get(scrollbar)
+            if place and any(
+                r.contains_region(place[0]) for r in screen._compositor._dirty_regions
+            ):
+                scrollbar._repaint_required = False
+                scrollbar._exchange_repaint_regions()
+        return changed
 
 
 TerminalInputParser = XTermParser
@@ -143,8 +155,9 @@ class _RowsCroppedCompositor(Compositor):
     input, the footer, ~300 lines of styles and filters to show one line of a streaming
     reply (about 2 ms on a small machine, at every update). Here each widget renders
     only the rows of the update's crop (the columns stay whole, as Textual's cuts want),
-    and a widget hidden there by those in front of it (the containers behind a reply)
-    is not rendered at all: Textual paints front to back and would throw its lines away.
+    and a widget that shows nowhere in the crop (hidden there by those in front of it,
+    as the containers behind a reply are, or beside it) is not rendered at all: Textual
+    paints front to back and would throw its lines away.
     """
 
     def _get_renders(
@@ -159,8 +172,13 @@ class _RowsCroppedCompositor(Compositor):
             x, y, width, height = region.intersection(rows)
             if not (width and height):
                 continue
-            if all(_within(covered.get(row, ()), x, x + width) for row in range(y, y + height)):
-                continue  # hidden by the widgets in front of it in these rows
+            # Only the update's columns are sent out: a widget that shows nowhere in
+            # them (the log's padding beside a reply's line) need not be drawn.
+            left, right = max(x, crop.x), min(x + width, crop.right)
+            if left >= right or all(
+                _within(covered.get(row, ()), left, right) for row in range(y, y + height)
+            ):
+                continue  # outside the update, or hidden by the widgets in front of it
             for row in range(y, y + height):
                 covered.setdefault(row, []).append((x, x + width))
             lines = Region(x - region.x, y - region.y, width, height)
