@@ -21,7 +21,7 @@ from tui_chat.core.settings import STREAM_CPU_BUDGET
 from tui_chat.core.visible import visible
 from tui_chat.ui.batcher import TextBatcher
 from tui_chat.ui.literal import literal
-from tui_chat.ui.textual_compat import GrowsInPlace, paint_now
+from tui_chat.ui.textual_compat import GrowsInPlace, paint_now, style_key
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, open_clicked_link
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
@@ -81,6 +81,8 @@ class Reply(GrowsInPlace, Widget):
         self._lines: list[Strip] = []
         self._width = -1
         """Content width ``_lines`` were rendered for; -1: to render again."""
+        self._style: tuple[tuple[int, ...], Style] | None = None
+        """The widget's Rich style, and the key of the styles it comes from."""
         self._batcher = TextBatcher(self._write, cpu_budget=cpu_budget)
         self.finished = False
         """True once the reply has ended, however it ended."""
@@ -113,7 +115,7 @@ class Reply(GrowsInPlace, Widget):
     def _content(self, width: int) -> list[Strip]:
         if width != self._width:
             self._width = width
-            console, style = self.app.console, self.rich_style
+            console, style = self.app.console, self._rich_style()
             options = self.app.console_options.update_width(max(1, width)).update(highlight=False)
             lines = self._markdown.lines(console, options, style)
             if self._note:
@@ -129,6 +131,12 @@ class Reply(GrowsInPlace, Widget):
                 lines = lines + [_BLANK] * (-len(lines) % GROW_STEP_LINES)
             self._lines = lines
         return self._lines
+
+    def _rich_style(self) -> Style:
+        key = style_key(self)
+        if self._style is None or self._style[0] != key:
+            self._style = (key, self.rich_style)
+        return self._style[1]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._content(width))
@@ -153,10 +161,11 @@ class Reply(GrowsInPlace, Widget):
         """Show what changed: the lines that differ, laid out again only if their number
         did."""
         old, self._width = self._lines, -1
-        if not self.is_mounted or not self.size.width:
+        width = self.content_size.width if self.is_mounted else 0
+        if not width:
             self.refresh(layout=True)
             return
-        new = self._content(self.content_size.width)
+        new = self._content(width)
         # The block being written is rendered anew, most of its lines as they were.
         changed = [
             n for n, (a, b) in enumerate(zip(old, new, strict=False)) if a is not b and a != b
@@ -167,12 +176,10 @@ class Reply(GrowsInPlace, Widget):
             return
         if len(new) == len(old):
             top, bottom = changed[0], changed[-1]
-            paint_now(self, Region(0, top, self.content_size.width, bottom - top + 1))
+            paint_now(self, Region(0, top, width, bottom - top + 1))
             return
         last = max(changed[-1], len(new) - 1)
-        self.refresh(
-            Region(0, changed[0], self.content_size.width, last - changed[0] + 1), layout=True
-        )
+        self.refresh(Region(0, changed[0], width, last - changed[0] + 1), layout=True)
 
     def on_click(self, event: events.Click) -> None:
         open_clicked_link(self, event)
