@@ -334,3 +334,62 @@ def test_a_paragraph_that_begins_as_the_one_before_it_is_drawn_as_itself() -> No
         streamed.append(piece)
         lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
         assert [line.text.rstrip() for line in lines] == _text(12, streamed.source)
+
+
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Markdown sources ``markdown_lines`` parses from now on."""
+    parser = markdown_lines.markdown_parser()
+    parsed: list[str] = []
+
+    class Counted:
+        def parse(self, text: str) -> Any:
+            parsed.append(text)
+            return parser.parse(text)
+
+    monkeypatch.setattr(markdown_lines, "markdown_parser", Counted)
+    return parsed
+
+
+def test_plain_words_added_to_a_paragraph_are_not_parsed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Most updates of a streaming reply add words to its last paragraph: they cannot
+    turn it into other Markdown, and the paragraph's text is known without a parse."""
+    console, options = _console(20)
+    streamed = StreamedMarkdown()
+    streamed.append("First paragraph.\n\nThe")
+    streamed.lines(console, options, None)  # type: ignore[arg-type]
+    parsed = _parses(monkeypatch)
+    for words in (" boats came", " in with the tide,", "  one by one:", ' 42 of them! "Yes"', "."):
+        streamed.append(words)
+        lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
+        assert not parsed, f"parsed again after {words!r}"
+        assert [line.text.rstrip() for line in lines] == _text(20, streamed.source)
+        parsed.clear()  # the whole render, for comparison
+
+
+@pytest.mark.parametrize(
+    ("written", "added"),
+    [
+        ("Some text and *em", "ph*"),  # emphasis closes
+        ("Tea &amp", ";"),  # an entity ends
+        ("Tea &amp;", " cakes"),  # the line is not drawn as written
+        ("Cost \\", "$5"),  # an escape
+        ("Trailing\u00a0", "word"),  # a space markdown-it stripped at the end
+        ("A line\n+", " item"),  # a list begins
+        ("A line\n1", ". one"),  # a numbered one
+        ("| a |\n:", "-"),  # a table's delimiter row
+    ],
+)
+def test_what_could_be_markdown_is_parsed_again(
+    written: str, added: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console, options = _console(30)
+    streamed = StreamedMarkdown()
+    streamed.append(written)
+    streamed.lines(console, options, None)  # type: ignore[arg-type]
+    parsed = _parses(monkeypatch)
+    streamed.append(added)
+    lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
+    assert parsed, "parsed again"
+    assert [line.text.rstrip() for line in lines] == _text(30, streamed.source)

@@ -232,39 +232,42 @@ class StreamedMarkdown:
         return render_tokens(console, options, tokens, self._style)
 
     def _update(self, console: Console, options: ConsoleOptions) -> None:
-        tail = self.source[self._final_at :]
-        tokens = markdown_parser().parse(tail)
-        starts = _blocks(tokens)
-        if self.finished and starts:
-            starts.append(len(tokens))  # every block is final
-        if len(starts) > 1:
-            # The blocks before the last one are final: a later block has begun.
-            last = starts[-1]
-            final = render_tokens(console, options, tokens[:last], self._style)
-            self._final.extend(self._between(final))
-            self._final.extend(final)
-            self._blank_after_final = tokens[starts[-2]].type != "hr"
-            self._final_at += (
-                _offset_of_line(tail, tokens[last].map) if last < len(tokens) else len(tail)
-            )
-            tokens = tokens[last:]
-            self._growing = None  # that was another block
-        text = _plain_paragraph(tokens) if not self.finished else None
         growing = self._growing
-        if text is not None and growing is not None and text.startswith(growing.text):
-            # A paragraph of plain text grows at its end: its lines before the last
-            # that begins with a word (Rich wraps greedily) stay as they are.
-            tail = text[growing.start :]
-            lines = _paragraph_lines(console, options, tail, self._style)
-            self._last = [*self._last[: growing.lines_before], *lines]
-            self._growing = _Growing.after(text, growing, tail, len(lines), self._width)
-            return
-        self._last = render_tokens(console, options, tokens, self._style, plain_code=True)
-        self._growing = (
-            _Growing.after(text, _Growing(text, 0, 0), text, len(self._last), self._width)
-            if text is not None
-            else None
-        )
+        text = _extended(growing, self.source) if growing and not self.finished else None
+        if text is None:
+            tail = self.source[self._final_at :]
+            tokens = markdown_parser().parse(tail)
+            starts = _blocks(tokens)
+            if self.finished and starts:
+                starts.append(len(tokens))  # every block is final
+            if len(starts) > 1:
+                # The blocks before the last one are final: a later block has begun.
+                last = starts[-1]
+                final = render_tokens(console, options, tokens[:last], self._style)
+                self._final.extend(self._between(final))
+                self._final.extend(final)
+                self._blank_after_final = tokens[starts[-2]].type != "hr"
+                self._final_at += (
+                    _offset_of_line(tail, tokens[last].map) if last < len(tokens) else len(tail)
+                )
+                tokens = tokens[last:]
+                growing = None  # that was another block
+            text = _plain_paragraph(tokens) if not self.finished else None
+            if text is None or growing is None or not text.startswith(growing.text):
+                self._last = render_tokens(console, options, tokens, self._style, plain_code=True)
+                self._growing = (
+                    _Growing.after(text, _Growing(text, 0, 0), text, len(self._last), self)
+                    if text is not None
+                    else None
+                )
+                return
+        assert growing is not None
+        # A paragraph of plain text grows at its end: its lines before the last that
+        # begins with a word (Rich wraps greedily) stay as they are.
+        tail = text[growing.start :]
+        lines = _paragraph_lines(console, options, tail, self._style)
+        self._last = [*self._last[: growing.lines_before], *lines]
+        self._growing = _Growing.after(text, growing, tail, len(lines), self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,19 +281,50 @@ class _Growing:
     before it do not change as the paragraph grows."""
     lines_before: int
     """How many lines come before that one."""
+    source_end: int = 0
+    """The length of the Markdown source it was drawn from."""
 
     @classmethod
     def after(
-        cls, text: str, before: _Growing, tail: str, drawn: int, width: int
+        cls, text: str, before: _Growing, tail: str, drawn: int, markdown: StreamedMarkdown
     ) -> _Growing | None:
-        """The paragraph ``text`` drawn from ``before.start`` (``tail``) into ``drawn``
-        lines; None if those are not the lines Rich's wrapping gives (then it is drawn
-        whole next time)."""
-        starts = line_starts(tail, width)
+        """The paragraph ``text`` of ``markdown`` drawn from ``before.start`` (``tail``)
+        into ``drawn`` lines; None if those are not the lines Rich's wrapping gives (then
+        it is drawn whole next time)."""
+        starts = line_starts(tail, markdown._width)
         if len(starts) != drawn:
             return None
         n = max(n for n, at in enumerate(starts) if at == 0 or tail[at - 1].isspace())
-        return cls(text, before.start + starts[n], before.lines_before + n)
+        return cls(text, before.start + starts[n], before.lines_before + n, len(markdown.source))
+
+
+_PLAIN_PUNCTUATION = frozenset(" .,:!?'\"/%$@#=+-")
+"""Characters that, added within a line of a paragraph, start no Markdown (CommonMark
+without typographer or linkify, as ``markdown_parser``): with letters and digits, the
+paragraph stays one of plain text."""
+_BLOCK_STARTS = frozenset("#>-+*=_`~|:<[0123456789")
+"""First characters of a line that may begin a block (a heading, quote, list, fence,
+table row, HTML, setext underline, link definition) once more is written after them."""
+
+
+def _extended(growing: _Growing, source: str) -> str | None:
+    """The text of the paragraph ``growing`` once ``source`` grew by plain words within
+    its last line, as markdown-it would parse it; None when what was added could be
+    Markdown (then the source is parsed again)."""
+    added = source[growing.source_end :]
+    if not added or not all(c.isalnum() or c in _PLAIN_PUNCTUATION for c in added):
+        return None
+    line_start = source.rfind("\n", 0, growing.source_end) + 1
+    line = source[line_start:].strip(" \t")
+    before = source[line_start : growing.source_end].strip(" \t")
+    last_break = growing.text.rfind("\n") + 1
+    # The line had words already, drawn as written (no escape or entity), begins no
+    # block and ends in no space markdown-it would strip.
+    if not before or growing.text[last_break:] != before or "\\" in line or "&" in line:
+        return None
+    if line[0] in _BLOCK_STARTS or line[0].isspace() or line[-1].isspace():
+        return None
+    return growing.text[:last_break] + line
 
 
 def _plain_paragraph(tokens: list[Token]) -> str | None:
