@@ -21,6 +21,7 @@ from tui_chat.ui.app import ChatApp
 from tui_chat.ui.chat_replies import ChatReplies
 from tui_chat.ui.widgets import markdown_lines
 from tui_chat.ui.widgets import reply as reply_module
+from tui_chat.ui.widgets.chat_log import Notice
 from tui_chat.ui.widgets.earlier_reply import EarlierReply
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, render_markdown
 from tui_chat.ui.widgets.reply import GROW_STEP_LINES, Reply
@@ -167,9 +168,9 @@ async def test_a_partial_update_renders_only_the_rows_it_changes(
         reply.append("A reply that grows")
         await pilot.pause()
         rendered: list[str] = []
-        # The status line (its clip is the whole screen) and the view the log is in
-        # (hidden behind it): neither shows a change.
-        for widget in (app.main.query_one(StatusLine), app.main.chat):
+        # The status line (its clip is the whole screen), the view the log is in (hidden
+        # behind it) and the log (its padding beside the reply): none shows a change.
+        for widget in (app.main.query_one(StatusLine), app.main.chat, app.main.chat.chat_log):
             name, render_lines = type(widget).__name__, widget.render_lines
             monkeypatch.setattr(
                 widget,
@@ -181,6 +182,56 @@ async def test_a_partial_update_renders_only_the_rows_it_changes(
         await pilot.pause()
         assert not rendered, f"drawn again: {rendered}"
         assert "A reply that grows by a word" in drawn(app)
+
+
+async def test_a_reply_that_grows_in_a_full_log_draws_the_scrollbar_once(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new height scrolls the log to its end: the layout draws the whole log, its
+    scrollbar with it; Textual would draw the scrollbar again in the next update."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.main.chat.chat_log
+        await log.mount_all([Notice(f"Earlier line {n}.") for n in range(40)])
+        reply = await _reply_in_log(app)
+        reply.append("A reply that grows")
+        await wait_until(lambda: log.max_scroll_y and log.scroll_y == log.max_scroll_y)
+        await pilot.pause()
+        scrollbar = log.vertical_scrollbar
+        drawn_rows: list[int] = []
+        render_lines = scrollbar.render_lines
+        monkeypatch.setattr(
+            scrollbar,
+            "render_lines",
+            lambda crop: drawn_rows.append(crop.height) or render_lines(crop),
+        )
+        end = log.max_scroll_y
+        reply.append("\n\n" + "\n\n".join(["More."] * GROW_STEP_LINES))
+        await wait_until(lambda: log.scroll_y > end, message="scrolled to the new end")
+        for _ in range(3):
+            await pilot.pause()
+        assert len(drawn_rows) == 1, f"the scrollbar was drawn {len(drawn_rows)} times"
+
+
+async def test_a_streaming_reply_takes_a_new_theme_s_colours(make_app: MakeApp) -> None:
+    """The reply keeps its style between updates (Textual computes it afresh at each
+    call), and takes the new one when a style it depends on changes."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        reply = await _reply_in_log(app)
+        reply.append("Dark")
+        await pilot.pause()
+        before = reply.rich_style
+        app.theme = "textual-light"
+        await pilot.pause()
+        reply.append(" and light")
+        await pilot.pause()
+        assert reply.rich_style != before
+        colours = {s.style for line in reply._lines for s in line if s.text.strip()}
+        assert colours
+        assert {style.color for style in colours if style} == {reply.rich_style.color}, (
+            "drawn in the new theme's colour"
+        )
 
 
 async def test_a_finished_reply_loses_the_lines_kept_for_its_growth(make_app: MakeApp) -> None:
