@@ -367,14 +367,22 @@ def test_a_growing_paragraph_is_drawn_from_its_last_line_as_rich_draws_it_whole(
         return render_tokens(*args, **named)
 
     monkeypatch.setattr(markdown_lines, "render_tokens", counted)
+    by_rich: list[str] = []
+    paragraph_lines = markdown_lines._paragraph_lines
+    monkeypatch.setattr(
+        markdown_lines,
+        "_paragraph_lines",
+        lambda *args: by_rich.append(args[2]) or paragraph_lines(*args),
+    )
     streamed = StreamedMarkdown()
     for end, expected in enumerate(whole, start=1):
         streamed.append(GROWING[end - 1])
         lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
-        assert [list(line.simplify()) for line in lines] == [
-            list(line.simplify()) for line in expected
-        ], f"after {end} characters"
+        assert [list(line) for line in lines] == [list(line) for line in expected], (
+            f"after {end} characters"
+        )
     assert len(rendered) == 1, "drawn whole once, then from its last line"
+    assert by_rich == ["x"], "its lines are made without a Text each (Rich asked for styles once)"
 
 
 def test_a_paragraph_that_begins_as_the_one_before_it_is_drawn_as_itself() -> None:
@@ -444,3 +452,23 @@ def test_what_could_be_markdown_is_parsed_again(
     lines = streamed.lines(console, options, None)  # type: ignore[arg-type]
     assert parsed, "parsed again"
     assert [line.text.rstrip() for line in lines] == _text(30, streamed.source)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 7, 12])
+def test_lines_are_wrapped_as_rich_wraps_them(width: int) -> None:
+    """``rich_compat`` repeats Rich's steps for a line (the one reach into its private
+    wrapping): wide characters, words longer than a line, spaces beyond the width."""
+    from rich.text import Text
+
+    from tui_chat.ui.rich_compat import wrapped_lines
+
+    console, _ = _console(width)
+    for text in (
+        "The boats came in with the tide,   one by one.\nA second line",
+        "日本語の文章 and ｗｉｄｅ letters, e\u0301 combined",
+        "harbourmasters" * 3 + "   \u00a0\u2003 end  ",
+        "",
+    ):
+        expected = [line.plain for line in Text(text, justify="left").wrap(console, width)]
+        lines = wrapped_lines(text, width)
+        assert [shown + " " * (width - cells) for _, shown, cells in lines] == expected

@@ -21,7 +21,7 @@ from rich.style import Style
 from textual.strip import Strip
 
 from tui_chat.core.visible import visible
-from tui_chat.ui.rich_compat import line_starts
+from tui_chat.ui.rich_compat import Wrapped, wrapped_lines
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -194,6 +194,11 @@ class StreamedMarkdown:
         self._stale = True
         self._growing: _Growing | None = None
         """The last block, when it is a paragraph of plain text."""
+        self._plain_styles: tuple[Style | None, Style | None, bool] | None = None
+        """The styles Rich gives a plain paragraph's words and the spaces after them,
+        and whether it draws them as one segment (None: not asked yet)."""
+        self._plain_by_rich = False
+        """Rich draws plain paragraphs too (it draws them otherwise than expected)."""
         self.finished = False
         """The text is complete."""
 
@@ -212,7 +217,7 @@ class StreamedMarkdown:
         width = options.max_width
         if width != self._width or style != self._style:
             self._width, self._style, self._stale = width, style, True
-            self._growing = None
+            self._growing, self._plain_styles, self._plain_by_rich = None, None, False
             self._final = self._render(console, options, self.source[: self._final_at])
         if self._stale:
             self._stale = False
@@ -256,7 +261,13 @@ class StreamedMarkdown:
             if text is None or growing is None or not text.startswith(growing.text):
                 self._last = render_tokens(console, options, tokens, self._style, plain_code=True)
                 self._growing = (
-                    _Growing.after(text, _Growing(text, 0, 0), text, len(self._last), self)
+                    _Growing.after(
+                        text,
+                        _Growing(text, 0, 0),
+                        wrapped_lines(text, self._width),
+                        self._last,
+                        self,
+                    )
                     if text is not None
                     else None
                 )
@@ -265,9 +276,46 @@ class StreamedMarkdown:
         # A paragraph of plain text grows at its end: its lines before the last that
         # begins with a word (Rich wraps greedily) stay as they are.
         tail = text[growing.start :]
-        lines = _paragraph_lines(console, options, tail, self._style)
+        wrapped = wrapped_lines(tail, self._width)
+        lines = self._plain_lines(console, options, tail, wrapped)
         self._last = [*self._last[: growing.lines_before], *lines]
-        self._growing = _Growing.after(text, growing, tail, len(lines), self)
+        self._growing = _Growing.after(text, growing, wrapped, lines, self)
+
+    def _plain_lines(
+        self, console: Console, options: ConsoleOptions, text: str, lines: list[Wrapped]
+    ) -> list[Strip]:
+        """Lines of a paragraph of plain ``text``, as Rich draws them: Rich's own steps
+        for its lines, in the segments and styles Rich gives them (asked once per width
+        and style: one segment a line when the words have no style of their own)."""
+        if self._plain_styles is None and not self._plain_by_rich:
+            sample = _paragraph_lines(console, options.update_width(2), "x", self._style)
+            segments = list(sample[0]) if len(sample) == 1 else []
+            if [segment.text for segment in segments] in (["x", " "], ["x "]):
+                self._plain_styles = (segments[0].style, segments[-1].style, len(segments) == 1)
+            self._plain_by_rich = self._plain_styles is None
+        if (
+            self._plain_styles is None
+            or "\t" in text
+            or not all(shown for _, shown, _ in lines)
+            or not lines
+        ):
+            # Tabs, and lines without words (Rich styles those otherwise): Rich draws.
+            return _paragraph_lines(console, options, text, self._style)
+        words, spaces, joined = self._plain_styles
+        width = self._width
+        if joined:
+            return [
+                Strip([Segment(shown + " " * (width - cells), words)], width)
+                for _, shown, cells in lines
+            ]
+        return [
+            Strip(
+                [Segment(shown, words)]
+                + [Segment(" " * (width - cells), spaces)] * (cells < width),
+                width,
+            )
+            for _, shown, cells in lines
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,13 +334,19 @@ class _Growing:
 
     @classmethod
     def after(
-        cls, text: str, before: _Growing, tail: str, drawn: int, markdown: StreamedMarkdown
+        cls,
+        text: str,
+        before: _Growing,
+        wrapped: list[Wrapped],
+        drawn: list[Strip],
+        markdown: StreamedMarkdown,
     ) -> _Growing | None:
-        """The paragraph ``text`` of ``markdown`` drawn from ``before.start`` (``tail``)
-        into ``drawn`` lines; None if those are not the lines Rich's wrapping gives (then
-        it is drawn whole next time)."""
-        starts = line_starts(tail, markdown._width)
-        if len(starts) != drawn:
+        """The paragraph ``text`` of ``markdown`` drawn from ``before.start`` into the
+        lines ``drawn``, which Rich wraps as ``wrapped``; None if those are not the same
+        lines (then it is drawn whole next time)."""
+        tail = text[before.start :]
+        starts = [start for start, _, _ in wrapped]
+        if len(starts) != len(drawn):
             return None
         n = max(n for n, at in enumerate(starts) if at == 0 or tail[at - 1].isspace())
         return cls(text, before.start + starts[n], before.lines_before + n, len(markdown.source))
