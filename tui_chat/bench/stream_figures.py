@@ -62,10 +62,13 @@ def _watch(app: ChatApp) -> list[_Growth]:
     grown: list[_Growth] = []
 
     def frame() -> None:
-        shown = [w for w in log.children if isinstance(w, Reply) and w.shown_chars]
-        if not shown:
+        # The last reply that shows text, looked for from the end (the watch's own CPU
+        # counts in the figures).
+        reply = next(
+            (w for w in reversed(log.children) if isinstance(w, Reply) and w.shown_chars), None
+        )
+        if reply is None:
             return  # the model still reads the prompt: not an update of the reply
-        reply = shown[-1]
         growth = replies.get(id(reply))
         if growth is None:
             growth = replies[id(reply)] = _Growth()

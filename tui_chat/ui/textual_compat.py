@@ -167,7 +167,10 @@ class _RowsCroppedCompositor(Compositor):
             yield from super()._get_renders(None)
             return
         covered: dict[int, list[tuple[int, int]]] = {}  # row -> spans drawn in front
+        top, bottom = crop.y, crop.bottom
         for widget, (region, clip) in self.visible_widgets.items():  # front to back
+            if region.y >= bottom or region.y + region.height <= top:
+                continue  # not in the update's rows (most widgets: a quick test first)
             rows = clip.intersection(Region(clip.x, crop.y, clip.width, crop.height))
             x, y, width, height = region.intersection(rows)
             if not (width and height):

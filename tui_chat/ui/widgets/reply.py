@@ -142,7 +142,8 @@ class Reply(GrowsInPlace, Widget):
         return len(self._content(width))
 
     def render_line(self, y: int) -> Strip:
-        lines = self._content(self.content_size.width)
+        # The width of the last layout or update (a resize lays the reply out first).
+        lines = self._content(self._width if self._width >= 0 else self.content_size.width)
         line = lines[y] if y < len(lines) else _BLANK
         selection = self.text_selection
         if selection is not None and (span := selection.get_span(y)) is not None:
