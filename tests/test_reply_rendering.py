@@ -192,6 +192,8 @@ async def test_a_reply_that_grows_in_a_full_log_draws_the_scrollbar_once(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         log = app.main.chat.chat_log
+        log.prepare()  # the next exchange's widgets, mounted now, not in the middle
+        await wait_until(lambda: log._spare and all(w.is_mounted for w in log._spare))
         await log.mount_all([Notice(f"Earlier line {n}.") for n in range(40)])
         reply = await _reply_in_log(app)
         reply.append("A reply that grows")

@@ -266,7 +266,7 @@ class StreamedMarkdown:
                         _Growing(text, 0, 0),
                         wrapped_lines(text, self._width),
                         self._last,
-                        self,
+                        len(self.source),
                     )
                     if text is not None
                     else None
@@ -279,7 +279,7 @@ class StreamedMarkdown:
         wrapped = wrapped_lines(tail, self._width)
         lines = self._plain_lines(console, options, tail, wrapped)
         self._last = [*self._last[: growing.lines_before], *lines]
-        self._growing = _Growing.after(text, growing, wrapped, lines, self)
+        self._growing = _Growing.after(text, growing, wrapped, lines, len(self.source))
 
     def _plain_lines(
         self, console: Console, options: ConsoleOptions, text: str, lines: list[Wrapped]
@@ -295,9 +295,9 @@ class StreamedMarkdown:
             self._plain_by_rich = self._plain_styles is None
         if (
             self._plain_styles is None
+            or not lines
             or "\t" in text
             or not all(shown for _, shown, _ in lines)
-            or not lines
         ):
             # Tabs, and lines without words (Rich styles those otherwise): Rich draws.
             return _paragraph_lines(console, options, text, self._style)
@@ -339,17 +339,17 @@ class _Growing:
         before: _Growing,
         wrapped: list[Wrapped],
         drawn: list[Strip],
-        markdown: StreamedMarkdown,
+        source_end: int,
     ) -> _Growing | None:
-        """The paragraph ``text`` of ``markdown`` drawn from ``before.start`` into the
-        lines ``drawn``, which Rich wraps as ``wrapped``; None if those are not the same
-        lines (then it is drawn whole next time)."""
+        """The paragraph ``text`` (of a source ``source_end`` long) drawn from
+        ``before.start`` into the lines ``drawn``, which Rich wraps as ``wrapped``; None
+        if those are not the same lines (then it is drawn whole next time)."""
         tail = text[before.start :]
         starts = [start for start, _, _ in wrapped]
         if len(starts) != len(drawn):
             return None
         n = max(n for n, at in enumerate(starts) if at == 0 or tail[at - 1].isspace())
-        return cls(text, before.start + starts[n], before.lines_before + n, len(markdown.source))
+        return cls(text, before.start + starts[n], before.lines_before + n, source_end)
 
 
 _PLAIN_PUNCTUATION = frozenset(" .,:!?'\"/%$@#=+-")
