@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_chat.core.protocol import EXIT_SERVER_LOST, Command, Response, Shutdown, Stop
+from tui_chat.service.frames import FrameReader
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
-
-READ_BATCH = 1024
-"""Most responses handled per wake-up of the event loop, so that the UI gets its turn
-even when the worker sends without pause."""
 
 SHUTDOWN_GRACE_SECONDS = 2.0
 """How long a worker may take to exit after the shutdown command before it is killed."""
@@ -95,6 +92,7 @@ class WorkerProcess:
         self.server_error = ""
         """Why it could not reach its server, when it said so before ending."""
         self._watched = True
+        self._frames = FrameReader(self.conn.fileno())
         loop.add_reader(self.conn.fileno(), self._on_readable)
         loop.add_reader(self.process.sentinel, self._ended)
 
@@ -156,22 +154,26 @@ class WorkerProcess:
             process.close()
 
     def _on_readable(self) -> None:
-        """The pipe has data (or hit EOF): hand on what waits, up to ``READ_BATCH``."""
+        """The pipe has data (or hit EOF): hand on the responses it completes."""
         try:
-            for _ in range(READ_BATCH):
-                if not self._watched or not self.conn.poll():
-                    return
-                self._on_response(self.conn.recv())
+            responses = self._frames.read()
         except (EOFError, OSError):
             self._ended()
+            return
+        for response in responses:
+            if not self._watched:
+                return
+            self._on_response(response)
 
     def _ended(self) -> None:
         if not self._watched:
             return
         # Whatever it sent before dying still counts (the last tokens of a reply).
-        with contextlib.suppress(EOFError, OSError):
-            while self._watched and self.conn.poll():
-                self._on_response(self.conn.recv())
+        with contextlib.suppress(OSError):
+            for response in self._frames.drain():
+                if not self._watched:
+                    break
+                self._on_response(response)
         if self._watched:
             self.detach()
             self._on_exit(self)
