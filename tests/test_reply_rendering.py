@@ -216,24 +216,64 @@ async def test_a_reply_that_grows_in_a_full_log_draws_the_scrollbar_once(
 
 
 async def test_a_streaming_reply_takes_a_new_theme_s_colours(make_app: MakeApp) -> None:
-    """The reply keeps its style between updates (Textual computes it afresh at each
-    call), and takes the new one when a style it depends on changes."""
+    """The reply keeps its style and background between updates (Textual computes them
+    afresh at each call), and takes the new ones when a style they depend on changes."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         reply = await _reply_in_log(app)
         reply.append("Dark")
         await pilot.pause()
         before = reply.rich_style
+        lines_before = _drawn_and_textual_s(reply)[0]
         app.theme = "textual-light"
         await pilot.pause()
         reply.append(" and light")
         await pilot.pause()
         assert reply.rich_style != before
+        ours, textual_s = _drawn_and_textual_s(reply)
+        assert ours == textual_s, "drawn on the new theme's background"
+        assert ours[0] != lines_before[0]
         colours = {s.style for line in reply._lines for s in line if s.text.strip()}
         assert colours
         assert {style.color for style in colours if style} == {reply.rich_style.color}, (
             "drawn in the new theme's colour"
         )
+
+
+def _drawn_and_textual_s(
+    reply: Reply, crop: Region | None = None
+) -> tuple[list[Strip], list[Strip]]:
+    """The reply's lines in ``crop`` (all of them by default) as it draws them, and as
+    Textual's styles cache draws them."""
+    crop = crop or Region(0, 0, *reply.outer_size)
+    ours = reply._box.lines(reply, crop)
+    assert ours is not None, "the reply draws its own lines"
+    reply._styles_cache.clear()
+    return ours, reply._styles_cache.render_widget(reply, crop)
+
+
+async def test_a_reply_draws_its_lines_as_textual_would(make_app: MakeApp) -> None:
+    """Its padding, background, the app's line filters and crops, without the lookups
+    Textual makes at each call."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        reply = await _reply_in_log(app)
+        reply.append("".join(markdown_reply(400)))
+        await pilot.pause()
+        width, height = reply.outer_size
+        assert height > 10
+        for crop in (
+            Region(0, 0, width, height),
+            Region(0, 3, width, 1),
+            Region(1, 2, width - 5, 4),  # in the padding to the left, not to the right
+            Region(0, height - 2, width, 2),
+        ):
+            ours, textual_s = _drawn_and_textual_s(reply, crop)
+            assert ours == textual_s, crop
+        reply.styles.border = ("round", "red")  # not a plain box: Textual draws it
+        await pilot.pause()
+        assert reply._box.lines(reply, Region(0, 0, width, 1)) is None
+        assert "╭" in drawn(app)
 
 
 async def test_a_finished_reply_loses_the_lines_kept_for_its_growth(make_app: MakeApp) -> None:

@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import textual
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual._compositor import Compositor
 from textual._xterm_parser import XTermParser
 from textual.app import App
+from textual.color import Color
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
+from textual.style import Style as TextualStyle
+from textual.widget import Widget
 
 WRITTEN_FOR = "8.2.8"
 """The Textual version whose private API this module uses."""
@@ -247,3 +252,85 @@ def after_each_frame(screen: Screen[Any], callback: Callable[[], None]) -> None:
         callback()
 
     screen._compositor_refresh = composed  # type: ignore[method-assign]
+
+
+class PlainBoxLines:
+    """Draws a widget's lines as Textual's styles cache does for a plain box (no border,
+    outline, tint, hatch, title or vertical padding, fully opaque), with what they depend
+    on looked up once per style and width.
+
+    ``StylesCache.render_widget`` looks up the widget's region, content region, padding,
+    background colours (walking up the DOM), opacity and theme for each call, then runs
+    its general line pipeline: twice the CPU of the line itself for a streaming update.
+    Any box this does not cover is left to Textual (``lines`` returns None).
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] | None = None
+        self._plain = False
+        self._background = Color(0, 0, 0, 0)
+        self._inner: RichStyle | None = None
+        self._pads: tuple[Segment | None, Segment | None] = (None, None)
+        self._content = Size(0, 0)
+
+    def lines(self, widget: Widget, crop: Region) -> list[Strip] | None:
+        """``widget``'s lines in ``crop`` (widget coordinates), or None: ask Textual."""
+        size = widget.outer_size
+        key = (style_key(widget), size)
+        if key != self._key:
+            self._prepare(widget, size)
+            self._key = key
+        if not self._plain or widget._border_title or widget._border_subtitle:
+            return None
+        width, (content_width, content_height) = size.width, self._content
+        inner, (left, right) = self._inner, self._pads
+        filters, background = widget.app.get_line_filters(), self._background
+        strips = []
+        for y in crop.line_range:
+            if y < content_height:
+                line = widget.render_line(y).adjust_cell_length(content_width, inner)
+            else:
+                line = Strip.blank(content_width, inner)
+            segments = list(line)
+            if left:
+                segments.insert(0, left)
+            if right:
+                segments.append(right)
+            strip = Strip(segments, width)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        if widget.auto_links:  # as render_widget does
+            hover = widget.hover_style
+            if hover._link_id and hover._meta and "@click" in hover.meta:
+                link_style = widget.link_style_hover
+                if link_style:
+                    strips = [strip.style_links(hover.link_id, link_style) for strip in strips]
+        return strips
+
+    def _prepare(self, widget: Widget, size: Size) -> None:
+        styles = widget.styles
+        top, right, bottom, left = styles.padding
+        self._plain = (
+            not any(edge for edge, _ in styles.border)
+            and not any(edge for edge, _ in styles.outline)
+            and not (top or bottom)
+            and not styles.tint.a
+            and styles.text_opacity == 1.0
+            and widget.opacity == 1.0
+            and not (styles.has_rule("hatch") and styles.hatch != "none")
+            and not widget.BLANK
+        )
+        if not self._plain:
+            return
+        base, background = widget.background_colors
+        inner = TextualStyle(background=base + background).rich_style
+        self._background, self._inner = background, inner
+        self._pads = (
+            Segment(" " * left, inner) if left else None,
+            Segment(" " * right, inner) if right else None,
+        )
+        self._content = Size(max(0, size.width - left - right), size.height)

@@ -21,7 +21,7 @@ from tui_chat.core.settings import STREAM_CPU_BUDGET
 from tui_chat.core.visible import visible
 from tui_chat.ui.batcher import TextBatcher
 from tui_chat.ui.literal import literal
-from tui_chat.ui.textual_compat import GrowsInPlace, paint_now, style_key
+from tui_chat.ui.textual_compat import GrowsInPlace, PlainBoxLines, paint_now, style_key
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, open_clicked_link
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
@@ -83,6 +83,7 @@ class Reply(GrowsInPlace, Widget):
         """Content width ``_lines`` were rendered for; -1: to render again."""
         self._style: tuple[tuple[int, ...], Style] | None = None
         """The widget's Rich style, and the key of the styles it comes from."""
+        self._box = PlainBoxLines()
         self._batcher = TextBatcher(self._write, cpu_budget=cpu_budget)
         self.finished = False
         """True once the reply has ended, however it ended."""
@@ -137,6 +138,9 @@ class Reply(GrowsInPlace, Widget):
         if self._style is None or self._style[0] != key:
             self._style = (key, self.rich_style)
         return self._style[1]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        return self._box.lines(self, crop) or super().render_lines(crop)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._content(width))
