@@ -5,9 +5,9 @@ around it one more ``select`` to see that nothing else waits. While a reply stre
 model's threads have every core, and each system call of the UI is CPU taken from them.
 Here what waits is read at once and cut into the frames ``Connection.send`` writes.
 
-That frame format is multiprocessing's own, not its public API (CPython 3.11-3.14):
+That frame format is multiprocessing's own, not its public API (as CPython 3.11 writes it):
 a 4-byte big-endian signed length, or -1 and an 8-byte length for a message over 2 GiB,
-then the pickle. It is read only here; a test sends through a real ``Connection``.
+then the pickle. It is read only here; a test reads what a real ``Connection`` sends.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import pickle
 import select
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 READ_BYTES = 1 << 16
@@ -33,9 +34,8 @@ class FrameReader:
         self._fd = fd
         self._buffer = bytearray()
 
-    def read(self) -> list[Any]:
-        """Read what waits (call it when the descriptor is readable) and return the
-        messages it completes, in order.
+    def fill(self) -> None:
+        """Read what waits (call it when the descriptor is readable).
 
         Raises:
             EOFError: The other end is closed.
@@ -44,34 +44,42 @@ class FrameReader:
         if not data:
             raise EOFError
         self._buffer += data
-        return self._messages()
 
-    def drain(self) -> list[Any]:
-        """Everything the other end sent before it closed, without waiting."""
-        messages = self._messages()
-        while select.select([self._fd], [], [], 0)[0]:
+    def fill_all(self) -> None:
+        """Read everything the other end sent before it closed, without waiting (``poll``,
+        not ``select``: a descriptor may be numbered over 1023)."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        while poller.poll(0):
             data = os.read(self._fd, READ_BYTES)
             if not data:
-                break
+                return
             self._buffer += data
-            messages += self._messages()
-        return messages
 
-    def _messages(self) -> list[Any]:
-        buffer, start, messages = self._buffer, 0, []
-        while len(buffer) - start >= _LENGTH.size:
-            (size,) = _LENGTH.unpack_from(buffer, start)
-            head = _LENGTH.size
-            if size == -1:
-                if len(buffer) - start < head + _LONG_LENGTH.size:
-                    break
-                (size,) = _LONG_LENGTH.unpack_from(buffer, start + head)
-                head += _LONG_LENGTH.size
-            end = start + head + size
-            if len(buffer) < end:
-                break
-            messages.append(pickle.loads(buffer[start + head : end]))
-            start = end
-        if start:
-            del buffer[:start]
-        return messages
+    def complete(self) -> bool:
+        """A whole message waits in what was read."""
+        return self._frame() is not None
+
+    def messages(self) -> Iterator[Any]:
+        """The whole messages read so far, in order, each taken out before it is unpickled:
+        one that fails to unpickle raises, and the next call goes on after it."""
+        while (frame := self._frame()) is not None:
+            head, end = frame
+            body = self._buffer[head:end]
+            del self._buffer[:end]
+            yield pickle.loads(body)
+
+    def _frame(self) -> tuple[int, int] | None:
+        """Where the first whole message's pickle starts and ends, if one was read."""
+        buffer = self._buffer
+        if len(buffer) < _LENGTH.size:
+            return None
+        (size,) = _LENGTH.unpack_from(buffer)
+        head = _LENGTH.size
+        if size == -1:
+            if len(buffer) < head + _LONG_LENGTH.size:
+                return None
+            (size,) = _LONG_LENGTH.unpack_from(buffer, head)
+            head += _LONG_LENGTH.size
+        end = head + size
+        return (head, end) if len(buffer) >= end else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from tui_chat.service.frames import FrameReader
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
+
+log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 2.0
 """How long a worker may take to exit after the shutdown command before it is killed."""
@@ -156,24 +159,39 @@ class WorkerProcess:
     def _on_readable(self) -> None:
         """The pipe has data (or hit EOF): hand on the responses it completes."""
         try:
-            responses = self._frames.read()
+            self._frames.fill()
         except (EOFError, OSError):
             self._ended()
             return
-        for response in responses:
-            if not self._watched:
-                return
-            self._on_response(response)
+        self._deliver()
+
+    def _deliver(self) -> None:
+        """Hand on each whole response read. One that fails (a listener's error, a response
+        that cannot be unpickled) goes to the event loop's error handler and does not hold
+        back those after it, as a message left in the pipe would not."""
+        try:
+            for response in self._frames.messages():
+                if not self._watched:
+                    return
+                self._on_response(response)
+        finally:
+            if self._watched and self._frames.complete():
+                self._loop.call_soon(self._deliver)
 
     def _ended(self) -> None:
         if not self._watched:
             return
         # Whatever it sent before dying still counts (the last tokens of a reply).
         with contextlib.suppress(OSError):
-            for response in self._frames.drain():
-                if not self._watched:
-                    break
-                self._on_response(response)
+            self._frames.fill_all()
+        while self._watched and self._frames.complete():
+            try:
+                for response in self._frames.messages():
+                    if not self._watched:
+                        break
+                    self._on_response(response)
+            except Exception:  # the worker is gone: its end is reported whatever its last words
+                log.exception("a response of the ended worker could not be handled")
         if self._watched:
             self.detach()
             self._on_exit(self)
