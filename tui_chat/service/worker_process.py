@@ -170,13 +170,16 @@ class WorkerProcess:
         that cannot be unpickled) goes to the event loop's error handler and does not hold
         back those after it, as a message left in the pipe would not."""
         try:
-            for response in self._frames.messages():
-                if not self._watched:
-                    return
-                self._on_response(response)
+            self._hand_on()
         finally:
             if self._watched and self._frames.complete():
                 self._loop.call_soon(self._deliver)
+
+    def _hand_on(self) -> None:
+        for response in self._frames.messages():
+            if not self._watched:
+                return
+            self._on_response(response)
 
     def _ended(self) -> None:
         if not self._watched:
@@ -186,10 +189,7 @@ class WorkerProcess:
             self._frames.fill_all()
         while self._watched and self._frames.complete():
             try:
-                for response in self._frames.messages():
-                    if not self._watched:
-                        break
-                    self._on_response(response)
+                self._hand_on()
             except Exception:  # the worker is gone: its end is reported whatever its last words
                 log.exception("a response of the ended worker could not be handled")
         if self._watched:

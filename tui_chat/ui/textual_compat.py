@@ -257,7 +257,7 @@ def after_each_frame(screen: Screen[Any], callback: Callable[[], None]) -> None:
 class PlainBoxLines:
     """Draws a widget's lines as Textual's styles cache does for a plain box (no border,
     outline, tint, hatch, title or vertical padding, fully opaque), with what they depend
-    on looked up once per style and width.
+    on looked up once per style and size.
 
     ``StylesCache.render_widget`` looks up the widget's region, content region, padding,
     background colours (walking up the DOM), opacity and theme for each call, then runs
@@ -270,7 +270,8 @@ class PlainBoxLines:
         self._plain = False
         self._background = Color(0, 0, 0, 0)
         self._inner: RichStyle | None = None
-        self._pads: tuple[Segment | None, Segment | None] = (None, None)
+        self._left: tuple[Segment, ...] = ()
+        self._right: tuple[Segment, ...] = ()
         self._content = Size(0, 0)
 
     def lines(self, widget: Widget, crop: Region) -> list[Strip] | None:
@@ -283,7 +284,7 @@ class PlainBoxLines:
         if not self._plain or widget._border_title or widget._border_subtitle:
             return None
         width, (content_width, content_height) = size.width, self._content
-        inner, (left, right) = self._inner, self._pads
+        inner, left, right = self._inner, self._left, self._right
         filters, background = widget.app.get_line_filters(), self._background
         strips = []
         for y in crop.line_range:
@@ -291,12 +292,7 @@ class PlainBoxLines:
                 line = widget.render_line(y).adjust_cell_length(content_width, inner)
             else:
                 line = Strip.blank(content_width, inner)
-            segments = list(line)
-            if left:
-                segments.insert(0, left)
-            if right:
-                segments.append(right)
-            strip = Strip(segments, width)
+            strip = Strip([*left, *line, *right], width)
             for line_filter in filters:
                 strip = strip.apply_filter(line_filter, background)
             strips.append(strip)
@@ -329,8 +325,6 @@ class PlainBoxLines:
         base, background = widget.background_colors
         inner = TextualStyle(background=base + background).rich_style
         self._background, self._inner = background, inner
-        self._pads = (
-            Segment(" " * left, inner) if left else None,
-            Segment(" " * right, inner) if right else None,
-        )
+        self._left = (Segment(" " * left, inner),) if left else ()
+        self._right = (Segment(" " * right, inner),) if right else ()
         self._content = Size(max(0, size.width - left - right), size.height)
