@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual._compositor import LayoutUpdate
 from textual.geometry import Region
 from textual.strip import Strip
 
@@ -182,6 +183,58 @@ async def test_a_partial_update_renders_only_the_rows_it_changes(
         await pilot.pause()
         assert not rendered, f"drawn again: {rendered}"
         assert "A reply that grows by a word" in drawn(app)
+
+
+def _cells(strip: Strip) -> list[tuple[str, object]]:
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+async def test_an_update_of_a_reply_nothing_covers_goes_out_as_the_compositor_would_send_it(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its changed rows go to the terminal as the reply draws them, cell for cell what
+    the compositor would send there; a toast over the reply sends the update through
+    the compositor, which draws the toast in front."""
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(app)
+        reply = await _reply_in_log(app)
+        reply.append("A reply that grows")
+        await pilot.pause()
+        updates: list[object] = []
+        display = app._display
+        monkeypatch.setattr(
+            app,
+            "_display",
+            lambda screen, update: updates.append(update) or display(screen, update),
+        )
+        reply.append(" by a word")
+        await wait_until(lambda: updates, message="the update")
+        assert len(updates) == 1, updates
+        update = updates[0]
+        assert isinstance(update, LayoutUpdate), "sent as the reply's lines"
+        region = update.region
+        assert (region.height, region.width) == (1, reply.outer_size.width)
+        assert "A reply that grows by a word" in update.strips[0].text
+        whole = app.main._compositor.render_strips()
+        assert [_cells(s) for s in update.strips] == [
+            _cells(line.crop(region.x, region.right)) for line in whole[region.y : region.bottom]
+        ]
+        # Toasts (bottom right) over the reply's last lines.
+        reply.append("\n\n" + "\n\n".join(f"Paragraph {n}." for n in range(40)))
+        await wait_until(lambda: reply.region.height > SIZE[1], message="the log filled")
+        await pilot.pause()
+        for n in range(4):
+            app.notify(f"Toast {n} " + "with many words " * 6, timeout=60)
+        await wait_until(lambda: "Toast 3" in drawn(app), message="the toasts shown")
+        await pilot.pause()
+        updates.clear()
+        reply.append(" and one more word")
+        await wait_until(lambda: updates, message="the update")
+        assert not any(isinstance(u, LayoutUpdate) for u in updates)
+        shown = drawn(app)
+        assert "one more word" in shown
+        assert "Toast 3" in shown, "the toast stays in front"
 
 
 async def test_a_reply_that_grows_in_a_full_log_draws_the_scrollbar_once(

@@ -15,7 +15,7 @@ from typing import Any
 import textual
 from rich.segment import Segment
 from rich.style import Style as RichStyle
-from textual._compositor import Compositor
+from textual._compositor import Compositor, LayoutUpdate
 from textual._xterm_parser import XTermParser
 from textual.app import App
 from textual.color import Color
@@ -192,6 +192,27 @@ class _RowsCroppedCompositor(Compositor):
             lines = Region(x - region.x, y - region.y, width, height)
             yield region, rows, widget.render_lines(lines)
 
+    _in_front: tuple[object, Widget, tuple[Region, Region] | None] | None = None
+
+    def shown_in_front(self, widget: Widget) -> tuple[Region, Region] | None:
+        """``widget``'s region and clip when no widget is drawn over any of it, else None
+        (a toast, a tooltip, a layer above it): then only the compositor may draw it."""
+        visible = self.visible_widgets  # a new dict after each layout or scroll
+        cached = self._in_front
+        if cached is not None and cached[0] is visible and cached[1] is widget:
+            return cached[2]
+        place = visible.get(widget)
+        if place is not None:
+            shown = place[0].intersection(place[1])
+            for other, (region, clip) in visible.items():  # front to back
+                if other is widget:
+                    break
+                if region.intersection(clip).overlaps(shown):
+                    place = None
+                    break
+        self._in_front = (visible, widget, place)
+        return place
+
 
 def _within(spans: Iterable[tuple[int, int]], start: int, end: int) -> bool:
     """``start``..``end`` lies in the union of ``spans``."""
@@ -217,11 +238,13 @@ def paint_now(widget: Any, region: Region) -> None:
     the widget, its idle handler, an update message to the screen, the screen's idle
     handler, its update timer): as much CPU as drawing a line of a streaming reply. This
     is what they end in, for a widget whose size and place did not change; anything else
-    (a layout or scroll pending, a batch of updates open) takes Textual's own way.
+    (a layout or scroll pending, a batch of updates open) takes Textual's own way. When
+    no widget is drawn over this one, its lines go to the terminal as they are.
     """
     screen = widget.screen
     if (
         widget.app._batch_count
+        or widget.app.is_inline
         or not screen.is_current
         or screen._layout_required
         or screen._scroll_required
@@ -229,10 +252,28 @@ def paint_now(widget: Any, region: Region) -> None:
     ):
         widget.refresh(region)
         return
-    widget._set_dirty(region)
-    screen._dirty_widgets.add(widget)
-    screen._compositor.update_widgets(screen._dirty_widgets)
-    screen._compositor_refresh()
+    compositor = screen._compositor
+    place = (
+        compositor.shown_in_front(widget)
+        if isinstance(compositor, _RowsCroppedCompositor)
+        else None
+    )
+    if place is None:
+        widget._set_dirty(region)
+        screen._dirty_widgets.add(widget)
+        compositor.update_widgets(screen._dirty_widgets)
+        screen._compositor_refresh()
+        return
+    # Nothing is drawn over the widget: its rows are what the compositor would send
+    # (it draws front to back, each cell from the first widget there), without its
+    # bookkeeping of dirty regions, cuts and chops for every row of the screen.
+    (x, y, width, _), clip = place
+    rows = Region(0, region.y + widget.content_offset.y, width, region.height)
+    widget._styles_cache.set_dirty(rows)  # lines it may have kept are stale
+    shown = rows.translate((x, y)).intersection(clip)
+    if shown:
+        crop = shown.translate((-x, -y))
+        screen.app._display(screen, LayoutUpdate(widget.render_lines(crop), shown))
 
 
 def style_key(widget: Any) -> tuple[int, ...]:
@@ -243,15 +284,17 @@ def style_key(widget: Any) -> tuple[int, ...]:
 
 
 def after_each_frame(screen: Screen[Any], callback: Callable[[], None]) -> None:
-    """Call ``callback`` after each update of ``screen`` is composed for the terminal
-    (for the bench: Textual has no public event for a frame sent out)."""
-    compose = screen._compositor_refresh
+    """Call ``callback`` after each update of ``screen`` is sent to the terminal (for the
+    bench: Textual has no public event for a frame sent out)."""
+    app = screen.app
+    display = app._display
 
-    def composed() -> None:
-        compose()
-        callback()
+    def displayed(shown: Screen[Any], update: Any) -> None:
+        display(shown, update)
+        if shown is screen and update is not None:
+            callback()
 
-    screen._compositor_refresh = composed  # type: ignore[method-assign]
+    app._display = displayed  # type: ignore[method-assign]
 
 
 class PlainBoxLines:
