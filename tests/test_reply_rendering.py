@@ -329,6 +329,18 @@ async def test_a_reply_draws_its_lines_as_textual_would(make_app: MakeApp) -> No
         assert "╭" in drawn(app)
 
 
+async def test_a_reply_removed_from_the_log_can_still_be_drawn(make_app: MakeApp) -> None:
+    """A dialog draws the screen behind it from that screen's last layout, which may
+    still hold a reply just removed (the open conversation deleted from F2)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        reply = await _reply_in_log(app)
+        reply.append("Gone soon.")
+        await pilot.pause()
+        await reply.remove()
+        assert reply.render_line(0).text.startswith("Gone soon.")
+
+
 async def test_a_finished_reply_loses_the_lines_kept_for_its_growth(make_app: MakeApp) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

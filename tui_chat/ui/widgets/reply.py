@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.dom import NoScreen
 from textual.geometry import Region, Size
 from textual.selection import Selection
 from textual.strip import Strip
@@ -149,7 +150,10 @@ class Reply(GrowsInPlace, Widget):
         # The width of the last layout or update (a resize lays the reply out first).
         lines = self._content(self._width if self._width >= 0 else self.content_size.width)
         line = lines[y] if y < len(lines) else _BLANK
-        selection = self.text_selection
+        try:
+            selection = self.text_selection
+        except NoScreen:  # removed, and drawn once more behind a dialog from a stale map
+            selection = None
         if selection is not None and (span := selection.get_span(y)) is not None:
             line = _selected(line, span, self.screen.get_component_rich_style("screen--selection"))
         return line.apply_offsets(0, y)  # where a mouse selection starts and ends
