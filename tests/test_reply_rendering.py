@@ -215,9 +215,11 @@ async def test_an_update_of_a_reply_nothing_covers_goes_out_as_the_compositor_wo
         assert isinstance(update, LayoutUpdate), "sent as the reply's lines"
         region = update.region
         assert (region.height, region.width) == (1, reply.outer_size.width)
-        assert "A reply that grows by a word" in update.strips[0].text
+        lines = [Strip.join(parts) for parts in update.strips]
+        assert "A reply that grows by a word" in lines[0].text
+        assert "A reply that grows by a word" in update.render_segments(app.console)
         whole = app.main._compositor.render_strips()
-        assert [_cells(s) for s in update.strips] == [
+        assert [_cells(line) for line in lines] == [
             _cells(line.crop(region.x, region.right)) for line in whole[region.y : region.bottom]
         ]
         # Toasts (bottom right) over the reply's last lines.
@@ -417,6 +419,30 @@ async def test_a_streaming_reply_is_drawn_again_at_a_new_width(make_app: MakeApp
         await pilot.pause()
         assert reply.source == text + "And more."
         assert "And more." in drawn(app)
+
+
+async def test_a_reply_is_drawn_again_at_a_width_the_log_had_before(make_app: MakeApp) -> None:
+    """Textual keeps the log's last arrangements and reuses one for a size it had before,
+    without asking the reply its height at that width: narrower and back, the reply
+    still fills the wider width."""
+    app = make_app()
+    async with app.run_test(size=(110, 32)) as pilot:
+        reply = await _reply_in_log(app)
+        text = "word " * 400
+        reply.append(text)
+        await reply.finish(text, DoneReason.FINISHED)
+        await pilot.pause()
+        lines = [line.text for line in reply._lines]
+        await pilot.resize_terminal(100, 32)
+        await wait_until(lambda: [line.text for line in reply._lines] != lines, message="narrow")
+        await pilot.resize_terminal(110, 32)
+        await wait_until(
+            lambda: [line.text for line in reply._lines] == lines, message="wide again"
+        )
+        await pilot.pause()
+        width = reply.content_size.width
+        assert [reply.render_line(y).text for y in range(reply.size.height)] == lines
+        assert max(len(line.rstrip()) for line in lines) > width - 6
 
 
 async def test_streamed_text_goes_to_the_reply_without_a_message_per_update(

@@ -273,7 +273,8 @@ def paint_now(widget: Any, region: Region) -> None:
     shown = rows.translate((x, y)).intersection(clip)
     if shown:
         crop = shown.translate((-x, -y))
-        screen.app._display(screen, LayoutUpdate(widget.render_lines(crop), shown))
+        lines = [[line] for line in widget.render_lines(crop)]  # a line may be in parts
+        screen.app._display(screen, LayoutUpdate(lines, shown))
 
 
 def style_key(widget: Any) -> tuple[int, ...]:

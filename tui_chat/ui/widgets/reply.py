@@ -190,6 +190,13 @@ class Reply(GrowsInPlace, Widget):
         last = max(changed[-1], len(new) - 1)
         self.refresh(Region(0, changed[0], width, last - changed[0] + 1), layout=True)
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Textual reuses its arrangement of the log for a size it had before, without
+        # asking the reply's height at that width: the lines are for another width.
+        if self._width >= 0 and self.content_size.width != self._width:
+            self._width = -1
+            self.refresh(layout=True)
+
     def on_click(self, event: events.Click) -> None:
         open_clicked_link(self, event)
 
