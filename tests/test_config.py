@@ -134,3 +134,35 @@ def test_the_readme_shows_every_setting_and_each_is_valid() -> None:
     values = tomllib.loads(example.split("```", 1)[0])
     assert sorted(values) == sorted(config.OPTIONS), "the README misses a setting"
     config.check(values, Path("README.md"))
+
+
+def test_gpu_layers_are_all_or_a_number_and_reach_the_worker_as_llama_cpp_counts(
+    config_file: Path,
+) -> None:
+    config_file.write_text('gpu_layers = 20\nflash_attn = "on"\ncache_type = "q4_0"\n')
+    values = config.load(config_file)
+    assert values == {"gpu_layers": "20", "flash_attn": "on", "cache_type": "q4_0"}
+    command = settings_from(Path("m.gguf"), values).load_command()
+    assert (command.gpu_layers, command.flash_attn, command.cache_type) == (20, True, "q4_0")
+    default = Settings(model=Path("m.gguf")).load_command()
+    assert (default.gpu_layers, default.flash_attn, default.cache_type) == (-1, False, "f16")
+    assert settings_from(Path("m.gguf"), {"gpu_layers": "ALL"}).load_command().gpu_layers == -1
+    for wrong, said in (
+        ('gpu_layers = "most"', "gpu_layers: must be all or a number of layers"),
+        ("gpu_layers = -2", "gpu_layers: must be all or a number of layers"),
+        ('cache_type = "q2_k"', "cache_type: must be one of f16, q8_0, q4_0"),
+        ('flash_attn = "yes"', "flash_attn: must be one of on, off"),
+    ):
+        config_file.write_text(wrong + "\n")
+        with pytest.raises(config.ConfigError, match=said):
+            config.load(config_file)
+
+
+def test_gpu_options_on_the_command_line_are_checked_as_the_file_checks_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = chat.build_parser().parse_args(["--gpu-layers", "all", "--cache-type", "q8_0"])
+    assert (args.gpu_layers, args.cache_type) == ("all", "q8_0")
+    with pytest.raises(SystemExit):
+        chat.build_parser().parse_args(["--gpu-layers", "lots"])
+    assert "must be all or a number of layers" in capsys.readouterr().err

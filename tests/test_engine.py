@@ -277,3 +277,95 @@ def test_a_conversation_left_goes_on_from_its_kept_state(model_path: Path, tmp_p
     _, third, other = reply(replace(command, n_ctx=2048), follow)
     third.close()
     assert other.usage.cached_tokens == 0
+
+
+def test_where_the_model_runs_is_what_llama_cpp_reports(engine: Engine) -> None:
+    """This build of llama.cpp cannot offload: all runs on the CPU, said as such, with no
+    note (``all``, the default, asks for nothing a CPU build must refuse)."""
+    import llama_cpp.llama_cpp as llama_lib
+
+    info = engine.info()
+    if llama_lib.llama_supports_gpu_offload():  # pragma: no cover (no GPU build here)
+        assert info.placement.startswith("GPU ")
+    else:
+        assert info.placement == "CPU"
+    assert info.note == ""
+    assert f", {info.placement}, " in engine.describe()
+
+
+def _gpu_build(monkeypatch: pytest.MonkeyPatch, fits: int) -> list[dict[str, object]]:
+    """This CPU build, as a GPU build would behave with room for ``fits`` layers: what
+    each load asked ``Llama`` for is kept."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as llama_lib
+
+    calls: list[dict[str, object]] = []
+    real = llama_cpp.Llama
+
+    def llama(**kwargs: object) -> llama_cpp.Llama:
+        calls.append(kwargs)
+        layers = kwargs["n_gpu_layers"]
+        assert isinstance(layers, int)
+        if layers == -1 or layers > fits:
+            raise ValueError("Failed to load model from file")  # as llama-cpp-python says
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(llama_lib, "llama_supports_gpu_offload", lambda: True)
+    monkeypatch.setattr(engine_module.llama_cpp, "Llama", llama)
+    return calls
+
+
+def test_a_gpu_build_is_asked_for_the_layers_and_options_chosen(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llama_cpp.llama_cpp as llama_lib
+
+    calls = _gpu_build(monkeypatch, fits=100)
+    command = LoadModel(str(model_path), 512, 2, gpu_layers=20, flash_attn=True, cache_type="q8_0")
+    engine = Engine.load(command, lambda _f: None)
+    try:
+        assert len(calls) == 1
+        asked = calls[0]
+        assert asked["n_gpu_layers"] == 20
+        assert asked["flash_attn"] is True
+        assert asked["type_k"] == asked["type_v"] == llama_lib.GGML_TYPE_Q8_0
+        assert engine.info().note == ""
+        _pieces, result = run(engine, "Say hi.", max_tokens=4)
+        assert result.usage.completion_tokens >= 1, "the quantized cache generates"
+    finally:
+        engine.close()
+
+
+def test_layers_that_do_not_fit_in_the_gpu_fall_back_and_say_so(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SmolLM2-135M has 30 layers and the output layer: 15 fails, 7 loads."""
+    calls = _gpu_build(monkeypatch, fits=10)
+    engine = Engine.load(LoadModel(str(model_path), 512, 2), lambda _f: None)
+    try:
+        assert [c["n_gpu_layers"] for c in calls] == [-1, 0, 15, 7]
+        note = engine.info().note
+        assert "did not load with all layers on the GPU" in note
+        # This build offloads nothing, whatever it was asked: llama.cpp says so.
+        assert engine.info().placement == "CPU"
+    finally:
+        engine.close()
+
+
+def test_a_quantized_cache_without_flash_attention_is_refused_in_words(model_path: Path) -> None:
+    command = LoadModel(str(model_path), 512, 2, cache_type="q4_0")
+    with pytest.raises(engine_module.LoadError, match="q4_0 needs flash attention"):
+        Engine.load(command, lambda _f: None)
+
+
+def test_gpu_layers_asked_of_a_cpu_build_are_ignored_and_said_to_be(model_path: Path) -> None:
+    import llama_cpp.llama_cpp as llama_lib
+
+    if llama_lib.llama_supports_gpu_offload():  # pragma: no cover (no GPU build here)
+        pytest.skip("a GPU build offloads them")
+    engine = Engine.load(LoadModel(str(model_path), 512, 2, gpu_layers=8), lambda _f: None)
+    try:
+        assert engine.info().placement == "CPU"
+        assert "built for the CPU only: gpu_layers is ignored" in engine.info().note
+    finally:
+        engine.close()

@@ -31,8 +31,8 @@ from tui_chat.core.paths import HOME_ENV, user_paths
 from tui_chat.core.settings import Settings
 
 APP_SETTINGS = (
-    "model", "server", "server_model", "ctx", "threads", "crash_limit", "max_tokens",
-    "temperature",
+    "model", "server", "server_model", "ctx", "threads", "gpu_layers", "flash_attn",
+    "cache_type", "crash_limit", "max_tokens", "temperature",
 )  # fmt: skip
 """The settings the app's command line may override."""
 

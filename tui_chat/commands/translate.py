@@ -42,8 +42,8 @@ from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import ChunkFailure, TranslationJob
 
 TRANSLATE_SETTINGS = (
-    "model", "server", "server_model", "ctx", "threads", "crash_limit",
-    "translation_chunk_tokens",
+    "model", "server", "server_model", "ctx", "threads", "gpu_layers", "flash_attn",
+    "cache_type", "crash_limit", "translation_chunk_tokens",
 )  # fmt: skip
 """The settings the command line of ``tui-chat translate`` may override."""
 

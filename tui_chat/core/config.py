@@ -42,6 +42,8 @@ def check(values: Mapping[str, object], source: Path) -> dict[str, Value]:
         if option is None:
             known = ", ".join(OPTIONS)
             raise ConfigError(f"{source}: unknown setting {key!r} (known: {known})")
+        if option.numbers_as_text and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if isinstance(value, bool) or not isinstance(value, _accepted(option.kind)):
             raise ConfigError(
                 f"{source}: {key}: must be {_type_name(option.kind)}, "

@@ -38,6 +38,8 @@ class Option:
     """Its default in words, where its value would not say it (the bundled model)."""
     multiline: bool = False
     """Its text may hold several lines (an editor rather than one line in the screen)."""
+    numbers_as_text: bool = False
+    """A text setting that the settings file may also give as a number (``gpu_layers = 20``)."""
 
 
 def at_least(low: int, meaning: str = "") -> Callable[[Value], str]:
@@ -87,6 +89,24 @@ def env_name(v: Value) -> str:
     return "must be an environment variable's name, e.g. OPENAI_API_KEY"
 
 
+def gpu_layers(v: Value) -> str:
+    """``all``, or a number of layers (0: none)."""
+    text = str(v).strip().lower()
+    if text == "all" or (text.isdigit() and text.isascii()):
+        return ""
+    return "must be all or a number of layers (0: the CPU only)"
+
+
+CACHE_TYPES = ("f16", "q8_0", "q4_0")
+"""The types the model's memory of the context (its KV cache) may be kept in."""
+
+
+def one_of(*choices: str) -> Callable[[Value], str]:
+    """One of ``choices``."""
+    said = f"must be one of {', '.join(choices)}"
+    return lambda v: "" if str(v) in choices else said
+
+
 def template(v: Value) -> str:
     """A translation instruction with its placeholders."""
     missing = [p for p in (TARGET, TEXT) if p not in str(v)]
@@ -120,6 +140,27 @@ OPTIONS: dict[str, Option] = {
     "threads": Option(
         int, at_least(1), "CPU threads for the model", "n_threads", "--threads", "N",
         "CPU threads (loads the model again)", "all cores",
+    ),
+    "gpu_layers": Option(
+        str, gpu_layers,
+        "layers of the model to run on the GPU: all, or a number (0: the CPU only); "
+        "ignored by a llama.cpp built for the CPU only",
+        "gpu_layers", "--gpu-layers", "N|all",
+        "GPU layers (all, or a number; loads the model again)",
+        numbers_as_text=True,
+    ),
+    "flash_attn": Option(
+        str, one_of("on", "off"),
+        "flash attention: less memory and faster long contexts where the build has it",
+        "flash_attn", "--flash-attn", "on|off",
+        "Flash attention, on or off (loads the model again)",
+    ),
+    "cache_type": Option(
+        str, one_of(*CACHE_TYPES),
+        "what the model's memory of the context is kept in: f16, or q8_0 / q4_0 for a "
+        "half / a quarter of the memory (these need flash attention)",
+        "cache_type", "--cache-type", "TYPE",
+        "KV cache type: f16, q8_0, q4_0 (loads the model again)",
     ),
     "crash_limit": Option(
         int, at_least(1),
@@ -166,7 +207,7 @@ OPTIONS: dict[str, Option] = {
 
 SCREEN_ORDER = (
     "system_prompt", "temperature", "top_p", "max_tokens", "translation_language", "ctx",
-    "threads", "model", "server", "server_model",
+    "threads", "gpu_layers", "flash_attn", "cache_type", "model", "server", "server_model",
 )  # fmt: skip
 """The settings the settings screen shows, in its order."""
 

@@ -85,6 +85,12 @@ class LoadModel:
     empty: none is kept."""
     resume_cache_bytes: int = 0
     """Most bytes that folder may hold."""
+    gpu_layers: int = -1
+    """Layers to offload to the GPU, where llama.cpp was built for one: -1 all, 0 none."""
+    flash_attn: bool = False
+    """Use flash attention."""
+    cache_type: str = "f16"
+    """The KV cache's type: f16, q8_0 or q4_0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +184,11 @@ class ModelLoaded:
     """The context size in use, in tokens."""
     estimated: bool = False
     """Token counts are estimated from the text (a server that does not say them)."""
+    placement: str = ""
+    """Where the model runs, as llama.cpp reported it: ``CPU``, ``GPU 31/31 layers``
+    (empty: a server's model)."""
+    note: str = ""
+    """Something the person should know about the load (fewer GPU layers than asked)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,13 @@ class Settings:
     """How tokens are chosen."""
     seed: int = 0
     """Sampling seed."""
+    gpu_layers: str = "all"
+    """Layers of the model on the GPU: ``all`` or a number (0: the CPU only); a build of
+    llama.cpp without a GPU runs all on the CPU whatever it says."""
+    flash_attn: str = "off"
+    """Flash attention, ``on`` or ``off``."""
+    cache_type: str = "f16"
+    """What the model's memory of the context is kept in (``CACHE_TYPES``)."""
     crash_limit: int = DEFAULT_CRASH_LIMIT
     """Consecutive worker crashes after which no restart is tried."""
     translation_template: str = DEFAULT_TEMPLATE
@@ -96,6 +103,9 @@ class Settings:
             script=self.script,
             resume_cache=str(self.resume_cache or "") if self.resume_cache_mb else "",
             resume_cache_bytes=self.resume_cache_mb * 1024 * 1024,
+            gpu_layers=-1 if self.gpu_layers.strip().lower() == "all" else int(self.gpu_layers),
+            flash_attn=self.flash_attn == "on",
+            cache_type=self.cache_type,
         )
 
     def values(self) -> dict[str, Value]:
@@ -119,6 +129,8 @@ def settings_from(model: Path, values: Mapping[str, Value], seed: int = 0) -> Se
 def _typed(key: str, value: Value) -> Any:
     if key == "model":
         return Path(str(value)).expanduser()
+    if key == "gpu_layers":
+        return str(value).strip().lower()
     return OPTIONS[key].kind(value)
 
 

@@ -269,8 +269,13 @@ class MainScreen(Screen[None]):
                 await self.chat.add_notice(event.message, kind="error")
             case LoadProgress(fraction=fraction):
                 self.status.state = f"loading model {fraction:.0%}"
-            case ModelLoaded(name=name, n_ctx=n_ctx, estimated=estimated):
+            case ModelLoaded(
+                name=name, n_ctx=n_ctx, estimated=estimated, placement=placement, note=note
+            ):
                 self.status.model_name = name
+                self.status.placement = placement
+                if note:
+                    await self.chat.add_notice(note)
                 self.status.n_ctx = n_ctx
                 self.status.estimated = estimated
                 self.banner.hide()
@@ -333,6 +338,9 @@ def _worker_settings(settings: Settings) -> tuple[object, ...]:
         settings.model,
         settings.n_ctx,
         settings.n_threads,
+        settings.gpu_layers,
+        settings.flash_attn,
+        settings.cache_type,
         settings.server,
         settings.server_model,
     )

@@ -27,7 +27,8 @@ from tui_chat.core.protocol import (
     Usage,
 )
 from tui_chat.worker.fitting import fit_messages
-from tui_chat.worker.llama_hooks import AbortFlag, cpu_has_amx, load_progress
+from tui_chat.worker.llama_hooks import AbortFlag, cpu_has_amx, load_progress, offload_report
+from tui_chat.worker.offload import load_offloaded
 from tui_chat.worker.prompt import ChatPrompt
 from tui_chat.worker.results import (
     GenerationResult,
@@ -40,6 +41,13 @@ from tui_chat.worker.resume_cache import MIN_TOKENS, ResumeCache, model_key
 # RequestError is re-exported: the engine raises it (from the chat template) and callers
 # and tests take it from here.
 __all__ = ["Engine", "GenerationResult", "LoadError", "RequestError", "Utf8Pieces"]
+
+CACHE_TYPES = {
+    "f16": llama_lib.GGML_TYPE_F16,
+    "q8_0": llama_lib.GGML_TYPE_Q8_0,
+    "q4_0": llama_lib.GGML_TYPE_Q4_0,
+}
+"""The KV cache types a person may choose (``core.options.CACHE_TYPES``), as ggml names them."""
 
 SLOW_TOKEN_SECONDS = 0.05
 """Decoding slower than this per token keeps a Python abort callback (where the C library's
@@ -85,6 +93,10 @@ class Engine:
             self._resume = ResumeCache(Path(command.resume_cache), command.resume_cache_bytes, key)
         self._unsaved = False
         """The context holds tokens that no saved state holds."""
+        self.placement = "CPU"
+        """Where the model runs, as llama.cpp reported it (``Offload.placement``)."""
+        self.offload_note = ""
+        """What to tell the person about it ("" unless fewer GPU layers loaded than asked)."""
 
     @classmethod
     def load(cls, command: LoadModel, on_progress: Callable[[float], None]) -> Engine:
@@ -96,20 +108,52 @@ class Engine:
         path = Path(command.path)
         if not path.is_file():
             raise LoadError(f"Model file not found: {path}")
+        cache = CACHE_TYPES.get(command.cache_type)
+        if cache is None:
+            raise LoadError(f"Unknown KV cache type {command.cache_type!r}")
+        if cache != llama_lib.GGML_TYPE_F16 and not command.flash_attn:
+            raise LoadError(
+                f"The KV cache type {command.cache_type} needs flash attention "
+                "(llama.cpp quantizes that cache only with it): turn flash_attn on (F3) "
+                "or run with --flash-attn on."
+            )
+        gpu = llama_lib.llama_supports_gpu_offload()
+
+        def load(layers: int) -> llama_cpp.Llama:
+            return llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=command.n_ctx,
+                n_threads=command.n_threads,
+                n_threads_batch=command.n_threads,
+                seed=command.seed,
+                n_gpu_layers=layers,
+                flash_attn=command.flash_attn,
+                type_k=cache,
+                type_v=cache,
+                verbose=True,
+            )
+
         started = time.perf_counter()
         try:
-            with load_progress(on_progress):
-                llm = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=command.n_ctx,
-                    n_threads=command.n_threads,
-                    n_threads_batch=command.n_threads,
-                    seed=command.seed,
-                    verbose=True,
+            with load_progress(on_progress), offload_report() as reported:
+                llm, offload = load_offloaded(
+                    load,
+                    command.gpu_layers if gpu else 0,
+                    lambda llm: llama_lib.llama_model_n_layer(llm.model),
+                    lambda llm: llm.close(),
+                    (ValueError, RuntimeError),
                 )
         except (ValueError, RuntimeError) as e:
             raise LoadError(f"llama.cpp could not load {path}") from e
-        return cls(llm, command, time.perf_counter() - started)
+        said = reported[-1] if reported else None
+        engine = cls(llm, command, time.perf_counter() - started)
+        engine.placement, engine.offload_note = offload.placement(said), offload.note(said)
+        if not gpu and command.gpu_layers > 0:
+            engine.offload_note = (
+                "This llama-cpp-python was built for the CPU only: gpu_layers is ignored "
+                "(the README says how to build it for a GPU)."
+            )
+        return engine
 
     @property
     def stop_event(self) -> threading.Event:
@@ -118,14 +162,20 @@ class Engine:
 
     def info(self) -> ModelLoaded:
         """What the service and the UI need to know about the loaded model."""
-        return ModelLoaded(name=Path(self._command.path).stem, n_ctx=self._llm.n_ctx())
+        return ModelLoaded(
+            name=Path(self._command.path).stem,
+            n_ctx=self._llm.n_ctx(),
+            placement=self.placement,
+            note=self.offload_note,
+        )
 
     def describe(self) -> str:
         """The loaded model in a line, for the worker's log."""
         trained = llama_lib.llama_model_n_ctx_train(self._llm.model)
         return (
             f"{self._command.path} in {self._load_seconds:.2f} s: context {self._llm.n_ctx()} "
-            f"tokens (trained with {trained}), {self._llm.n_threads} threads, chat template "
+            f"tokens (trained with {trained}), {self.placement}, {self._llm.n_threads} "
+            "threads, chat template "
             f"{self._prompt.template_name}"
             + (", no weight repacking (the CPU advertises AMX)" if cpu_has_amx() else "")
         )

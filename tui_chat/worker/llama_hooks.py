@@ -1,6 +1,7 @@
-"""The callbacks tui-chat hands to llama.cpp's native code: loading progress, and the
-stop flag llama.cpp polls while it computes; and the one model parameter ``Llama`` has no
-argument for (weight repacking, off where AMX faults).
+"""The callbacks tui-chat hands to llama.cpp's native code: loading progress, the log
+lines that say what went to the GPU, and the stop flag llama.cpp polls while it computes;
+and the one model parameter ``Llama`` has no argument for (weight repacking, off where
+AMX faults).
 
 Only the engine imports this module, in the worker process: it imports llama_cpp.
 """
@@ -15,6 +16,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 import llama_cpp.llama_cpp as llama_lib
+
+from tui_chat.worker.offload import offloaded_layers
 
 
 @contextlib.contextmanager
@@ -47,6 +50,32 @@ def load_progress(on_progress: Callable[[float], None]) -> Iterator[None]:
         yield
     finally:
         llama_lib.llama_model_default_params = original
+
+
+@contextlib.contextmanager
+def offload_report() -> Iterator[list[tuple[int, int]]]:
+    """Gather what llama.cpp says it offloaded to the GPU while a model loads (its log
+    line "offloaded 31/31 layers to GPU", written only by a build that can offload).
+
+    llama.cpp says it only in its log, through the one callback llama-cpp-python sets at
+    import (in its private ``_logger``, which prints each line to the worker's log): for
+    the load, a callback that reads the lines and hands each on to that one.
+    """
+    from llama_cpp import _logger
+
+    said: list[tuple[int, int]] = []
+
+    def log(level: int, text: bytes, data: ctypes.c_void_p) -> None:
+        if text and b"layers to GPU" in text and (layers := offloaded_layers(text)):
+            said.append(layers)
+        _logger.llama_log_callback(level, text, data)
+
+    callback = llama_lib.llama_log_callback(log)
+    llama_lib.llama_log_set(callback, ctypes.c_void_p(0))
+    try:
+        yield said
+    finally:
+        llama_lib.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
 
 
 AMX_FLAG = "amx_tile"

@@ -16,6 +16,8 @@ class StatusLine(Static):
 
     model_name: reactive[str] = reactive("")
     """The model's name, once loaded."""
+    placement: reactive[str] = reactive("")
+    """Where the model runs, as llama.cpp reported it ("CPU", "GPU 31/31 layers")."""
     state: reactive[str] = reactive("starting")
     """loading 40% / ready / reading prompt 512 of 1500 / generating / stopped / crashed …"""
     usage: reactive[Usage | None] = reactive(None)
@@ -30,7 +32,8 @@ class StatusLine(Static):
     """Token counts are estimates (a server's model that does not report them)."""
 
     def render(self) -> Text:
-        parts = [self.model_name or "no model yet", self.state]
+        parts = [self.model_name or "no model yet", *([self.placement] * bool(self.placement))]
+        parts.append(self.state)
         if self.usage is not None:
             u = self.usage
             if u.tokens_per_second:
