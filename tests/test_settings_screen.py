@@ -13,7 +13,7 @@ from tui_chat.core import config
 from tui_chat.core.options import SCREEN_ORDER
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.script import Script
-from tui_chat.core.settings import settings_from
+from tui_chat.core.settings import Settings, settings_from
 from tui_chat.ui.app import ChatApp
 from tui_chat.ui.screens.settings import SettingsScreen
 
@@ -138,3 +138,27 @@ async def test_every_setting_goes_from_the_file_through_the_screen_back_to_the_f
         assert app.service.settings.values() == written
     app.store.close_now()
     assert config.load(path) == written
+
+
+async def test_a_new_gpu_setting_loads_the_model_again_with_it(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        reloads: list[Settings] = []
+
+        async def reload(settings: Settings) -> None:
+            reloads.append(settings)
+
+        monkeypatch.setattr(app.service, "reload", reload)
+        for field, value in (("gpu_layers", "8"), ("flash_attn", "on"), ("cache_type", "q8_0")):
+            await pilot.press("f3")
+            await wait_until(lambda: isinstance(app.screen, SettingsScreen), message="settings")
+            app.screen.query_one(f"#{field}", Input).value = value
+            before = len(reloads)
+            await pilot.press("ctrl+s")
+            await wait_until(lambda n=before: len(reloads) > n, message=f"{field} loads")
+            app.service.settings = reloads[-1]
+        command = reloads[-1].load_command()
+        assert (command.gpu_layers, command.flash_attn, command.cache_type) == (8, True, "q8_0")
+    app.store.close_now()

@@ -84,8 +84,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --list: the N newest (0: all; default: all into a pipe, a screenful "
         "on a terminal)",
     )
-    parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="print tui-chat's version and what its llama.cpp can run on, and exit",
+    )
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: tui-chat's, and its llama.cpp's build (CPU only, or GPU offload),
+    asked of a process of its own: this one never imports llama_cpp."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        import subprocess
+
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "tui_chat.worker.build_info"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            llama = done.stdout.strip() if done.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired):
+            llama = ""
+        print(f"tui-chat {__version__}")
+        print(llama or "llama-cpp-python: cannot be loaded (pip install llama-cpp-python)")
+        parser.exit()
 
 
 def print_server_models(settings: Settings) -> int:

@@ -133,6 +133,10 @@ class Script:
     """The model's name, as the status line shows it."""
     n_ctx_train: int = 8192
     """The context size the model says it was trained with (used when ``ctx`` is 0)."""
+    placement: str = ""
+    """Where it says it runs, as a real model's load reports it ("GPU 12/31 layers")."""
+    load_note: str = ""
+    """What it says about its load, as a real one does when fewer GPU layers loaded."""
 
     def steps_for(self, message: str) -> tuple[Step, ...]:
         """The steps that answer ``message``."""

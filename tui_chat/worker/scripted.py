@@ -107,7 +107,10 @@ class ScriptedEngine:
 
     def info(self) -> ModelLoaded:
         """The scripted model, as the service and the UI see a model."""
-        return ModelLoaded(name=self._script.name, n_ctx=self._n_ctx)
+        script = self._script
+        return ModelLoaded(
+            name=script.name, n_ctx=self._n_ctx, placement=script.placement, note=script.load_note
+        )
 
     def describe(self) -> str:
         """The scripted model in a line, for the worker's log."""
