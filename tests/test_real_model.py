@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.abc
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -77,7 +78,9 @@ async def test_the_model_loads_and_llama_cpp_writes_only_to_the_worker_log(
     log = paths.worker_log.read_text()
     # What the UI does not need is in the worker's log, for whoever looks into a problem.
     threads = service.settings.n_threads
-    assert f"context 4096 tokens (trained with 8192), {threads} threads" in log
+    where = loaded_model.placement
+    assert where == "CPU" or re.fullmatch(r"GPU \d+/\d+ layers", where), where
+    assert f"context 4096 tokens (trained with 8192), {where}, {threads} threads" in log
     assert "chat template gguf" in log
     assert "llama_model_load" in log or "print_info" in log
     out, err = capfd.readouterr()
@@ -251,7 +254,9 @@ async def test_chat_in_the_app_on_the_real_model_and_the_ui_never_imports_llama_
         await wait_until(lambda: reply.source == turn.text, message="shown whole")
         await pilot.pause()
         status = status_text(app)
-        assert status.startswith("SmolLM2-135M-Instruct.Q4_1 · ready · ")
+        assert re.match(
+            r"SmolLM2-135M-Instruct\.Q4_1 · (CPU|GPU \d+/\d+ layers) · ready · ", status
+        )
         assert "tok/s" in status
     assert llama_cpp_refused.tried == []
 
