@@ -55,6 +55,7 @@ def every_setting(model: Path) -> dict[str, Value]:
         "server_model": "big",
         "api_key_env": "MY_KEY",
         "ctx": 1000,
+        "model_dirs": "/srv/models,~/more",
         "threads": 3,
         "gpu_layers": "20",
         "flash_attn": "on",

@@ -16,6 +16,7 @@ COMMANDS = {
     "export": ("tui_chat.commands.conversations", "run_export"),
     "search": ("tui_chat.commands.conversations", "run_search"),
     "bench": ("tui_chat.commands.bench", "run_bench"),
+    "models": ("tui_chat.commands.models", "run_models"),
 }
 """The commands named by a first word; any other command line runs the app."""
 

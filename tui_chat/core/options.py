@@ -133,6 +133,11 @@ OPTIONS: dict[str, Option] = {
     "api_key_env": Option(
         str, env_name, "environment variable that holds the server's API key", "api_key_env"
     ),
+    "model_dirs": Option(
+        str, anything,
+        "more folders of GGUF models for tui-chat models, separated by commas",
+        "model_dirs",
+    ),
     "ctx": Option(
         int, at_least(0, "the model's own"), "context size in tokens; 0 uses the model's own",
         "n_ctx", "--ctx", "N", "Context size in tokens (loads the model again)",

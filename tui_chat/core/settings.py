@@ -55,6 +55,8 @@ class Settings:
     """How tokens are chosen."""
     seed: int = 0
     """Sampling seed."""
+    model_dirs: str = ""
+    """More folders of GGUF models that ``tui-chat models`` looks in, separated by commas."""
     gpu_layers: str = "all"
     """Layers of the model on the GPU: ``all`` or a number (0: the CPU only); a build of
     llama.cpp without a GPU runs all on the CPU whatever it says."""
