@@ -16,6 +16,7 @@ import pytest
 from tui_chat.core import gguf_header
 from tui_chat.core.gguf_header import NotGguf, read_header
 from tui_chat.core.model_files import find_models
+from tui_chat.core.models import bundled_model_path
 
 TUI_CHAT = Path(sys.executable).with_name("tui-chat")
 
@@ -104,7 +105,7 @@ def _five_tools(home: Path) -> dict[str, Path]:
 def test_each_tool_s_models_are_listed_once_with_their_header(tmp_path: Path) -> None:
     home = tmp_path / "home"
     written = _five_tools(home)
-    found = find_models({}, home)
+    found = find_models({}, home, bundled=False)
     by_source = {(m.source, m.name): m for m in found}
     assert sorted(by_source) == [
         ("Hugging Face", "bartowski/Tiny-GGUF/Tiny-Q4_K_M.gguf"),
@@ -141,11 +142,11 @@ def test_the_environment_and_the_settings_move_the_folders(tmp_path: Path) -> No
         "OLLAMA_MODELS": str(elsewhere / "ollama"),
         "LLAMA_CACHE": str(elsewhere / "llama"),
     }
-    names = [m.name for m in find_models(environ, home, [str(elsewhere / "mine")])]
+    names = [m.name for m in find_models(environ, home, [str(elsewhere / "mine")], bundled=False)]
     assert names == ["o/r/a.gguf", "example.org/team/m:v1", "b.gguf", "c.gguf"]
     hf_home = {"HF_HOME": str(elsewhere / "hfhome")}
     write_gguf(elsewhere / "hfhome/hub/models--p--q/snapshots/2/d.gguf")
-    assert [m.name for m in find_models(hf_home, home)] == ["p/q/d.gguf"]
+    assert [m.name for m in find_models(hf_home, home, bundled=False)] == ["p/q/d.gguf"]
 
 
 def test_tui_chat_models_prints_the_list(tmp_path: Path) -> None:
@@ -164,5 +165,8 @@ def test_tui_chat_models_prints_the_list(tmp_path: Path) -> None:
     as_json = subprocess.run([str(TUI_CHAT), "models", "--json"], capture_output=True,
                              text=True, env=env, timeout=60, check=False)  # fmt: skip
     models = [json.loads(line) for line in as_json.stdout.splitlines()]
+    shipped = bundled_model_path()
+    assert [m["path"] for m in models if m["source"] == "bundled"] == [str(shipped)] * bool(shipped)
+    models = [m for m in models if m["source"] != "bundled"]
     assert len(models) == 5
     assert {m["quantization"] for m in models} == {"Q4_K_M", "Q8_0", "Q6_K"}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui_chat.core.gguf_header import GgufHeader, NotGguf, read_header
+from tui_chat.core.models import bundled_model_path
 
 _PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 """A part of a split model: ``NAME-00001-of-00003.gguf``."""
@@ -58,9 +59,10 @@ def find_models(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
     model_dirs: Iterable[str] = (),
+    bundled: bool = True,
 ) -> list[FoundModel]:
     """Every GGUF chat model in the usual places, each file once (the first place that
-    shows it), split models once by their first part."""
+    shows it), split models once by their first part; then the bundled one."""
     environ = os.environ if environ is None else environ
     home = Path.home() if home is None else home
     found: list[FoundModel] = []
@@ -73,6 +75,9 @@ def find_models(
             model = _model(name, path, source, seen)
             if model is not None:
                 found.append(model)
+    shipped = bundled_model_path() if bundled else None
+    if shipped is not None and (model := _model(shipped.name, shipped, "bundled", seen)):
+        found.append(model)
     return found
 
 

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widget import MountError
 from textual.widgets import ContentSwitcher, Footer
 
+from tui_chat.core import config
 from tui_chat.core.options import SCREEN_ORDER
 from tui_chat.core.protocol import (
     Done,
@@ -70,6 +71,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+t", "switch_view", show=False),
         Binding("ctrl+r", "retry", "Restart", priority=True),
         Binding("f3", "settings", "Settings"),
+        Binding("f4", "models", "Models"),
     ]
 
     def __init__(
@@ -228,6 +230,32 @@ class MainScreen(Screen[None]):
         # The path and the address are a person's text: shown as written, never as markup.
         self.notify(f"Saved to {self._config_file}. {loading}…{later}", markup=False)
         await self.service.reload(chosen)
+
+    @work
+    async def action_models(self) -> None:
+        """List the models on this machine (F4); the one chosen is loaded and kept as the
+        settings file's model."""
+        from tui_chat.ui.screens.models import ModelsScreen
+
+        current = self.service.settings
+        path = await self.app.push_screen_wait(
+            ModelsScreen(None if current.server else current.model, current.model_dirs.split(","))
+        )
+        if path is None or (path == current.model and not current.server):
+            return
+        try:
+            values = config.load(self._config_file)
+            values["model"] = str(path)
+            if values.get("server"):
+                values["server"] = ""  # the file now, not the server
+            config.save(self._config_file, values)
+            saved = f" Saved to {self._config_file}."
+        except config.ConfigError as e:
+            saved = f" Not saved as the default: {e}"
+        self.banner.hide()
+        # The path is a person's text: shown as written, never as markup.
+        self.notify(f"Loading {path.name}…{saved}", markup=False)
+        await self.service.reload(current.with_values({"model": str(path), "server": ""}))
 
     def action_retry(self) -> None:
         """Close the crash breaker and start a fresh worker (Ctrl+R)."""

@@ -21,6 +21,7 @@ APP_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("Ctrl+T", "switch between the Chat and the Translate view"),
             ("Esc", "stop the reply or the translation; what came so far stays"),
             ("F3", "settings"),
+            ("F4", "the models on this machine: typing filters, Enter loads one"),
             ("Ctrl+R", "start the model again after it stopped (said in the banner)"),
             ("Ctrl+P", "command palette"),
             ("F1", "this list (Esc closes it)"),

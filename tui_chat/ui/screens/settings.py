@@ -26,6 +26,7 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("escape", "cancel", "Cancel"),
+        Binding("f4", "pick_model", "Models"),
     ]
 
     def __init__(self, settings: Settings, path: Path) -> None:
@@ -58,6 +59,20 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
             self.action_save()
         else:
             self.action_cancel()
+
+    def action_pick_model(self) -> None:
+        """List the models on this machine; the one chosen goes into the model field."""
+        from tui_chat.ui.screens.models import ModelsScreen
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.query_one("#model", Input).value = str(path)
+                self.query_one("#server", Input).value = ""  # the file, not a server
+
+        field = self.query_one("#model", Input).value.strip()
+        current = Path(field).expanduser() if field else None
+        dirs = self._settings.model_dirs.split(",")
+        self.app.push_screen(ModelsScreen(current, dirs), chosen)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
