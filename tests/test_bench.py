@@ -29,6 +29,7 @@ FIGURES = [
     "start-up to the input ready",
     "start-up, tui-chat / bare Textual app",
     "UI process resident memory",
+    "tui-chat models, five tools' folders",
 ]
 
 

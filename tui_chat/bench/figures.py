@@ -24,6 +24,7 @@ from tui_chat.bench.harness import (
     send,
     wait_for,
 )
+from tui_chat.bench.model_list import models_figure
 from tui_chat.bench.report import Figure, median_figure, p95_figure
 from tui_chat.bench.startup import startup_figures
 from tui_chat.bench.stream_figures import server_delivery, stream_figures
@@ -304,6 +305,8 @@ async def all_figures(
         results += await step()
     say("measuring start-up…")  # type: ignore[operator]
     results += await asyncio.to_thread(startup_figures, plan.startups, paths)
+    say("measuring tui-chat models…")  # type: ignore[operator]
+    results += await asyncio.to_thread(models_figure, settings.model, plan.startups)
     results += await long_conversations(settings, paths, plan, say)
     return results
 
