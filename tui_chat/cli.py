@@ -17,6 +17,7 @@ COMMANDS = {
     "search": ("tui_chat.commands.conversations", "run_search"),
     "bench": ("tui_chat.commands.bench", "run_bench"),
     "models": ("tui_chat.commands.models", "run_models"),
+    "pull": ("tui_chat.commands.pull", "run_pull"),
 }
 """The commands named by a first word; any other command line runs the app."""
 
