@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from tui_chat.core.protocol import ChatMessage, DoneReason, Role
+from tui_chat.core.thinking import split_reply
 
 if TYPE_CHECKING:
     from tui_chat.core.store import StoredConversation
@@ -151,9 +152,13 @@ class Conversation:
         return 1 if self.system_prompt else 0
 
     def messages_for(self, reply: Turn | None = None) -> list[ChatMessage]:
-        """What the model gets to write ``reply`` (or a next reply, for None)."""
+        """What the model gets to write ``reply`` (or a next reply, for None): of its
+        replies, the answers, not the thinking before them (``core.thinking``)."""
         messages = [ChatMessage("system", self.system_prompt)] if self.system_prompt else []
-        return messages + [ChatMessage(t.role, t.text) for t in self.prompt_turns(reply)]
+        return messages + [
+            ChatMessage(t.role, split_reply(t.text).answer if t.role == "assistant" else t.text)
+            for t in self.prompt_turns(reply)
+        ]
 
     def leave_out(self, reply: Turn, dropped: int) -> None:
         """The worker left the ``dropped`` oldest messages of ``reply``'s prompt out: the

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tui_chat.core.chunking import Chunk, plan_chunks
 from tui_chat.core.protocol import Done, DoneReason, Error, Token, Usage
+from tui_chat.core.thinking import ThinkingFilter
 from tui_chat.core.translation import (
     MAX_CHUNK_TOKENS,
     MIN_CHUNK_TOKENS,
@@ -228,14 +229,16 @@ class TranslationJob:
                 self._service.stop()  # cut it now, not at the token limit
 
         trim = _Trim(emit)
+        thinking = ThinkingFilter()  # a reasoning model's thinking is no translation
 
         def listen(event: RequestEvent) -> None:
             match event:
                 case Token(text=text):
-                    trim.feed(text)
+                    trim.feed(thinking.feed(text))
                 case Error(message=message):
                     self.result.error = message
                 case Done():
+                    trim.feed(thinking.finish())
                     if not finished.done():
                         finished.set_result(event)
 

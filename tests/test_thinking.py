@@ -1,0 +1,97 @@
+"""A reasoning model's thinking told apart from its answer (``core.thinking``), and left
+out of what later turns send back to the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.helpers import SIZE, loaded, put_and_send, reply_finished
+from tui_chat.core.conversation import Conversation, TurnStatus
+from tui_chat.core.script import Script, says
+from tui_chat.core.thinking import Split, ThinkingFilter, split_reply
+from tui_chat.core.translation import TranslationRequest
+from tui_chat.service.llm_service import LlmService
+from tui_chat.service.translation import TranslationJob
+
+
+@pytest.mark.parametrize(
+    ("text", "split"),
+    [
+        ("<think>\nWhat is 2+2?\n</think>\n\nIt is 4.", Split("What is 2+2?", "It is 4.")),
+        ("  <think>plan</think>Answer", Split("plan", "Answer")),
+        ("<|START_THINKING|>a<|END_THINKING|>b", Split("a", "b")),
+        ("[THINK]a[/THINK]b", Split("a", "b")),
+        ("<think>still going", Split("still going", "", unfinished=True)),
+        ("opened by the template\n</think>\n\nAnswer.", Split("opened by the template", "Answer.")),
+        ("Plain answer.", Split("", "Plain answer.")),
+        # An answer that writes a marker is an answer: not at the start, after code.
+        ("Use `<think>` tags.", Split("", "Use `<think>` tags.")),
+        ("```html\n</think>\n```", Split("", "```html\n</think>\n```")),
+        ("</think>Answer", Split("", "</think>Answer")),
+    ],
+)
+def test_thinking_is_told_apart_from_the_answer(text: str, split: Split) -> None:
+    assert split_reply(text) == split
+
+
+def test_later_turns_send_the_answers_back_not_the_thinking() -> None:
+    conversation = Conversation(system_prompt="Be brief.")
+    conversation.add_user("2+2?")
+    reply = conversation.start_reply()
+    reply.parts += ["<think>Two and ", "two.</think>", "\n\nFour."]
+    reply.status = TurnStatus.COMPLETE
+    conversation.add_user("And 3+3?")
+    assert [(m.role, m.content) for m in conversation.messages_for()] == [
+        ("system", "Be brief."),
+        ("user", "2+2?"),
+        ("assistant", "Four."),
+        ("user", "And 3+3?"),
+    ]
+    assert reply.text.startswith("<think>"), "the reply itself keeps what the model wrote"
+
+
+async def test_a_reply_that_thinks_is_not_sent_back_whole(make_app: object) -> None:
+    """On the scripted model: the next request carries the answer alone."""
+    script = Script(default=says("<think>Let me see.</think>\n\nHello there."))
+    app = make_app(script=script)  # type: ignore[operator]
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        turn = await reply_finished(app)
+        assert turn.text == "<think>Let me see.</think>\n\nHello there."
+        sent = app.main.chat.conversation.messages_for()
+        assert [m.content for m in sent if m.role == "assistant"] == ["Hello there."]
+
+
+REPLIES = [
+    "<think>\nPlan: say hi.\n</think>\n\nHello there, friend.",
+    "  [THINK]a[/THINK] b c",
+    "Plain answer, no thinking.",
+    "<th",  # a reply that only looks like a marker's start
+    "<think>cut short",
+]
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_a_streamed_reply_passes_its_answer_however_it_is_cut(reply: str) -> None:
+    """Every way to cut the reply in two pieces, and one character at a time."""
+    expected = split_reply(reply).answer if reply != "<th" else "<th"
+    cuts = [[reply[:n], reply[n:]] for n in range(len(reply) + 1)] + [list(reply)]
+    for pieces in cuts:
+        thinking = ThinkingFilter()
+        out = "".join(thinking.feed(p) for p in pieces) + thinking.finish()
+        assert out == expected, pieces
+
+
+async def test_a_translation_leaves_the_thinking_out(
+    start_service: Callable[..., LlmService],
+) -> None:
+    service = start_service(script=Script(default=says("<think>French, then.</think>\n\nBonjour.")))
+    pieces: list[str] = []
+    result = await TranslationJob(
+        service, "Good morning.", TranslationRequest(target="French"), pieces.append
+    ).run()
+    assert result.text == "Bonjour."
+    assert "".join(pieces) == "Bonjour."

@@ -1,0 +1,100 @@
+"""The part of a reply where a reasoning model thinks aloud before it answers (Qwen3,
+DeepSeek-R1 distills, Command R7B, Magistral): told apart from the answer, so that it is
+not sent back to the model with every later turn, where it would fill the context.
+
+Where thinking begins and ends is marked in the text, in one of the ways llama.cpp's chat
+parsers know. Some templates open the block in the prompt itself (DeepSeek-R1's ends with
+``<think>``): the reply then only closes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MARKERS = (
+    ("<think>", "</think>"),
+    ("<|START_THINKING|>", "<|END_THINKING|>"),
+    ("[THINK]", "[/THINK]"),
+)
+"""(opens, closes) the thinking, as the models write them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A reply told apart."""
+
+    thinking: str
+    """What it thought ("" if it did not)."""
+    answer: str
+    """What it answered."""
+    unfinished: bool = False
+    """The thinking has not ended (the reply is still in it, or stopped there)."""
+
+
+def split_reply(text: str) -> Split:
+    """``text`` as thinking and answer: thinking that opens at the very start (after
+    white space) and closes with its marker, or that only closes (opened by the
+    template), before anything that could be the answer's own code."""
+    start = text.lstrip()
+    for opens, closes in MARKERS:
+        if start.startswith(opens):
+            inner = start[len(opens) :]
+            end = inner.find(closes)
+            if end < 0:
+                return Split(inner.strip(), "", unfinished=True)
+            return Split(inner[:end].strip(), inner[end + len(closes) :].lstrip())
+    for opens, closes in MARKERS:
+        end = text.find(closes)
+        if end > 0 and opens not in text[:end] and "```" not in text[:end]:
+            return Split(text[:end].strip(), text[end + len(closes) :].lstrip())
+    return Split("", text)
+
+
+class ThinkingFilter:
+    """Passes on a streamed reply's answer and holds back the thinking it opens with (a
+    translation shows the translation alone). Thinking that only closes, opened by the
+    template, cannot be told from an answer until it closes: it passes."""
+
+    def __init__(self) -> None:
+        self._held = ""
+        self._closes: str | None = None
+        """The closing marker while in the thinking."""
+        self._answering = False
+        self._after_thinking = False
+        """The answer has not begun yet after the thinking (its white space is dropped)."""
+
+    def feed(self, text: str) -> str:
+        """The part of ``text`` that is answer ("" while it may still be thinking)."""
+        if self._answering:
+            if self._after_thinking:
+                text = text.lstrip()
+                self._after_thinking = not text
+            return text
+        self._held += text
+        if self._closes is None:
+            start = self._held.lstrip()
+            if not start:
+                return ""
+            for opens, closes in MARKERS:
+                if start.startswith(opens):
+                    self._closes, self._held = closes, start[len(opens) :]
+                    break
+            else:
+                if any(opens.startswith(start) for opens, _ in MARKERS):
+                    return ""  # the start of a marker, perhaps
+                return self._answer("")
+        end = self._held.find(self._closes)
+        if end < 0:
+            self._held = self._held[-(len(self._closes) - 1) :]  # a marker cut in two
+            return ""
+        return self._answer(self._held[end + len(self._closes) :].lstrip())
+
+    def finish(self) -> str:
+        """What is still held at the reply's end and was answer after all."""
+        return self._answer("") if self._closes is None and not self._answering else ""
+
+    def _answer(self, first: str) -> str:
+        out = first if self._closes is not None else self._held
+        self._answering, self._held = True, ""
+        self._after_thinking = self._closes is not None and not out
+        return out
