@@ -240,3 +240,29 @@ def test_without_a_terminal_the_app_refuses_at_once(tmp_path: Path, stdin: str) 
         "tui-chat needs a terminal; for scripts use `tui-chat translate` or `tui-chat export`.\n"
     )
     assert out.read_text() == ""
+
+
+def test_export_leaves_the_thinking_out_unless_asked_for(home: Path) -> None:
+    import json
+
+    from tui_chat.core.store import Store
+
+    store = Store.open(home / "data" / "conversations.db")
+    conversation = store.create_conversation("Qwen3")
+    store.add_message(conversation, "user", "2+2?", "complete")
+    reply = store.add_message(conversation, "assistant", "", "streaming")
+    store.update_message(reply, "Four.", "complete", thinking="Two and two.\nMakes four.")
+    store.close()
+    plain = run("export", str(conversation))
+    assert plain.returncode == 0
+    assert "Two and two" not in plain.stdout
+    assert "**Assistant**\n\nFour." in plain.stdout
+    thought = run("export", str(conversation), "--with-thinking")
+    assert (
+        "**Assistant**\n\n> _Thinking:_\n>\n> Two and two.\n> Makes four.\n\nFour."
+        in thought.stdout
+    )
+    as_json = json.loads(run("export", str(conversation), "--format", "json").stdout)
+    assert "thinking" not in as_json["messages"][1]
+    with_it = run("export", str(conversation), "--format", "json", "--with-thinking").stdout
+    assert json.loads(with_it)["messages"][1]["thinking"] == "Two and two.\nMakes four."

@@ -9,11 +9,14 @@ import pytest
 
 from tests.helpers import SIZE, loaded, put_and_send, reply_finished
 from tui_chat.core.conversation import Conversation, TurnStatus
+from tui_chat.core.paths import UserPaths
 from tui_chat.core.script import Script, says
+from tui_chat.core.store import Store
 from tui_chat.core.thinking import Split, ThinkingFilter, split_reply
 from tui_chat.core.translation import TranslationRequest
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob
+from tui_chat.ui.app import ChatApp
 
 
 @pytest.mark.parametrize(
@@ -95,3 +98,30 @@ async def test_a_translation_leaves_the_thinking_out(
     ).run()
     assert result.text == "Bonjour."
     assert "".join(pieces) == "Bonjour."
+
+
+async def test_a_reply_that_thinks_is_saved_apart_and_read_back_as_its_answer(
+    make_app: Callable[..., ChatApp], paths: UserPaths
+) -> None:
+    """The store keeps the thinking beside the answer; a conversation opened again sends
+    the answer, even one that writes a marker itself."""
+    script = Script(default=says("<think>Let me see.</think>\n\nUse a </think> tag."))
+    app = make_app(script=script)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        await reply_finished(app)
+        conversation_id = app.main.chat.conversation.id
+    app.store.close_now()
+    store = Store.open(paths.store)
+    stored = store.load(conversation_id)
+    store.close()
+    assert stored is not None
+    reply = stored.messages[-1]
+    assert (reply.text, reply.thinking, reply.status) == (
+        "Use a </think> tag.",
+        "Let me see.",
+        "complete",
+    )
+    again = Conversation.from_stored(stored)
+    assert again.messages_for()[-1].content == "Use a </think> tag."

@@ -140,6 +140,11 @@ def run_export(argv: Sequence[str]) -> int:
         "id", type=whole_number, metavar="ID", help="the conversation (see tui-chat --list)"
     )
     parser.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+    parser.add_argument(
+        "--with-thinking",
+        action="store_true",
+        help="include what a reasoning model thought before each answer (left out by default)",
+    )
     args = parser.parse_args(argv)
     problem = home_problem()
     if problem:
@@ -160,5 +165,6 @@ def run_export(argv: Sequence[str]) -> int:
     # first frame, and have no use for JSON and dates.
     from tui_chat.core.export import to_json, to_markdown
 
-    sys.stdout.write(to_markdown(conversation) if args.format == "md" else to_json(conversation))
+    write = to_markdown if args.format == "md" else to_json
+    sys.stdout.write(write(conversation, args.with_thinking))
     return EXIT_OK

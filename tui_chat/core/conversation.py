@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from tui_chat.core.protocol import ChatMessage, DoneReason, Role
-from tui_chat.core.thinking import split_reply
+from tui_chat.core.thinking import Split, split_reply
 
 if TYPE_CHECKING:
     from tui_chat.core.store import StoredConversation
@@ -66,11 +66,20 @@ class Turn:
     """How far along the message is."""
     message_id: int | None = None
     """Its row in the store, once saved."""
+    thinking: str | None = None
+    """A reply read back: the thinking saved apart from its text, the answer (None: a
+    reply as the model wrote it, thinking and answer in its text)."""
 
     @property
     def text(self) -> str:
         """The whole text so far."""
         return "".join(self.parts)
+
+    def told_apart(self) -> Split:
+        """The reply's thinking and answer (``core.thinking``)."""
+        if self.thinking is not None:
+            return Split(self.thinking, self.text)
+        return split_reply(self.text)
 
 
 @dataclass(slots=True)
@@ -101,6 +110,7 @@ class Conversation:
                 [m.text],
                 TurnStatus.read(m.status),
                 m.id,
+                m.thinking if m.role == "assistant" else None,
             )
             for m in stored.messages
             if m.role in ("user", "assistant")
@@ -156,7 +166,7 @@ class Conversation:
         replies, the answers, not the thinking before them (``core.thinking``)."""
         messages = [ChatMessage("system", self.system_prompt)] if self.system_prompt else []
         return messages + [
-            ChatMessage(t.role, split_reply(t.text).answer if t.role == "assistant" else t.text)
+            ChatMessage(t.role, t.told_apart().answer if t.role == "assistant" else t.text)
             for t in self.prompt_turns(reply)
         ]
 

@@ -22,8 +22,9 @@ def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
-def to_markdown(conversation: StoredConversation) -> str:
-    """The conversation as a Markdown document (message text exactly as written)."""
+def to_markdown(conversation: StoredConversation, with_thinking: bool = False) -> str:
+    """The conversation as a Markdown document (message text exactly as written); a
+    reasoning model's thinking, with ``with_thinking``, as a quote before its answer."""
     info = conversation.info
     lines = [f"# {info.title or 'Untitled conversation'}", ""]
     lines.append(
@@ -34,12 +35,19 @@ def to_markdown(conversation: StoredConversation) -> str:
     for message in conversation.messages:
         note = STATUS_NOTES.get(message.status)
         heading = f"**{ROLE_NAMES.get(message.role, message.role)}**"
-        lines += ["", f"{heading} _({note})_" if note else heading, "", message.text]
+        lines += ["", f"{heading} _({note})_" if note else heading, ""]
+        if with_thinking and message.thinking:
+            thought = ["> _Thinking:_", ">"] + [
+                f"> {line}".rstrip() for line in message.thinking.splitlines()
+            ]
+            lines += [*thought, ""]
+        lines.append(message.text)
     return "\n".join(lines) + "\n"
 
 
-def to_json(conversation: StoredConversation) -> str:
-    """The conversation as JSON, every field of the store included."""
+def to_json(conversation: StoredConversation, with_thinking: bool = False) -> str:
+    """The conversation as JSON, every field of the store included (a reasoning model's
+    thinking with ``with_thinking``)."""
     info = conversation.info
     document = {
         "id": info.id,
@@ -52,6 +60,7 @@ def to_json(conversation: StoredConversation) -> str:
             {
                 "role": m.role,
                 "text": m.text,
+                **({"thinking": m.thinking} if with_thinking and m.thinking else {}),
                 "status": "interrupted" if m.status == "streaming" else m.status,
                 "prompt_tokens": m.prompt_tokens,
                 "completion_tokens": m.completion_tokens,

@@ -41,7 +41,7 @@ _INFO = (
     "c.id, c.title, c.created, c.updated, c.model, "
     "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
 )
-_MESSAGE = "id, role, text, status, prompt_tokens, completion_tokens, created, updated"
+_MESSAGE = "id, role, text, status, prompt_tokens, completion_tokens, created, updated, thinking"
 
 
 @contextlib.contextmanager
@@ -160,15 +160,17 @@ class Store:
         status: str,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        thinking: str = "",
     ) -> None:
-        """Save the text so far (or the final text) and the status of a message."""
+        """Save the text so far (or the final text), the thinking before it and the
+        status of a message."""
         now = time.time()
         with _transaction(self._conn):
             self._conn.execute(
-                "UPDATE messages SET text = ?, status = ?, updated = ?, "
+                "UPDATE messages SET text = ?, thinking = ?, status = ?, updated = ?, "
                 "prompt_tokens = coalesce(?, prompt_tokens), "
                 "completion_tokens = coalesce(?, completion_tokens) WHERE id = ?",
-                (text, status, now, prompt_tokens, completion_tokens, message_id),
+                (text, thinking, status, now, prompt_tokens, completion_tokens, message_id),
             )
             self._conn.execute(
                 "UPDATE conversations SET updated = ? WHERE id = "

@@ -35,6 +35,8 @@ class StoredMessage:
     completion_tokens: int | None
     created: float
     updated: float
+    thinking: str = ""
+    """A reasoning model's thinking before the text, its answer ("" if none)."""
 
 
 @dataclass(frozen=True, slots=True)

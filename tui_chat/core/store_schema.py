@@ -149,6 +149,11 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM terms_scratch;
     END;
     """,
+    # 8: a reasoning model's thinking, kept apart from its answer (the text): never sent
+    # back to the model, never searched, exported only when asked for.
+    """
+    ALTER TABLE messages ADD COLUMN thinking TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -87,13 +87,15 @@ class ConversationRecorder:
         if save is not None:
             save.cancel()
         reply.status = TurnStatus.from_reason(reason)
-        message_id, text, status = reply.message_id, reply.text, reply.status.value
+        message_id, status, told = reply.message_id, reply.status.value, reply.told_apart()
         usage = done.usage if done is not None else None
         prompt = usage.prompt_tokens or None if usage else None
         completion = usage.completion_tokens if usage else None
         if message_id is not None:
             self._store.submit(
-                lambda s: s.update_message(message_id, text, status, prompt, completion)
+                lambda s: s.update_message(
+                    message_id, told.answer, status, prompt, completion, told.thinking
+                )
             )
 
     def _record(self, conversation: Conversation, reply: Turn, event: RequestEvent) -> None:
@@ -115,6 +117,10 @@ class ConversationRecorder:
 
     def _save_streaming(self, reply: Turn) -> None:
         self._saves.pop(id(reply), None)
-        message_id, text = reply.message_id, reply.text
+        message_id, told = reply.message_id, reply.told_apart()
         if message_id is not None and reply.status is TurnStatus.STREAMING:
-            self._store.submit(lambda s: s.update_message(message_id, text, "streaming"))
+            self._store.submit(
+                lambda s: s.update_message(
+                    message_id, told.answer, "streaming", thinking=told.thinking
+                )
+            )
