@@ -26,7 +26,7 @@ run: $(VENV)/.app $(VENV)/.model bytecode
 # Before the app's install, which then finds llama-cpp-python there (and adds what it
 # needs). pip's wheel cache is keyed on the source package, not on CMAKE_ARGS: without
 # --no-cache-dir it would install the CPU wheel it built before, silently.
-$(VENV)/.gpu-%: | $(BIN)/python
+$(VENV)/.gpu-%: pyproject.toml | $(BIN)/python
 	@echo "Compiling llama-cpp-python for $* ($(GPU_$*)): several minutes."
 	CMAKE_ARGS="$(GPU_$*)" $(BIN)/python -m pip install --disable-pip-version-check \
 		--force-reinstall --no-deps --no-cache-dir $(LLAMA_CPP_PYTHON)

@@ -266,3 +266,24 @@ def test_export_leaves_the_thinking_out_unless_asked_for(home: Path) -> None:
     assert "thinking" not in as_json["messages"][1]
     with_it = run("export", str(conversation), "--format", "json", "--with-thinking").stdout
     assert json.loads(with_it)["messages"][1]["thinking"] == "Two and two.\nMakes four."
+
+
+def test_version_asks_the_installed_tui_chat_not_one_in_the_current_folder(tmp_path: Path) -> None:
+    fake = tmp_path / "tui_chat" / "worker"
+    fake.mkdir(parents=True)
+    for folder in (tmp_path / "tui_chat", fake):
+        (folder / "__init__.py").write_text("")
+    (fake / "build_info.py").write_text('print("not this one")\n')
+    result = subprocess.run(
+        [str(TUI_CHAT), "--version"], capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
+    assert "not this one" not in result.stdout
+    assert result.stdout.splitlines()[1].startswith("llama-cpp-python ")
+
+
+def test_more_gpu_layers_than_a_model_could_have_are_refused() -> None:
+    from tui_chat.core.options import parse
+
+    assert parse("gpu_layers", "100000") == "100000"
+    with pytest.raises(ValueError, match="up to 100,000"):
+        parse("gpu_layers", "4294967301")

@@ -19,6 +19,8 @@ from tui_chat.core.model_files import find_models
 from tui_chat.core.models import bundled_model_path
 
 TUI_CHAT = Path(sys.executable).with_name("tui-chat")
+OLLAMA_DIGEST = "sha256:" + "7" * 64
+OLLAMA_BLOB = "blobs/sha256-" + "7" * 64
 
 
 def write_gguf(
@@ -88,12 +90,21 @@ def _five_tools(home: Path) -> dict[str, Path]:
     write_gguf(home / ".lmstudio/models/lmstudio-community/Tiny-GGUF/mmproj-Tiny.gguf",
                arch="clip")  # fmt: skip
     ollama = home / ".ollama/models"
-    weights = write_gguf(ollama / "blobs/sha256-77aa", template=None)
+    weights = write_gguf(
+        ollama / OLLAMA_BLOB,
+        template=None,
+    )
     manifest = ollama / "manifests/registry.ollama.ai/library/tiny/latest"
     manifest.parent.mkdir(parents=True)
     layers = [
-        {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:0000"},
-        {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:77aa"},
+        {
+            "mediaType": "application/vnd.ollama.image.template",
+            "digest": "sha256:" + "0" * 64,
+        },
+        {
+            "mediaType": "application/vnd.ollama.image.model",
+            "digest": OLLAMA_DIGEST,
+        },
     ]
     manifest.write_text(json.dumps({"layers": layers}))
     cache = write_gguf(home / ".cache/llama.cpp/bartowski_Tiny-GGUF_Tiny-Q6_K.gguf", file_type=18)
@@ -130,11 +141,11 @@ def test_each_tool_s_models_are_listed_once_with_their_header(tmp_path: Path) ->
 def test_the_environment_and_the_settings_move_the_folders(tmp_path: Path) -> None:
     home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
     write_gguf(elsewhere / "hub/models--o--r/snapshots/1/a.gguf")
-    write_gguf(elsewhere / "ollama/blobs/sha256-11")
+    write_gguf(elsewhere / ("ollama/blobs/sha256-" + "1" * 64))
     manifest = elsewhere / "ollama/manifests/example.org/team/m/v1"
     manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps({"layers": [
-        {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:11"}]}))  # fmt: skip
+    layer = {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:" + "1" * 64}
+    manifest.write_text(json.dumps({"layers": [layer]}))
     write_gguf(elsewhere / "llama/b.gguf")
     write_gguf(elsewhere / "mine/c.gguf")
     environ = {
@@ -170,3 +181,67 @@ def test_tui_chat_models_prints_the_list(tmp_path: Path) -> None:
     models = [m for m in models if m["source"] != "bundled"]
     assert len(models) == 5
     assert {m["quantization"] for m in models} == {"Q4_K_M", "Q8_0", "Q6_K"}
+
+
+def _hostile(path: Path, body: bytes, count: int) -> Path:
+    """A GGUF file of ``count`` keys written as ``body``."""
+    import struct
+
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, count) + body)
+    return path
+
+
+def _key(name: str) -> bytes:
+    import struct
+
+    return struct.pack("<Q", len(name)) + name.encode()
+
+
+def test_hostile_headers_are_refused_in_words_and_skipped(tmp_path: Path) -> None:
+    import struct
+
+    folder = tmp_path / "home/models"
+    folder.mkdir(parents=True)
+    text = lambda s: struct.pack("<IQ", 8, len(s)) + s.encode()  # noqa: E731
+    nested = b"".join(struct.pack("<IIQ", 9, 9, 1) for _ in range(1))  # array of arrays…
+    deep = (
+        _key("x")
+        + struct.pack("<I", 9)
+        + struct.pack("<IQ", 9, 1) * 2000
+        + struct.pack("<IQ", 4, 0)
+    )
+    cases = {
+        "string-context.gguf": (_key("general.architecture") + text("llama")
+                                + _key("llama.context_length") + text("abc"), 2),
+        "deep.gguf": (deep, 1),
+        "huge-array.gguf": (_key("x") + struct.pack("<IIQ", 9, 4, 2**60), 1),
+        "huge-string.gguf": (_key("x") + struct.pack("<IQ", 8, 2**62), 1),
+        "unknown-type.gguf": (_key("x") + struct.pack("<I", 99), 1),
+        "nested.gguf": (_key("x") + nested, 1),
+    }  # fmt: skip
+    for name, (body, count) in cases.items():
+        path = _hostile(folder / name, body, count)
+        if name == "string-context.gguf":
+            assert read_header(path).context_length == 0, "not a number: not known"
+            continue
+        with pytest.raises(NotGguf):
+            read_header(path)
+    found = find_models({}, tmp_path / "home", bundled=False)
+    assert [m.name for m in found] == ["string-context.gguf"]
+
+
+def test_an_ollama_manifest_names_a_blob_and_nothing_else(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    secret = write_gguf(tmp_path / "elsewhere/secret.gguf")
+    manifest = home / ".ollama/models/manifests/registry.ollama.ai/library/evil/latest"
+    manifest.parent.mkdir(parents=True)
+    for digest in (f"sha256:../../../../{secret.relative_to(tmp_path)}", str(secret)):
+        layer = {"mediaType": "application/vnd.ollama.image.model", "digest": digest}
+        manifest.write_text(json.dumps({"layers": [layer]}))
+        assert find_models({}, home, bundled=False) == []
+
+
+def test_folders_that_cannot_be_named_are_passed_over(tmp_path: Path) -> None:
+    write_gguf(tmp_path / "mine/a.gguf")
+    dirs = ["~no-such-user-here/models", str(tmp_path / "mine")]
+    assert [m.name for m in find_models({}, tmp_path / "home", dirs, bundled=False)] == ["a.gguf"]

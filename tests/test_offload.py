@@ -29,13 +29,11 @@ def _loader(fits: int, tried: list[int], cpu_fails: bool = False):
     return load
 
 
-def _load(asked: int, fits: int, cpu_fails: bool = False) -> tuple[tuple[int, Offload], list[int]]:
+def _load(
+    asked: int, fits: int, cpu_fails: bool = False, blocks: int = 32
+) -> tuple[tuple[int, Offload], list[int]]:
     tried: list[int] = []
-    closed: list[int] = []
-    loaded = load_offloaded(
-        _loader(fits, tried, cpu_fails), asked, lambda _m: 32, closed.append, NoRoom
-    )
-    assert closed == [0] * (len(tried) > 1), "the CPU load that counted the layers is freed"
+    loaded = load_offloaded(_loader(fits, tried, cpu_fails), asked, lambda: blocks, NoRoom)
     return loaded, tried
 
 
@@ -47,7 +45,7 @@ def test_the_layers_asked_for_load_when_they_fit() -> None:
 def test_all_layers_that_do_not_fit_fall_back_to_the_most_of_halves_that_do() -> None:
     """33 layers (32 and the output layer); 10 fit: 16 fails, 8 loads."""
     (model, offload), tried = _load(ALL_LAYERS, fits=10)
-    assert tried == [ALL_LAYERS, 0, 16, 8]
+    assert tried == [ALL_LAYERS, 16, 8]
     assert (model, offload) == (8, Offload(8, fell_back_from=ALL_LAYERS))
     note = offload.note((8, 33))
     assert "did not load with all layers on the GPU" in note
@@ -56,16 +54,21 @@ def test_all_layers_that_do_not_fit_fall_back_to_the_most_of_halves_that_do() ->
 
 def test_a_number_asked_for_halves_from_itself_down_to_the_cpu() -> None:
     (model, offload), tried = _load(20, fits=0)  # nothing fits on the GPU
-    assert tried == [20, 0, 10, 5, 2, 1, 0]
+    assert tried == [20, 10, 5, 2, 1, 0]
     assert (model, offload.layers) == (0, 0)
     assert offload.note(None).endswith("it runs on the CPU.")
 
 
 def test_a_model_that_does_not_load_on_the_cpu_either_is_not_the_gpu_s_fault() -> None:
     with pytest.raises(NoRoom):
-        _load(ALL_LAYERS, fits=10, cpu_fails=True)
+        _load(ALL_LAYERS, fits=0, cpu_fails=True)
     with pytest.raises(NoRoom):
         _load(0, fits=10, cpu_fails=True)
+
+
+def test_a_file_that_does_not_say_its_layers_goes_to_the_cpu_at_once() -> None:
+    (model, offload), tried = _load(ALL_LAYERS, fits=10, blocks=0)
+    assert (tried, model, offload.layers) == ([ALL_LAYERS, 0], 0, 0)
 
 
 def test_fewer_layers_halve_and_end_on_the_cpu() -> None:

@@ -100,7 +100,12 @@ def test_a_pull_downloads_into_the_hub_cache_and_says_how_to_use_it(tmp_path: Pa
         names = [m["name"] for m in _models(env, tmp_path / "home")]
         assert "owner/Tiny-GGUF/Tiny-Q4_K_M.gguf" in names
         assert [n for n in names if "Big" in n] == ["owner/Big-GGUF/Big-Q8_0-00001-of-00002.gguf"]
+        hostile = write_gguf(tmp_path / "src/x.gguf")
+        hub.repos["owner/Odd-GGUF"] = {"\x1b]0;owned\x07Odd-Q4_K_M.gguf": hostile}
+        odd = _pull(env, "owner/Odd-GGUF")
+        assert "\x1b" not in odd.stdout + odd.stderr, "a file's name is data, not escapes"
         for args, said in (
+            (("own!er/name",), "tui-chat pull: "),
             (("owner/Nope",), "there is no repository owner/Nope on http://127.0.0.1"),
             (("owner/Tiny-GGUF:Q2_K",), "has no Q2_K GGUF file; it has: Q4_K_M"),
             (("nothing",), "give a repository as OWNER/NAME"),

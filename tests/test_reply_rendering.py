@@ -239,6 +239,34 @@ async def test_an_update_of_a_reply_nothing_covers_goes_out_as_the_compositor_wo
         assert "Toast 3" in shown, "the toast stays in front"
 
 
+async def test_an_update_under_a_dialog_goes_through_the_compositor(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual counts the screen under a dialog as current too: painted there directly,
+    the reply's rows would cover the dialog."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        reply = await _reply_in_log(app)
+        reply.append("A reply that grows")
+        await pilot.pause()
+        await pilot.press("f1")
+        await wait_until(lambda: app.screen is not app.main, message="the dialog")
+        await pilot.pause()
+        updates: list[tuple[object, object]] = []
+        display = app._display
+        monkeypatch.setattr(
+            app,
+            "_display",
+            lambda screen, update: updates.append((screen, update)) or display(screen, update),
+        )
+        reply.append(" under the dialog")
+        await wait_until(lambda: reply.source.endswith("dialog"), message="written")
+        for _ in range(3):
+            await pilot.pause()
+        assert not [u for screen, u in updates if screen is app.main], "nothing sent for it"
+
+
 async def test_a_reply_that_grows_in_a_full_log_draws_the_scrollbar_once(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:

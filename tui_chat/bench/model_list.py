@@ -35,10 +35,14 @@ def five_tools(model: Path, home: Path) -> None:
     snapshot.symlink_to("../../blobs/5e1f")
     _place(model, home / ".lmstudio/models/owner/Model-GGUF/Model-Q4_1.gguf")
     ollama = home / ".ollama/models"
-    _place(model, ollama / "blobs/sha256-77aa")
+    digest = "7" * 64
+    _place(model, ollama / "blobs" / f"sha256-{digest}")
     manifest = ollama / "manifests/registry.ollama.ai/library/model/latest"
     manifest.parent.mkdir(parents=True)
-    layer = {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:77aa"}
+    layer = {
+        "mediaType": "application/vnd.ollama.image.model",
+        "digest": f"sha256:{digest}",
+    }
     manifest.write_text(json.dumps({"layers": [layer]}))
     _place(model, home / ".cache/llama.cpp/owner_Model-GGUF_Model-Q4_1.gguf")
     _place(model, home / "models/Model-Q4_1.gguf")

@@ -102,7 +102,8 @@ class _Version(argparse.Action):
 
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "tui_chat.worker.build_info"],
+                # -P: not the current folder's tui_chat, if it has one
+                [sys.executable, "-P", "-m", "tui_chat.worker.build_info"],
                 capture_output=True,
                 text=True,
                 timeout=60,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from tui_chat.commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from tui_chat.core.hub_files import DEFAULT_QUANT, PullError, choose_files, parse_wanted
+from tui_chat.core.visible import visible
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +42,7 @@ def run_pull(argv: Sequence[str]) -> int:
     except PullError as e:
         print(f"tui-chat pull: {e}", file=sys.stderr)
         return EXIT_USAGE
+    import httpx2  # huggingface_hub's HTTP client: its network errors are its own
     from huggingface_hub import HfApi, constants, hf_hub_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -54,8 +56,9 @@ def run_pull(argv: Sequence[str]) -> int:
     try:
         files = HfApi().list_repo_files(wanted.repo, revision=args.revision)
         chosen = choose_files(files, wanted)
+        names = visible(", ".join(chosen))  # names the server gave: data, not escapes
         print(
-            f"Downloading {', '.join(chosen)} from {wanted.repo} into {constants.HF_HUB_CACHE}…",
+            f"Downloading {names} from {wanted.repo} into {constants.HF_HUB_CACHE}…",
             file=sys.stderr,
         )
         paths = [hf_hub_download(wanted.repo, f, revision=args.revision) for f in chosen]
@@ -67,7 +70,7 @@ def run_pull(argv: Sequence[str]) -> int:
         )
         return EXIT_INTERRUPTED
     except PullError as e:
-        print(f"tui-chat pull: {e}", file=sys.stderr)
+        print(f"tui-chat pull: {visible(str(e))}", file=sys.stderr)
         return EXIT_FAILED
     except GatedRepoError:
         print(
@@ -82,9 +85,12 @@ def run_pull(argv: Sequence[str]) -> int:
     except RevisionNotFoundError:
         print(f"tui-chat pull: {wanted.repo} has no revision {args.revision}", file=sys.stderr)
         return EXIT_FAILED
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, httpx2.HTTPError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"tui-chat pull: cannot download from {endpoint}: {reason}", file=sys.stderr)
+        print(f"tui-chat pull: cannot download from {endpoint}: {visible(reason)}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"tui-chat --model {shlex.quote(paths[0])}")
+    except ValueError as e:  # huggingface_hub's check of a repository or revision name
+        print(f"tui-chat pull: {visible(str(e).splitlines()[0])}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"tui-chat --model {visible(shlex.quote(paths[0]))}")
     return EXIT_OK

@@ -10,7 +10,6 @@ a length-prefixed string, a type and a value; arrays carry their element type an
 
 from __future__ import annotations
 
-import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,79 +49,116 @@ class GgufHeader:
     """It carries a chat template."""
     split_count: int
     """Parts of a split model (1: one file)."""
+    block_count: int = 0
+    """Its repeating layers (0: the file does not say)."""
+
+
+MAX_HEADER_BYTES = 256 * 1024 * 1024
+"""Most of a file read for its header (the largest vocabularies take a few MB)."""
 
 
 def read_header(path: Path) -> GgufHeader:
     """The header of the GGUF file at ``path``.
 
+    Read into memory, not mapped: a file cut short while it is read (a download that
+    overwrites it) must be an error here, not a SIGBUS that ends the process.
+
     Raises:
-        NotGguf: Not a GGUF file, or its header is cut short.
+        NotGguf: Not a GGUF file, or its header is cut short or damaged.
         OSError: It cannot be read.
     """
     with open(path, "rb") as f:
-        try:
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except ValueError:  # an empty file
-            raise NotGguf(f"{path} is empty") from None
-    with data:
-        try:
-            return _parse(data)
-        except (struct.error, IndexError, UnicodeDecodeError, KeyError) as e:
-            raise NotGguf(f"{path}: the GGUF header is cut short or damaged") from e
+        data = f.read(64 * 1024)
+        if data[:4] != b"GGUF":
+            raise NotGguf(f"{path} is not a GGUF file" if data else f"{path} is empty")
+        while True:
+            try:
+                return _parse(data)
+            except _CutShort:
+                if len(data) >= MAX_HEADER_BYTES:
+                    raise NotGguf(f"{path}: the GGUF header is over 256 MB") from None
+                more = f.read(max(len(data), 1024 * 1024))
+                if not more:
+                    raise NotGguf(f"{path}: the GGUF header is cut short") from None
+                data += more
+            except (ValueError, OverflowError, KeyError, UnicodeDecodeError) as e:
+                raise NotGguf(f"{path}: the GGUF header is damaged") from e
 
 
-def _parse(data: mmap.mmap) -> GgufHeader:
-    if data[:4] != b"GGUF":
-        raise NotGguf("not a GGUF file")
-    (version,) = struct.unpack_from("<I", data, 4)
-    if version == 1:
-        raise NotGguf("GGUF version 1, which llama.cpp no longer reads")
-    _tensors, count = struct.unpack_from("<QQ", data, 8)
-    at = 24
-    values: dict[str, object] = {}
-    for _ in range(count):
-        key, at = _string(data, at)
-        (kind,) = struct.unpack_from("<I", data, at)
-        at += 4
-        if kind == _ARRAY:
-            (element, length) = struct.unpack_from("<IQ", data, at)
-            at = _skip_array(data, at + 12, element, length)
-            values[key] = None
-        elif kind == _STRING:
-            values[key], at = _string(data, at)
-        else:
-            form = _SCALARS[kind]
-            (values[key],) = struct.unpack_from(form, data, at)
-            at += struct.calcsize(form)
+class _CutShort(Exception):
+    """The header goes on past what was read."""
+
+
+def _parse(data: bytes) -> GgufHeader:
+    try:
+        (version,) = struct.unpack_from("<I", data, 4)
+        if version == 1:
+            raise NotGguf("GGUF version 1, which llama.cpp no longer reads")
+        _tensors, count = struct.unpack_from("<QQ", data, 8)
+        at = 24
+        values: dict[str, object] = {}
+        for _ in range(count):
+            key, at = _string(data, at)
+            (kind,) = struct.unpack_from("<I", data, at)
+            at += 4
+            if kind == _ARRAY:
+                at = _skip_array(data, at)
+                values[key] = None
+            elif kind == _STRING:
+                values[key], at = _string(data, at)
+            else:
+                form = _SCALARS[kind]
+                (values[key],) = struct.unpack_from(form, data, at)
+                at += struct.calcsize(form)
+    except struct.error:
+        raise _CutShort from None
     arch = str(values.get("general.architecture", ""))
     file_type = values.get("general.file_type")
     return GgufHeader(
         architecture=arch,
         name=str(values.get("general.name", "")),
         quantization=FILE_TYPES.get(file_type, "") if isinstance(file_type, int) else "",
-        context_length=int(values.get(f"{arch}.context_length", 0) or 0),  # type: ignore[call-overload]
+        context_length=_count(values.get(f"{arch}.context_length")),
         chat_template=bool(values.get("tokenizer.chat_template")),
-        split_count=int(values.get("split.count", 1) or 1),  # type: ignore[call-overload]
+        split_count=_count(values.get("split.count")) or 1,
+        block_count=_count(values.get(f"{arch}.block_count")),
     )
 
 
-def _string(data: mmap.mmap, at: int) -> tuple[str, int]:
+def _count(value: object) -> int:
+    """A count the header gives as a whole number (anything else: 0, not known)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _string(data: bytes, at: int) -> tuple[str, int]:
     (length,) = struct.unpack_from("<Q", data, at)
     end = at + 8 + length
     if end > len(data):
-        raise IndexError(end)
+        raise _CutShort
     return data[at + 8 : end].decode("utf-8"), end
 
 
-def _skip_array(data: mmap.mmap, at: int, element: int, length: int) -> int:
-    if element == _STRING:
-        unpack = struct.Struct("<Q").unpack_from
-        for _ in range(length):
-            at += 8 + unpack(data, at)[0]
-        return at
-    if element == _ARRAY:  # nested arrays: llama.cpp writes none; step over them too
-        for _ in range(length):
-            inner, count = struct.unpack_from("<IQ", data, at)
-            at = _skip_array(data, at + 12, inner, count)
-        return at
-    return at + struct.calcsize(_SCALARS[element]) * length
+def _skip_array(data: bytes, at: int) -> int:
+    """Past the array at ``at`` (its element type, count and elements), nested arrays
+    included, without recursion (a file may nest them deep)."""
+    pending = [1]  # arrays still to step over, at each depth
+    while pending:
+        if pending[-1] == 0:
+            pending.pop()
+            continue
+        pending[-1] -= 1
+        element, length = struct.unpack_from("<IQ", data, at)
+        at += 12
+        if element == _ARRAY:
+            if len(pending) > 64:
+                raise ValueError("arrays nested too deep")
+            pending.append(length)
+        elif element == _STRING:
+            unpack = struct.Struct("<Q").unpack_from
+            for _ in range(length):
+                at += 8 + unpack(data, at)[0]
+        else:
+            at += struct.calcsize(_SCALARS[element]) * length
+        if at > len(data):
+            raise _CutShort
+    return at

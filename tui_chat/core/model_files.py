@@ -17,6 +17,7 @@ from tui_chat.core.models import bundled_model_path
 _PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 """A part of a split model: ``NAME-00001-of-00003.gguf``."""
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 NOT_CHAT_MODELS = frozenset({"clip"})
 """Architectures of GGUF files that are parts of a model, not one to chat with (vision
 projectors, ``mmproj-*.gguf``)."""
@@ -51,7 +52,12 @@ def model_folders(
         ("llama.cpp", Path(environ.get("LLAMA_CACHE") or home / ".cache" / "llama.cpp")),
         ("~/models", home / "models"),
     ]
-    folders += [("model_dirs", Path(d.strip()).expanduser()) for d in model_dirs if d.strip()]
+    for folder in (d.strip() for d in model_dirs):
+        if folder:
+            try:
+                folders.append(("model_dirs", Path(folder).expanduser()))
+            except RuntimeError:  # ~someone who has no home here
+                folders.append(("model_dirs", Path(folder)))
     return folders
 
 
@@ -68,9 +74,14 @@ def find_models(
     found: list[FoundModel] = []
     seen: set[Path] = set()
     for source, folder in model_folders(environ, home, model_dirs):
-        if not folder.is_dir():
-            continue
-        candidates = _ollama(folder) if source == "Ollama" else _gguf_files(folder, source)
+        try:
+            if not folder.is_dir():
+                continue
+            candidates = list(
+                _ollama(folder) if source == "Ollama" else _gguf_files(folder, source)
+            )
+        except OSError:
+            continue  # a folder this user may not read: not one to list
         for name, path in candidates:
             model = _model(name, path, source, seen)
             if model is not None:
@@ -135,8 +146,10 @@ def _ollama(models: Path) -> Iterator[tuple[str, Path]]:
             )
         except (OSError, ValueError, StopIteration, KeyError, TypeError, AttributeError):
             continue
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            continue  # a digest names a blob in blobs/, nothing else
         registry, namespace, model, tag = manifest.relative_to(manifests).parts
         name = f"{model}:{tag}" if namespace == "library" else f"{namespace}/{model}:{tag}"
         if registry != "registry.ollama.ai":
             name = f"{registry}/{name}"
-        yield name, models / "blobs" / str(digest).replace(":", "-")
+        yield name, models / "blobs" / digest.replace(":", "-")

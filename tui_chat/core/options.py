@@ -92,9 +92,13 @@ def env_name(v: Value) -> str:
 def gpu_layers(v: Value) -> str:
     """``all``, or a number of layers (0: none)."""
     text = str(v).strip().lower()
-    if text == "all" or (text.isdigit() and text.isascii()):
+    if text == "all" or (text.isdigit() and text.isascii() and int(text) <= MAX_GPU_LAYERS):
         return ""
-    return "must be all or a number of layers (0: the CPU only)"
+    return f"must be all or a number of layers up to {MAX_GPU_LAYERS:,} (0: the CPU only)"
+
+
+MAX_GPU_LAYERS = 100_000
+"""More than any model has (llama.cpp takes the count as a 32-bit integer)."""
 
 
 CACHE_TYPES = ("f16", "q8_0", "q4_0")

@@ -245,7 +245,7 @@ def paint_now(widget: Any, region: Region) -> None:
     if (
         widget.app._batch_count
         or widget.app.is_inline
-        or not screen.is_current
+        or screen is not widget.app.screen  # under a dialog: Textual draws around it
         or screen._layout_required
         or screen._scroll_required
         or widget._layout_required

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
 
+from tui_chat.core.gguf_header import NotGguf, read_header
 from tui_chat.core.protocol import (
     ChatMessage,
     DoneReason,
@@ -119,7 +121,22 @@ class Engine:
             )
         gpu = llama_lib.llama_supports_gpu_offload()
 
+        def layer_count() -> int:
+            try:
+                return read_header(path).block_count
+            except (OSError, NotGguf):
+                return 0
+
         def load(layers: int) -> llama_cpp.Llama:
+            try:
+                return attempt(layers)
+            except (ValueError, RuntimeError):
+                # A failed attempt's buffers (on the GPU too) are held in a reference cycle
+                # of llama-cpp-python's until the collector runs: free them for the next.
+                gc.collect()
+                raise
+
+        def attempt(layers: int) -> llama_cpp.Llama:
             return llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=command.n_ctx,
@@ -137,11 +154,7 @@ class Engine:
         try:
             with load_progress(on_progress), offload_report() as reported:
                 llm, offload = load_offloaded(
-                    load,
-                    command.gpu_layers if gpu else 0,
-                    lambda llm: llama_lib.llama_model_n_layer(llm.model),
-                    lambda llm: llm.close(),
-                    (ValueError, RuntimeError),
+                    load, command.gpu_layers if gpu else 0, layer_count, (ValueError, RuntimeError)
                 )
         except (ValueError, RuntimeError) as e:
             raise LoadError(f"llama.cpp could not load {path}") from e

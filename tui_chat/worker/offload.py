@@ -71,27 +71,25 @@ def fewer_layers(total: int, asked: int) -> list[int]:
 def load_offloaded(
     load: Callable[[int], Model],
     asked: int,
-    layer_count: Callable[[Model], int],
-    close: Callable[[Model], None],
+    layer_count: Callable[[], int],
     failure: type[Exception] | tuple[type[Exception], ...],
 ) -> tuple[Model, Offload]:
     """The model loaded with ``asked`` GPU layers, or, when that fails, with the most of
     fewer that load (a GPU short of memory), down to none.
 
-    ``load(layers)`` raises ``failure`` when llama.cpp cannot load with that many; a
-    model that does not load on the CPU either raises it from here (not the GPU's fault).
+    ``load(layers)`` raises ``failure`` when llama.cpp cannot load with that many;
+    ``layer_count()`` is the model's repeating layers as its file says (0: not known,
+    then the CPU is tried at once). A model that does not load on the CPU either raises
+    ``failure`` from here: that is not the GPU's doing.
     """
     try:
         return load(asked), Offload(asked)
     except failure:
         if asked == 0:
             raise
-    on_cpu = load(0)  # raises if the model itself is the problem
-    try:
-        total = layer_count(on_cpu) + 1  # the repeating layers and the output layer
-    finally:
-        close(on_cpu)
-    for layers in fewer_layers(total, asked)[:-1]:
+    blocks = layer_count()
+    tries = fewer_layers(blocks + 1, asked)[:-1] if blocks else []  # and the output layer
+    for layers in tries:
         try:
             return load(layers), Offload(layers, fell_back_from=asked)
         except failure:

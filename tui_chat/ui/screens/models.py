@@ -81,10 +81,14 @@ class ModelsScreen(ModalScreen[Path | None]):
         """The list widget."""
         return self.query_one(OptionList)
 
-    @work(exclusive=True)
+    @work(exclusive=True, exit_on_error=False)
     async def _scan(self) -> None:
         # Reading the headers is file work: off the event loop.
-        self._models = await asyncio.to_thread(find_models, model_dirs=self._dirs)
+        try:
+            self._models = await asyncio.to_thread(find_models, model_dirs=self._dirs)
+        except Exception as e:  # a folder or file that cannot be read: said, not a crash
+            self._models = []
+            self.notify(f"Could not look for models: {e}", severity="error", markup=False)
         self._show()
 
     def _show(self) -> None:

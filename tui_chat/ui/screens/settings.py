@@ -70,7 +70,10 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
                 self.query_one("#server", Input).value = ""  # the file, not a server
 
         field = self.query_one("#model", Input).value.strip()
-        current = Path(field).expanduser() if field else None
+        try:
+            current = Path(field).expanduser() if field else None
+        except RuntimeError:  # ~someone who has no home here
+            current = Path(field)
         dirs = self._settings.model_dirs.split(",")
         self.app.push_screen(ModelsScreen(current, dirs), chosen)
 
