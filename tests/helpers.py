@@ -60,6 +60,7 @@ def every_setting(model: Path) -> dict[str, Value]:
         "gpu_layers": "20",
         "flash_attn": "on",
         "cache_type": "q8_0",
+        "show_thinking": "hide",
         "crash_limit": 7,
         "system_prompt": 'Be "brief".\nTwo lines.',
         "temperature": 0.7,

@@ -20,7 +20,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from tests.helpers import ending, in_log, last_reply_turn, loaded, put_and_send, wait_until
+from tests.helpers import drawn, ending, in_log, last_reply_turn, loaded, put_and_send, wait_until
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import HOME_ENV, UserPaths, user_paths
 from tui_chat.core.script import Echo, Fail, Fault, Hold, Say, Script, says
@@ -40,12 +40,17 @@ CODE = (
     "A boat needs a **sail**:\n\n```python\ndef sail(boat: str) -> str:\n"
     "    # the wind does the rest\n    return boat"
 )
+THOUGHT = (
+    "<think>The person wants the tide explained. The moon pulls the sea.</think>\n\n"
+    "The **moon** pulls the sea toward it: that is the tide."
+)
 SCRIPT = Script(
     replies=(
         ("story", (Say.text(STORY), Hold())),
         ("crash", (Say.text("The first words"), Fail(Fault.EXIT))),
         ("sail code", (Say.text(CODE), Hold())),
         ("Translate", (Echo(after="exactly as they are.\n\n"), Hold())),
+        ("think", (Say.text(THOUGHT), Hold())),
     ),
     default=says("Hello! How can I help you today?"),
 )
@@ -142,6 +147,20 @@ def test_a_reply_streaming(snap_compare: Snap, app: ChatApp) -> None:
     async def steps(pilot: Pilot[None]) -> None:
         await _story(app, pilot)
         assert last_reply_turn(app).status is TurnStatus.STREAMING
+
+    assert take(snap_compare, app, steps)
+
+
+def test_a_reply_that_thought_first_with_its_thinking_unfolded(
+    snap_compare: Snap, app: ChatApp
+) -> None:
+    """The fold line, the thinking dimmed under it, then the answer, still streaming."""
+
+    async def steps(pilot: Pilot[None]) -> None:
+        answer = "The **moon** pulls the sea toward it: that is the tide."
+        reply = await _streamed(app, pilot, "Why do tides happen? Please think.", answer)
+        reply.toggle_thought()
+        await wait_until(lambda: "The person wants" in drawn(app), message="unfolded")
 
     assert take(snap_compare, app, steps)
 

@@ -7,16 +7,18 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.helpers import SIZE, loaded, put_and_send, reply_finished
+from tests.helpers import SIZE, drawn, in_log, loaded, put_and_send, reply_finished, wait_until
 from tui_chat.core.conversation import Conversation, TurnStatus
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.script import Script, says
+from tui_chat.core.script import Hold, Say, Script, says, tokens
 from tui_chat.core.store import Store
 from tui_chat.core.thinking import Split, ThinkingFilter, split_reply
 from tui_chat.core.translation import TranslationRequest
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob
 from tui_chat.ui.app import ChatApp
+from tui_chat.ui.widgets.earlier_reply import EarlierReply
+from tui_chat.ui.widgets.reply import Reply
 
 
 @pytest.mark.parametrize(
@@ -125,3 +127,97 @@ async def test_a_reply_that_thinks_is_saved_apart_and_read_back_as_its_answer(
     )
     again = Conversation.from_stored(stored)
     assert again.messages_for()[-1].content == "Use a </think> tag."
+
+
+THINKS = Script(
+    default=(
+        Say(tokens("<think>First the greeting, then the weather.</think>"), every=0.0),
+        Say(tokens("\n\nHello! It is sunny."), every=0.0),
+    )
+)
+
+
+async def test_the_thinking_streams_folded_above_the_answer_and_a_click_unfolds_it(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    app = make_app(script=THINKS)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        await reply_finished(app)
+        reply = in_log(app, Reply)[-1]
+        await wait_until(lambda: reply.finished, message="shown whole")
+        await pilot.pause()
+        spent = len(tokens("<think>First the greeting, then the weather.</think>"))
+        assert reply.thinking_line == f"▸ Thought for {spent} tokens — click to show"
+        assert reply.source == "Hello! It is sunny.", "the answer alone as Markdown"
+        assert reply.thought == "First the greeting, then the weather."
+        shown = drawn(app)
+        assert "Thought for" in shown
+        assert "greeting" not in shown, "folded"
+        await pilot.click(reply, offset=(3, 0))
+        await wait_until(lambda: "greeting" in drawn(app), message="unfolded")
+        assert reply.thinking_line.startswith("▾ Thought for")
+        await pilot.click(reply, offset=(3, 0))
+        await wait_until(lambda: "greeting" not in drawn(app), message="folded again")
+
+
+async def test_while_it_thinks_the_line_says_so_and_the_answer_waits(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    script = Script(default=(Say(tokens("<think>Hmm, let me think about it.")), Hold()))
+    app = make_app(script=script)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        reply = in_log(app, Reply)[-1]
+        await wait_until(lambda: "Thinking…" in reply.thinking_line, message="thinking")
+        await wait_until(lambda: "(6 words)" in reply.thinking_line, message="all of it")
+        assert reply.source == ""
+        await pilot.press("escape")
+        await reply_finished(app)
+
+
+async def test_show_thinking_hide_shows_no_line(make_app: Callable[..., ChatApp]) -> None:
+    app = make_app(script=THINKS, show_thinking="hide")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        await reply_finished(app)
+        reply = in_log(app, Reply)[-1]
+        await wait_until(lambda: reply.finished, message="shown whole")
+        await pilot.pause()
+        assert reply.thinking_line == ""
+        assert "Thought" not in drawn(app)
+        assert "Hello! It is sunny." in drawn(app)
+
+
+async def test_a_reply_read_back_folds_its_saved_thinking_too(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    first = make_app(script=THINKS)
+    async with first.run_test(size=SIZE) as pilot:
+        await loaded(first)
+        await put_and_send(first, pilot, "Hi?")
+        await reply_finished(first)
+        conversation_id = first.main.chat.conversation.id
+    first.store.close_now()
+    for hide in (False, True):
+        app = make_app(
+            script=THINKS,
+            open_conversation=conversation_id,
+            show_thinking="hide" if hide else "fold",
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(lambda a=app: in_log(a, EarlierReply), message="read back")
+            earlier = in_log(app, EarlierReply)[-1]
+            await pilot.pause()
+            if hide:
+                assert earlier.thinking_line == ""
+                assert "Thought" not in drawn(app)
+                continue
+            assert earlier.thinking_line == "▸ Thought first — click to show"
+            assert "greeting" not in drawn(app)
+            await pilot.click(earlier, offset=(3, 0))
+            await wait_until(lambda a=app: "First the greeting" in drawn(a), message="unfolded")
+        app.store.close_now()

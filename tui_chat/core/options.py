@@ -171,6 +171,12 @@ OPTIONS: dict[str, Option] = {
         "cache_type", "--cache-type", "TYPE",
         "KV cache type: f16, q8_0, q4_0 (loads the model again)",
     ),
+    "show_thinking": Option(
+        str, one_of("fold", "hide"),
+        "a reasoning model's thinking before its answer: fold (a line; a click shows it) "
+        "or hide (not shown at all)",
+        "show_thinking",
+    ),
     "crash_limit": Option(
         int, at_least(1),
         "consecutive model-worker crashes after which tui-chat stops restarting it",

@@ -273,6 +273,8 @@ class Usage:
     """Time from the first generated token to the last."""
     estimated: bool = False
     """The token counts are estimated from the text (a server that did not give them)."""
+    thinking_tokens: int = 0
+    """Of the tokens generated, those a reasoning model thought with before it answered."""
 
     @property
     def tokens_per_second(self) -> float:

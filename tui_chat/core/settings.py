@@ -64,6 +64,8 @@ class Settings:
     """Flash attention, ``on`` or ``off``."""
     cache_type: str = "f16"
     """What the model's memory of the context is kept in (``CACHE_TYPES``)."""
+    show_thinking: str = "fold"
+    """A reasoning model's thinking: ``fold`` (a line a click unfolds) or ``hide``."""
     crash_limit: int = DEFAULT_CRASH_LIMIT
     """Consecutive worker crashes after which no restart is tried."""
     translation_template: str = DEFAULT_TEMPLATE

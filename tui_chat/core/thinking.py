@@ -9,6 +9,7 @@ parsers know. Some templates open the block in the prompt itself (DeepSeek-R1's 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MARKERS = (
@@ -51,50 +52,88 @@ def split_reply(text: str) -> Split:
 
 
 class ThinkingFilter:
-    """Passes on a streamed reply's answer and holds back the thinking it opens with (a
-    translation shows the translation alone). Thinking that only closes, opened by the
-    template, cannot be told from an answer until it closes: it passes."""
+    """Tells a streamed reply's thinking from its answer as the pieces come (the screen
+    folds the thinking, a translation shows the answer alone, the worker counts the
+    thinking's tokens). Thinking that only closes, opened by the template, cannot be told
+    from an answer until it closes: it passes as answer."""
 
     def __init__(self) -> None:
         self._held = ""
         self._closes: str | None = None
-        """The closing marker while in the thinking."""
+        """The closing marker, once thinking has begun."""
         self._answering = False
         self._after_thinking = False
         """The answer has not begun yet after the thinking (its white space is dropped)."""
 
-    def feed(self, text: str) -> str:
-        """The part of ``text`` that is answer ("" while it may still be thinking)."""
+    @property
+    def thinking(self) -> bool:
+        """The reply began with thinking."""
+        return self._closes is not None
+
+    @property
+    def answering(self) -> bool:
+        """What comes now is answer."""
+        return self._answering
+
+    def split(self, text: str) -> tuple[str, str]:
+        """(thinking, answer) in ``text``, as far as can be told yet (a marker cut in two
+        is held back until the next piece)."""
         if self._answering:
             if self._after_thinking:
                 text = text.lstrip()
                 self._after_thinking = not text
-            return text
+            return "", text
         self._held += text
         if self._closes is None:
             start = self._held.lstrip()
             if not start:
-                return ""
+                return "", ""
             for opens, closes in MARKERS:
                 if start.startswith(opens):
                     self._closes, self._held = closes, start[len(opens) :]
                     break
             else:
                 if any(opens.startswith(start) for opens, _ in MARKERS):
-                    return ""  # the start of a marker, perhaps
-                return self._answer("")
+                    return "", ""  # the start of a marker, perhaps
+                answer, self._held, self._answering = self._held, "", True
+                return "", answer
         end = self._held.find(self._closes)
         if end < 0:
-            self._held = self._held[-(len(self._closes) - 1) :]  # a marker cut in two
-            return ""
-        return self._answer(self._held[end + len(self._closes) :].lstrip())
+            keep = _partial(self._held, self._closes)
+            thought = self._held[: len(self._held) - keep]
+            self._held = self._held[len(self._held) - keep :]
+            return thought, ""
+        thought, answer = self._held[:end], self._held[end + len(self._closes) :].lstrip()
+        self._held, self._answering, self._after_thinking = "", True, not answer
+        return thought, answer
+
+    def feed(self, text: str) -> str:
+        """The part of ``text`` that is answer ("" while it may still be thinking)."""
+        return self.split(text)[1]
 
     def finish(self) -> str:
         """What is still held at the reply's end and was answer after all."""
-        return self._answer("") if self._closes is None and not self._answering else ""
+        if self._closes is None and not self._answering:
+            answer, self._held, self._answering = self._held, "", True
+            return answer
+        return ""
 
-    def _answer(self, first: str) -> str:
-        out = first if self._closes is not None else self._held
-        self._answering, self._held = True, ""
-        self._after_thinking = self._closes is not None and not out
-        return out
+
+def thinking_tokens(pieces: Iterable[str]) -> int:
+    """How many of a reply's tokens (their texts, in order) were thinking: those up to
+    the one that closes it, when the reply began with thinking (0 otherwise)."""
+    splitter, count = ThinkingFilter(), 0
+    for piece in pieces:
+        if splitter.answering:
+            break
+        splitter.split(piece)
+        count += 1
+    return count if splitter.thinking else 0
+
+
+def _partial(text: str, marker: str) -> int:
+    """How long the end of ``text`` that could begin ``marker`` is."""
+    for n in range(min(len(marker) - 1, len(text)), 0, -1):
+        if marker.startswith(text[-n:]):
+            return n
+    return 0

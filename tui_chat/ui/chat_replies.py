@@ -172,6 +172,7 @@ class ChatReplies(Vertical):
             text, self.service.settings.stream_cpu_budget or None
         )
         self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
+        reply.hide_thinking = self.chat_log.hide_thinking
         return _Exchange(turn, reply), message_widget
 
     async def _show(self, exchange: _Exchange, message: Widget, chat_input: ChatInput) -> None:
@@ -249,7 +250,8 @@ class ChatReplies(Vertical):
             case Done(reason=reason):
                 del self._exchanges[event.request_id]
                 self.last_reason = reason
-                await exchange.reply.finish(exchange.turn.text, reason, exchange.error)
+                thought = event.usage.thinking_tokens if event.usage else 0
+                await exchange.reply.finish(exchange.turn.text, reason, exchange.error, thought)
                 self.chat_log.prepare()  # the model is idle: ready the next exchange
 
     async def _mark_memory_start(self) -> None:

@@ -18,7 +18,7 @@ from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_replies import ChatReplies
 from tui_chat.ui.messages import StoreFailed, StoreRecovered
-from tui_chat.ui.read_back import ReadBack
+from tui_chat.ui.read_back import ReadBack, entry
 from tui_chat.ui.widgets.chat_input import ChatInput
 from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
 
@@ -99,7 +99,9 @@ class ChatView(ChatReplies):
         )
 
     def compose(self) -> ComposeResult:
-        yield ChatLog(id="log")
+        log = ChatLog(id="log")
+        log.hide_thinking = self.service.settings.show_thinking == "hide"
+        yield log
         yield ChatInput(id="input")
 
     def _fresh(self) -> Conversation:
@@ -133,7 +135,7 @@ class ChatView(ChatReplies):
         shown = turns[len(turns) - screenful(turns, self.app.size) :]
         # Built as pages read back are: one widget a reply, drawn by Rich (Textual's
         # Markdown would cost its stylesheet and a widget per block before they show).
-        widgets = log.build_earlier([(t.role, t.text, t.status.reason) for t in shown])
+        widgets = log.build_earlier([entry(t) for t in shown])
         await log.put_earlier(widgets)
         self.read_back.start(conversation, shown, widgets)
         await self._mark_memory_start()

@@ -14,11 +14,19 @@ from textual.widget import Widget
 
 from tui_chat.core.conversation import Conversation, Turn, TurnStatus
 from tui_chat.service.store_worker import StoreWorker
-from tui_chat.ui.widgets.chat_log import SHOWN_PER_SCROLL, ChatLog
+from tui_chat.ui.widgets.chat_log import SHOWN_PER_SCROLL, ChatLog, Entry
 
 _Page = tuple[list[tuple[int | None, int | None]], list[Widget]]
 """Entries read back: (the turn's key in the view's widgets, if the conversation holds
 it; its message id), and their widgets, oldest first."""
+
+
+def entry(turn: Turn) -> Entry:
+    """A turn as the log builds it read back: a reply's answer, its thinking apart."""
+    if turn.role != "assistant":
+        return turn.role, turn.text, turn.status.reason, ""
+    told = turn.told_apart()
+    return turn.role, told.answer, turn.status.reason, told.thinking
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -154,7 +162,7 @@ class ReadBack:
         start, first = max(0, end - n), conversation.first
         held = conversation.turns[max(0, start - first) : max(0, end - first)]
         rows: list[tuple[int | None, int | None]] = [(id(t), t.message_id) for t in held]
-        entries = [(t.role, t.text, t.status.reason) for t in held]
+        entries = [entry(t) for t in held]
         missing = (end - start) - len(held)
         before = held[0].message_id if held else self._oldest
         if missing and conversation.id is not None and before is not None:
@@ -165,5 +173,7 @@ class ReadBack:
             if conversation is not self._conversation:
                 return None
             rows[:0] = [(None, m.id) for m in stored]
-            entries[:0] = [(m.role, m.text, TurnStatus.read(m.status).reason) for m in stored]
+            entries[:0] = [
+                (m.role, m.text, TurnStatus.read(m.status).reason, m.thinking) for m in stored
+            ]
         return rows, self._log().build_earlier(entries)

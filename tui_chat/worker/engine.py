@@ -28,6 +28,7 @@ from tui_chat.core.protocol import (
     Prepare,
     Usage,
 )
+from tui_chat.core.thinking import thinking_tokens
 from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.llama_hooks import AbortFlag, cpu_has_amx, load_progress, offload_report
 from tui_chat.worker.offload import load_offloaded
@@ -50,6 +51,9 @@ CACHE_TYPES = {
     "q4_0": llama_lib.GGML_TYPE_Q4_0,
 }
 """The KV cache types a person may choose (``core.options.CACHE_TYPES``), as ggml names them."""
+
+THINKING_WATCH = 32_768
+"""Tokens of a reply whose texts are kept to count its thinking (none thinks longer)."""
 
 SLOW_TOKEN_SECONDS = 0.05
 """Decoding slower than this per token keeps a Python abort callback (where the C library's
@@ -328,6 +332,7 @@ class Engine:
         cached = min(cached, n_prompt - 1)
         usage = Usage(prompt_tokens=n_prompt, cached_tokens=cached)
         pieces = Utf8Pieces()
+        said: list[str] = []  # the first tokens' texts, for the thinking's count
         count = 0
         first_at = last_at = 0.0
         reason = DoneReason.LENGTH
@@ -369,6 +374,8 @@ class Engine:
                         break
                     count += 1
                     text = pieces.feed(llm.detokenize([token]))
+                    if len(said) < THINKING_WATCH:
+                        said.append(text)
                     if text:
                         emit(text)
                     if count >= budget:
@@ -396,5 +403,6 @@ class Engine:
                 completion_tokens=count,
                 prompt_seconds=first - started,
                 decode_seconds=ended - first if count else 0.0,
+                thinking_tokens=thinking_tokens(said),
             ),
         )

@@ -36,6 +36,7 @@ from tui_chat.core.script import (
     Script,
     tokens,
 )
+from tui_chat.core.thinking import thinking_tokens
 from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.outbox import TOKEN_BATCH_SECONDS
 from tui_chat.worker.results import (
@@ -200,6 +201,7 @@ class ScriptedEngine:
                 completion_tokens=len(said),
                 prompt_seconds=prompt_seconds,
                 decode_seconds=decode_seconds,
+                thinking_tokens=thinking_tokens(said),
             ),
         )
 

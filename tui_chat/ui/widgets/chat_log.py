@@ -43,6 +43,10 @@ def _shown_message(text: str) -> Text:
 MEMORY_MARKER = "The model no longer remembers the messages above (they no longer fit its context)."
 
 
+Entry = tuple[str, str, DoneReason, str]
+"""A message read back: role, text (a reply's answer), how a reply ended, its thinking."""
+
+
 class UserMessage(SizedOnce, Static):
     """What the person sent, shown literally (never parsed as markup)."""
 
@@ -70,6 +74,9 @@ class ChatLog(FoldingLog):
     them (compose, styles, mount events) in the moment after Enter would take CPU from
     the model reading the prompt."""
 
+    hide_thinking = False
+    """Replies read back show no line for a reasoning model's thinking (``show_thinking``)."""
+
     def compose(self) -> ComposeResult:
         yield EarlierLine("", classes="notice earlier")
 
@@ -88,14 +95,17 @@ class ChatLog(FoldingLog):
         spare = self._spare or ()
         return [w for w in self.children if not isinstance(w, EarlierLine) and w not in spare]
 
-    def build_earlier(self, entries: list[tuple[str, str, DoneReason]]) -> list[Widget]:
-        """Widgets for entries read back: (role, text, how a reply ended), oldest first;
-        replies already rendered at the width of those in the log, if it has any."""
+    def build_earlier(self, entries: list[Entry]) -> list[Widget]:
+        """Widgets for entries read back: (role, text, how a reply ended, its thinking),
+        oldest first; replies already rendered at the width of those in the log, if it
+        has any."""
         widgets: list[Widget] = [
             UserMessage(text)
             if role == "user"
-            else EarlierReply(text, REPLY_ENDINGS.get(reason, ""))
-            for role, text, reason in entries
+            else EarlierReply(
+                text, REPLY_ENDINGS.get(reason, ""), "" if self.hide_thinking else thinking
+            )
+            for role, text, reason, thinking in entries
         ]
         width = next(
             (w.size.width for w in self.entries if isinstance(w, EarlierReply) and w.size.width),

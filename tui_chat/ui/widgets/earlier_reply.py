@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
+from rich.style import Style
 from textual.widgets import Static
 
 from tui_chat.core.visible import visible
@@ -47,16 +48,28 @@ class EarlierReply(SizedOnce, Static):
     EarlierReply { padding: 0 1; }
     """
 
-    def __init__(self, text: str, ending: str) -> None:
+    def __init__(self, text: str, ending: str, thinking: str = "") -> None:
         """
         Args:
-            text: The reply's Markdown.
+            text: The reply's Markdown (its answer).
             ending: How it ended, in words ("" when it finished by itself).
+            thinking: What a reasoning model thought first ("" if it did not).
         """
         super().__init__(classes="assistant")
         self._text = text
         self._ending = ending
+        self._thinking = thinking.strip()
+        self.thought_shown = False
+        """The thinking is unfolded (a click on its line)."""
         self._rendered: tuple[int, _Lines] | None = None
+
+    @property
+    def thinking_line(self) -> str:
+        """The folded thinking's line, as shown ("" when there is none)."""
+        if not self._thinking:
+            return ""
+        fold, act = ("▾", "hide") if self.thought_shown else ("▸", "show")
+        return f"{fold} Thought first — click to {act}"
 
     def render_at(self, width: int) -> None:
         """Render the reply for a content ``width`` now, ahead of its layout."""
@@ -67,12 +80,23 @@ class EarlierReply(SizedOnce, Static):
             console = self.app.console
             options = self.app.console_options.update_width(max(1, width)).update(highlight=False)
             text = visible(self._text)
-            lines = [list(line) for line in render_markdown(console, options, text)]
+            lines = self._thinking_lines(console, options)
+            lines += [list(line) for line in render_markdown(console, options, text)]
             if self._ending:
                 ending = literal(f"[{self._ending}]", style="yellow")
                 lines += console.render_lines(ending, options, pad=False)
             self._rendered = (width, _Lines(lines))
         return self._rendered[1]
+
+    def _thinking_lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        head = self.thinking_line
+        if not head:
+            return []
+        dim = Style(dim=True, italic=True)
+        shown = literal(head, style=dim)
+        if self.thought_shown:
+            shown.append("\n" + visible(self._thinking), style=dim)
+        return [*console.render_lines(shown, options, pad=False), []]
 
     def on_hide(self) -> None:
         self._rendered = None  # rendered again if it comes back into the layout
@@ -90,4 +114,9 @@ class EarlierReply(SizedOnce, Static):
         return selection.extract(text), "\n"
 
     def on_click(self, event: Click) -> None:
+        if self.thinking_line and event.y == 0:
+            self.thought_shown = not self.thought_shown
+            self._rendered = None
+            self.refresh(layout=True)
+            return
         open_clicked_link(self, event)

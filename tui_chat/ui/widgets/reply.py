@@ -8,6 +8,7 @@ reply did not grow by a line, nothing is laid out again (docs/performance.md).
 
 from __future__ import annotations
 
+from rich.console import Console, ConsoleOptions
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -19,6 +20,7 @@ from textual.widget import Widget
 
 from tui_chat.core.protocol import DoneReason
 from tui_chat.core.settings import STREAM_CPU_BUDGET
+from tui_chat.core.thinking import ThinkingFilter, split_reply
 from tui_chat.core.visible import visible
 from tui_chat.ui.batcher import TextBatcher
 from tui_chat.ui.literal import literal
@@ -59,12 +61,13 @@ class Reply(GrowsInPlace, Widget):
     second, within the UI's share of the CPU while the model writes.
     """
 
-    COMPONENT_CLASSES = {"reply--ending", "reply--waiting"}  # noqa: RUF012 (Textual's own)
+    COMPONENT_CLASSES = {"reply--ending", "reply--waiting", "reply--thinking"}  # noqa: RUF012 (Textual's own)
 
     DEFAULT_CSS = """
     Reply { height: auto; padding: 0 1; }
     Reply > .reply--ending { color: $text-warning; }
     Reply > .reply--waiting { color: $text-muted; }
+    Reply > .reply--thinking { color: $text-muted; text-style: italic; }
     """
 
     def __init__(self, cpu_budget: float | None = STREAM_CPU_BUDGET) -> None:
@@ -86,6 +89,14 @@ class Reply(GrowsInPlace, Widget):
         """The widget's Rich style, and the key of the styles it comes from."""
         self._box = PlainBoxLines()
         self._batcher = TextBatcher(self._write, cpu_budget=cpu_budget)
+        self._splitter = ThinkingFilter()
+        self._thought = ""
+        """What a reasoning model thought before its answer, so far."""
+        self._thinking_tokens = 0
+        self.thought_shown = False
+        """The thinking is unfolded (a click on its line)."""
+        self.hide_thinking = False
+        """The thinking is not shown at all, not even folded (``show_thinking``)."""
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
@@ -114,12 +125,42 @@ class Reply(GrowsInPlace, Widget):
 
     # Drawing ---------------------------------------------------------------------------
 
+    @property
+    def thought(self) -> str:
+        """What a reasoning model thought before its answer ("" if it did not)."""
+        return self._thought.strip()
+
+    @property
+    def thinking_line(self) -> str:
+        """The folded thinking's line, as shown ("" when there is none to show)."""
+        if self.hide_thinking or not (self._splitter.thinking or self._thought):
+            return ""
+        fold = "▾" if self.thought_shown else "▸"
+        act = "hide" if self.thought_shown else "show"
+        if not self.finished and not self._splitter.answering:
+            return f"{fold} Thinking… ({len(self._thought.split())} words) — click to {act}"
+        done = f" for {self._thinking_tokens} tokens" if self._thinking_tokens else " first"
+        return f"{fold} Thought{done} — click to {act}"
+
+    def _thinking_lines(self, console: Console, options: ConsoleOptions) -> list[Strip]:
+        head = self.thinking_line
+        if not head:
+            return []
+        dim = self.get_component_rich_style("reply--thinking")
+        text = literal(head, style=dim)
+        if self.thought_shown and self.thought:
+            text.append("\n" + self.thought, style=dim)
+        rendered = console.render_lines(text, options, style=self._rich_style(), pad=False)
+        return [*(Strip(line) for line in rendered), _BLANK]
+
     def _content(self, width: int) -> list[Strip]:
         if width != self._width:
             self._width = width
             console, style = self.app.console, self._rich_style()
             options = self.app.console_options.update_width(max(1, width)).update(highlight=False)
             lines = self._markdown.lines(console, options, style)
+            if self._splitter.thinking or self._thought:
+                lines = self._thinking_lines(console, options) + lines
             if self._note:
                 note = literal(self.note)
                 note.stylize(
@@ -198,7 +239,16 @@ class Reply(GrowsInPlace, Widget):
             self.refresh(layout=True)
 
     def on_click(self, event: events.Click) -> None:
+        if self.thinking_line and event.y == 0:
+            self.toggle_thought()
+            return
         open_clicked_link(self, event)
+
+    def toggle_thought(self) -> None:
+        """Unfold the thinking, or fold it again."""
+        self.thought_shown = not self.thought_shown
+        self._width = -1
+        self.refresh(layout=True)
 
     # Streaming -------------------------------------------------------------------------
 
@@ -219,22 +269,31 @@ class Reply(GrowsInPlace, Widget):
             return
         if self._waiting:
             self._note, self._waiting = "", False
-        self._markdown.append(visible(fragment))
+        thought, answer = self._splitter.split(visible(fragment))
+        if thought:
+            self._thought += thought
+        if answer:
+            self._markdown.append(answer)
         self._changed()
 
-    async def finish(self, text: str, reason: DoneReason, detail: str = "") -> None:
-        """End the reply: stop streaming, make sure ``text`` is shown whole, say how it
-        ended."""
+    async def finish(
+        self, text: str, reason: DoneReason, detail: str = "", thinking_tokens: int = 0
+    ) -> None:
+        """End the reply: stop streaming, make sure ``text`` is shown whole (its answer,
+        the thinking folded above it), say how it ended."""
         if self.finished:
             return
         self._batcher.flush()  # the last pieces go through the stream too
         self.finished = True
         self._batcher.discard()
-        text = visible(text)
-        if text and text != self._markdown.source:
+        self._thinking_tokens = thinking_tokens
+        told = split_reply(visible(text))
+        if told.thinking:
+            self._thought = told.thinking
+        if text and told.answer != self._markdown.source:
             # What streamed is not the reply (a crash cut it, say): show the reply.
             self._markdown = StreamedMarkdown()
-            self._markdown.append(text)
+            self._markdown.append(told.answer)
         self._markdown.finish()
         ending = REPLY_ENDINGS.get(reason)
         if detail and reason is DoneReason.INTERRUPTED:
