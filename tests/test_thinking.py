@@ -221,3 +221,20 @@ async def test_a_reply_read_back_folds_its_saved_thinking_too(
             await pilot.click(earlier, offset=(3, 0))
             await wait_until(lambda a=app: "First the greeting" in drawn(a), message="unfolded")
         app.store.close_now()
+
+
+async def test_the_palette_s_command_unfolds_the_newest_thinking(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    app = make_app(script=THINKS)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        await reply_finished(app)
+        reply = in_log(app, Reply)[-1]
+        await wait_until(lambda: reply.finished, message="shown whole")
+        app.main.chat.action_toggle_thinking()
+        assert reply.thought_shown
+        await wait_until(lambda: "First the greeting" in drawn(app), message="unfolded")
+        app.main.chat.action_toggle_thinking()
+        assert not reply.thought_shown

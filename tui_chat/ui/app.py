@@ -256,6 +256,9 @@ class ChatApp(QuietFailure):
             ("Save translation", "To a file (Ctrl+S)", translate.action_save_translation),
             ("Restart model", "Start a fresh model worker (Ctrl+R)", main.action_retry),
             ("Settings", "Model, sampling, system prompt… (F3)", main.action_settings),
+            ("Show or hide the thinking", "Of the newest reply that thought first (or click its "
+             "▸ Thought line)", chat.action_toggle_thinking),
+            ("Models", "The models on this machine (F4)", main.action_models),
         ]  # fmt: skip
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)

@@ -21,6 +21,8 @@ from tui_chat.ui.messages import StoreFailed, StoreRecovered
 from tui_chat.ui.read_back import ReadBack, entry
 from tui_chat.ui.widgets.chat_input import ChatInput
 from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
+from tui_chat.ui.widgets.earlier_reply import EarlierReply
+from tui_chat.ui.widgets.reply import Reply
 
 
 def screenful(turns: list[Turn], size: Size) -> int:
@@ -57,6 +59,14 @@ class ChatView(ChatReplies):
         Binding("ctrl+l", "new", "Clear", show=False),
         Binding("ctrl+s", "save_markdown", "Save"),
     ]
+
+    def action_toggle_thinking(self) -> None:
+        """Unfold the newest reply's thinking, or fold it again."""
+        for widget in reversed(self.chat_log.children):
+            if isinstance(widget, Reply | EarlierReply) and widget.thinking_line:
+                widget.toggle_thought()
+                return
+        self.notify("No reply here thought before it answered.")
 
     class Cleared(Message):
         """A new, empty conversation is open."""

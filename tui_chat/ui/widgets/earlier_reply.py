@@ -115,8 +115,12 @@ class EarlierReply(SizedOnce, Static):
 
     def on_click(self, event: Click) -> None:
         if self.thinking_line and event.y == 0:
-            self.thought_shown = not self.thought_shown
-            self._rendered = None
-            self.refresh(layout=True)
+            self.toggle_thought()
             return
         open_clicked_link(self, event)
+
+    def toggle_thought(self) -> None:
+        """Unfold the thinking, or fold it again."""
+        self.thought_shown = not self.thought_shown
+        self._rendered = None
+        self.refresh(layout=True)
