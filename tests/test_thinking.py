@@ -238,3 +238,21 @@ async def test_the_palette_s_command_unfolds_the_newest_thinking(
         await wait_until(lambda: "First the greeting" in drawn(app), message="unfolded")
         app.main.chat.action_toggle_thinking()
         assert not reply.thought_shown
+
+
+async def test_t_in_the_log_unfolds_the_thinking_and_types_a_t_in_the_input(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    app = make_app(script=THINKS)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        await reply_finished(app)
+        reply = in_log(app, Reply)[-1]
+        await wait_until(lambda: reply.finished, message="shown whole")
+        await pilot.press("t")
+        assert not reply.thought_shown, "typed into the message, not taken as a key"
+        assert app.main.chat.input.text == "t"
+        app.main.chat.chat_log.focus()
+        await pilot.press("t")
+        await wait_until(lambda: reply.thought_shown, message="unfolded by t")

@@ -21,8 +21,6 @@ from tui_chat.ui.messages import StoreFailed, StoreRecovered
 from tui_chat.ui.read_back import ReadBack, entry
 from tui_chat.ui.widgets.chat_input import ChatInput
 from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
-from tui_chat.ui.widgets.earlier_reply import EarlierReply
-from tui_chat.ui.widgets.reply import Reply
 
 
 def screenful(turns: list[Turn], size: Size) -> int:
@@ -62,11 +60,8 @@ class ChatView(ChatReplies):
 
     def action_toggle_thinking(self) -> None:
         """Unfold the newest reply's thinking, or fold it again."""
-        for widget in reversed(self.chat_log.children):
-            if isinstance(widget, Reply | EarlierReply) and widget.thinking_line:
-                widget.toggle_thought()
-                return
-        self.notify("No reply here thought before it answered.")
+        if not self.chat_log.action_toggle_thinking():
+            self.notify("No reply here thought before it answered.")
 
     class Cleared(Message):
         """A new, empty conversation is open."""

@@ -22,7 +22,10 @@ APP_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("Esc", "stop the reply or the translation; what came so far stays"),
             ("F3", "settings"),
             ("F4", "the models on this machine: typing filters, Enter loads one"),
-            ("Click ▸ Thought", "show or hide what a reasoning model thought (also Ctrl+P)"),
+            (
+                "Click ▸ Thought, t",
+                "show or hide what a reasoning model thought (t in the log; also Ctrl+P)",
+            ),
             ("Ctrl+R", "start the model again after it stopped (said in the banner)"),
             ("Ctrl+P", "command palette"),
             ("F1", "this list (Esc closes it)"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -74,8 +75,21 @@ class ChatLog(FoldingLog):
     them (compose, styles, mount events) in the moment after Enter would take CPU from
     the model reading the prompt."""
 
+    BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
+        Binding("t", "toggle_thinking", "Thinking"),
+    ]
+
     hide_thinking = False
     """Replies read back show no line for a reasoning model's thinking (``show_thinking``)."""
+
+    def action_toggle_thinking(self) -> bool:
+        """Unfold the newest reply's thinking, or fold it again (``t`` while the log has
+        the focus, as in a pager); False if no reply here thought first."""
+        for widget in reversed(self.children):
+            if isinstance(widget, Reply | EarlierReply) and widget.thinking_line:
+                widget.toggle_thought()
+                return True
+        return False
 
     def compose(self) -> ComposeResult:
         yield EarlierLine("", classes="notice earlier")
