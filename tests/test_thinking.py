@@ -28,6 +28,7 @@ from tui_chat.ui.widgets.reply import Reply
         ("  <think>plan</think>Answer", Split("plan", "Answer")),
         ("<|START_THINKING|>a<|END_THINKING|>b", Split("a", "b")),
         ("[THINK]a[/THINK]b", Split("a", "b")),
+        ("<seed:think>a</seed:think>b", Split("a", "b")),
         ("<think>still going", Split("still going", "", unfinished=True)),
         ("opened by the template\n</think>\n\nAnswer.", Split("opened by the template", "Answer.")),
         ("Plain answer.", Split("", "Plain answer.")),

@@ -1,6 +1,6 @@
 """The part of a reply where a reasoning model thinks aloud before it answers (Qwen3,
-DeepSeek-R1 distills, Command R7B, Magistral): told apart from the answer, so that it is
-not sent back to the model with every later turn, where it would fill the context.
+DeepSeek-R1 distills, Command R7B, Magistral, Seed-OSS): told apart from the answer, so that
+it is not sent back to the model with every later turn, where it would fill the context.
 
 Where thinking begins and ends is marked in the text, in one of the ways llama.cpp's chat
 parsers know. Some templates open the block in the prompt itself (DeepSeek-R1's ends with
@@ -16,6 +16,7 @@ MARKERS = (
     ("<think>", "</think>"),
     ("<|START_THINKING|>", "<|END_THINKING|>"),
     ("[THINK]", "[/THINK]"),
+    ("<seed:think>", "</seed:think>"),
 )
 """(opens, closes) the thinking, as the models write them."""
 
