@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.helpers import SIZE, drawn, in_log, loaded, put_and_send, reply_finished, wait_until
 from tui_chat.core.conversation import Conversation, TurnStatus
@@ -138,16 +139,22 @@ THINKS = Script(
 )
 
 
+async def _thought(app: ChatApp, pilot: Pilot[None]) -> Reply:
+    """The reply to a message, once shown whole."""
+    await loaded(app)
+    await put_and_send(app, pilot, "Hi?")
+    await reply_finished(app)
+    reply = in_log(app, Reply)[-1]
+    await wait_until(lambda: reply.finished, message="shown whole")
+    return reply
+
+
 async def test_the_thinking_streams_folded_above_the_answer_and_a_click_unfolds_it(
     make_app: Callable[..., ChatApp],
 ) -> None:
     app = make_app(script=THINKS)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(app)
-        await put_and_send(app, pilot, "Hi?")
-        await reply_finished(app)
-        reply = in_log(app, Reply)[-1]
-        await wait_until(lambda: reply.finished, message="shown whole")
+        reply = await _thought(app, pilot)
         await pilot.pause()
         spent = len(tokens("<think>First the greeting, then the weather.</think>"))
         assert reply.thinking_line == f"▸ Thought for {spent} tokens — click to show"
@@ -182,11 +189,7 @@ async def test_while_it_thinks_the_line_says_so_and_the_answer_waits(
 async def test_show_thinking_hide_shows_no_line(make_app: Callable[..., ChatApp]) -> None:
     app = make_app(script=THINKS, show_thinking="hide")
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(app)
-        await put_and_send(app, pilot, "Hi?")
-        await reply_finished(app)
-        reply = in_log(app, Reply)[-1]
-        await wait_until(lambda: reply.finished, message="shown whole")
+        reply = await _thought(app, pilot)
         await pilot.pause()
         assert reply.thinking_line == ""
         assert "Thought" not in drawn(app)
@@ -229,11 +232,7 @@ async def test_the_palette_s_command_unfolds_the_newest_thinking(
 ) -> None:
     app = make_app(script=THINKS)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(app)
-        await put_and_send(app, pilot, "Hi?")
-        await reply_finished(app)
-        reply = in_log(app, Reply)[-1]
-        await wait_until(lambda: reply.finished, message="shown whole")
+        reply = await _thought(app, pilot)
         app.main.chat.action_toggle_thinking()
         assert reply.thought_shown
         await wait_until(lambda: "First the greeting" in drawn(app), message="unfolded")
@@ -246,11 +245,7 @@ async def test_t_in_the_log_unfolds_the_thinking_and_types_a_t_in_the_input(
 ) -> None:
     app = make_app(script=THINKS)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(app)
-        await put_and_send(app, pilot, "Hi?")
-        await reply_finished(app)
-        reply = in_log(app, Reply)[-1]
-        await wait_until(lambda: reply.finished, message="shown whole")
+        reply = await _thought(app, pilot)
         await pilot.press("t")
         assert not reply.thought_shown, "typed into the message, not taken as a key"
         assert app.main.chat.input.text == "t"

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from tui_chat.commands.common import EXIT_OK, EXIT_USAGE, home_problem, load_config
-from tui_chat.core.model_files import FoundModel, find_models, model_folders
+from tui_chat.core.model_files import FoundModel, find_models, model_folders, size_said
 from tui_chat.core.paths import user_paths
 from tui_chat.core.visible import visible
 
@@ -30,16 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _size(size: int) -> str:
-    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
-
-
 def _row(model: FoundModel) -> list[str]:
     header = model.header
     return [
         visible(model.name),
         header.quantization or "?",
-        _size(model.size),
+        size_said(model.size),
         f"{header.context_length:,}" if header.context_length else "?",
         "yes" if header.chat_template else "no",
         model.source,

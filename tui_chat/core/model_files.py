@@ -23,6 +23,11 @@ NOT_CHAT_MODELS = frozenset({"clip"})
 projectors, ``mmproj-*.gguf``)."""
 
 
+def size_said(size: int) -> str:
+    """A file's size as a person reads it: ``986 MB``, ``4.9 GB``."""
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
 @dataclass(frozen=True, slots=True)
 class FoundModel:
     """A model file found on disk."""

@@ -16,19 +16,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from tui_chat.core.model_files import FoundModel, find_models
+from tui_chat.core.model_files import FoundModel, find_models, size_said
 from tui_chat.core.visible import visible
-
-
-def _size(size: int) -> str:
-    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
 
 
 def model_line(model: FoundModel, current: Path | None = None) -> Text:
     """A model as the list shows it: name, then quantization, size, context and where."""
     header = model.header
     line = Text(visible(model.name))
-    facts = [header.quantization or "?", _size(model.size)]
+    facts = [header.quantization or "?", size_said(model.size)]
     if header.context_length:
         facts.append(f"{header.context_length:,} context")
     if not header.chat_template:
