@@ -153,7 +153,7 @@ def test_the_environment_and_the_settings_move_the_folders(tmp_path: Path) -> No
         "OLLAMA_MODELS": str(elsewhere / "ollama"),
         "LLAMA_CACHE": str(elsewhere / "llama"),
     }
-    names = [m.name for m in find_models(environ, home, [str(elsewhere / "mine")], bundled=False)]
+    names = [m.name for m in find_models(environ, home, str(elsewhere / "mine"), bundled=False)]
     assert names == ["o/r/a.gguf", "example.org/team/m:v1", "b.gguf", "c.gguf"]
     hf_home = {"HF_HOME": str(elsewhere / "hfhome")}
     write_gguf(elsewhere / "hfhome/hub/models--p--q/snapshots/2/d.gguf")
@@ -243,5 +243,5 @@ def test_an_ollama_manifest_names_a_blob_and_nothing_else(tmp_path: Path) -> Non
 
 def test_folders_that_cannot_be_named_are_passed_over(tmp_path: Path) -> None:
     write_gguf(tmp_path / "mine/a.gguf")
-    dirs = ["~no-such-user-here/models", str(tmp_path / "mine")]
+    dirs = f"~no-such-user-here/models, {tmp_path / 'mine'}"
     assert [m.name for m in find_models({}, tmp_path / "home", dirs, bundled=False)] == ["a.gguf"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tui_chat.commands.common import EXIT_OK, EXIT_USAGE, home_problem, load_config
 from tui_chat.core.model_files import FoundModel, find_models, model_folders, size_said
@@ -52,11 +54,8 @@ def run_models(argv: Sequence[str]) -> int:
     values = load_config(user_paths())
     if values is None:
         return EXIT_USAGE
-    dirs = [d for d in str(values.get("model_dirs", "")).split(",") if d.strip()]
+    dirs = str(values.get("model_dirs", ""))
     if args.where:
-        import os
-        from pathlib import Path
-
         for source, folder in model_folders(os.environ, Path.home(), dirs):
             print(f"{source}\t{folder}")
         return EXIT_OK

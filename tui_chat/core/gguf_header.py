@@ -2,10 +2,10 @@
 quantization, chat template, split parts. Read without loading the model.
 
 The GGUF project's own reader (``gguf.GGUFReader``) maps every field and every element of
-every array into numpy objects: 1.9 s for the bundled 135M model (49,152 tokenizer
-strings), where this reads the keys it needs and steps over the rest in 20 ms. The
-format (ggml's docs/gguf.md): "GGUF", version, tensor and key counts, then each key as
-a length-prefixed string, a type and a value; arrays carry their element type and count.
+every array into numpy objects: seconds for a model's tokenizer alone, where this reads the
+keys it needs and steps over the rest (docs/performance.md). The format (ggml's
+docs/gguf.md): "GGUF", version, tensor and key counts, then each key as a length-prefixed
+string, a type and a value; arrays carry their element type and count.
 """
 
 from __future__ import annotations

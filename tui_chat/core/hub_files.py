@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tui_chat.core.model_files import SPLIT_PART, split_parts
+
 DEFAULT_QUANT = "Q4_K_M"
-_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 _QUANT = re.compile(r"(?:^|[-_.])(I?Q\d+(?:_[A-Z0-9]+)*|BF16|F16|F32)(?=[-.]|$)", re.IGNORECASE)
 
 
@@ -46,7 +47,7 @@ def parse_wanted(spec: str) -> Wanted:
 
 def quant_of(name: str) -> str:
     """The quantization a file's name says (``Q4_K_M``), or ""."""
-    stem = _PART.sub("", name.rsplit("/", 1)[-1]).removesuffix(".gguf").removesuffix(".GGUF")
+    stem = SPLIT_PART.sub("", name.rsplit("/", 1)[-1]).removesuffix(".gguf").removesuffix(".GGUF")
     found = _QUANT.findall(stem)
     return found[-1].upper() if found else ""
 
@@ -72,19 +73,16 @@ def choose_files(files: list[str], wanted: Wanted) -> list[str]:
                 raise PullError(f"{wanted.repo} holds no GGUF file")
             has = ", ".join(there or models)
             raise PullError(f"{wanted.repo} has no {quant} GGUF file; it has: {has}")
-    models_chosen = sorted({_PART.sub(".gguf", f) for f in chosen})
+    models_chosen = sorted({SPLIT_PART.sub(".gguf", f) for f in chosen})
     if len(models_chosen) > 1:
         raise PullError(
             f"{wanted.repo} has several {quant_of(chosen[0])} models: "
             f"{', '.join(models_chosen)}; name one as {wanted.repo}/FILE"
         )
-    first = chosen[0]
-    split = _PART.search(first)
-    if split:
-        stem, total = first[: split.start()], int(split[2])
-        parts = [f"{stem}-{n:05d}-of-{total:05d}.gguf" for n in range(1, total + 1)]
-        missing = [p for p in parts if p not in files]
-        if missing:
-            raise PullError(f"{wanted.repo} lacks parts of {first}: {', '.join(missing)}")
-        return parts
-    return chosen
+    parts = split_parts(chosen[0])
+    if parts is None:
+        return chosen
+    missing = [p for p in parts if p not in files]
+    if missing:
+        raise PullError(f"{wanted.repo} lacks parts of {chosen[0]}: {', '.join(missing)}")
+    return parts

@@ -7,20 +7,30 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui_chat.core.gguf_header import GgufHeader, NotGguf, read_header
 from tui_chat.core.models import bundled_model_path
 
-_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+SPLIT_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 """A part of a split model: ``NAME-00001-of-00003.gguf``."""
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 NOT_CHAT_MODELS = frozenset({"clip"})
 """Architectures of GGUF files that are parts of a model, not one to chat with (vision
 projectors, ``mmproj-*.gguf``)."""
+
+
+def split_parts(name: str) -> list[str] | None:
+    """The names of every part of the split model ``name`` is a part of, in order; None
+    for a model in one file."""
+    match = SPLIT_PART.search(name)
+    if not match:
+        return None
+    stem, total = name[: match.start()], int(match[2])
+    return [f"{stem}-{n:05d}-of-{total:05d}.gguf" for n in range(1, total + 1)]
 
 
 def size_said(size: int) -> str:
@@ -44,9 +54,10 @@ class FoundModel:
 
 
 def model_folders(
-    environ: Mapping[str, str], home: Path, model_dirs: Iterable[str] = ()
+    environ: Mapping[str, str], home: Path, model_dirs: str = ""
 ) -> list[tuple[str, Path]]:
-    """Where to look, as (source, folder), in the order models are listed."""
+    """Where to look, as (source, folder), in the order models are listed; ``model_dirs``
+    is the setting as written, folders separated by commas."""
     hf_home = Path(environ.get("HF_HOME") or home / ".cache" / "huggingface")
     hub = Path(environ.get("HF_HUB_CACHE") or hf_home / "hub")
     folders = [
@@ -57,7 +68,7 @@ def model_folders(
         ("llama.cpp", Path(environ.get("LLAMA_CACHE") or home / ".cache" / "llama.cpp")),
         ("~/models", home / "models"),
     ]
-    for folder in (d.strip() for d in model_dirs):
+    for folder in (d.strip() for d in model_dirs.split(",")):
         if folder:
             try:
                 folders.append(("model_dirs", Path(folder).expanduser()))
@@ -69,7 +80,7 @@ def model_folders(
 def find_models(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
-    model_dirs: Iterable[str] = (),
+    model_dirs: str = "",
     bundled: bool = True,
 ) -> list[FoundModel]:
     """Every GGUF chat model in the usual places, each file once (the first place that
@@ -114,17 +125,15 @@ def _model(name: str, path: Path, source: str, seen: set[Path]) -> FoundModel | 
 
 def _parts(first: Path) -> list[Path]:
     """The files of a model: itself, or every part of a split one (those on disk)."""
-    match = _PART.search(first.name)
-    if not match:
+    names = split_parts(first.name)
+    if names is None:
         return [first]
-    stem, total = first.name[: match.start()], int(match[2])
-    parts = [first.with_name(f"{stem}-{n:05d}-of-{total:05d}.gguf") for n in range(1, total + 1)]
-    return [p for p in parts if p.exists()]
+    return [part for part in map(first.with_name, names) if part.exists()]
 
 
 def _gguf_files(folder: Path, source: str) -> Iterator[tuple[str, Path]]:
     for path in sorted(folder.rglob("*.gguf")):
-        match = _PART.search(path.name)
+        match = SPLIT_PART.search(path.name)
         if match and int(match[1]) != 1:
             continue  # a later part of a split model: listed by its first
         relative = path.relative_to(folder)

@@ -24,6 +24,7 @@ from tui_chat.core.protocol import (
     DoneReason,
     Error,
     ErrorKind,
+    LoadModel,
     LoadProgress,
     ModelLoaded,
     PromptProgress,
@@ -239,7 +240,7 @@ class MainScreen(Screen[None]):
 
         current = self.service.settings
         path = await self.app.push_screen_wait(
-            ModelsScreen(None if current.server else current.model, current.model_dirs.split(","))
+            ModelsScreen(None if current.server else current.model, current.model_dirs)
         )
         if path is None or (path == current.model and not current.server):
             return
@@ -360,15 +361,6 @@ class MainScreen(Screen[None]):
         self.status.state = label
 
 
-def _worker_settings(settings: Settings) -> tuple[object, ...]:
+def _worker_settings(settings: Settings) -> LoadModel:
     """What a worker is started with: a change loads the model again."""
-    return (
-        settings.model,
-        settings.n_ctx,
-        settings.n_threads,
-        settings.gpu_layers,
-        settings.flash_attn,
-        settings.cache_type,
-        settings.server,
-        settings.server_model,
-    )
+    return settings.load_command()

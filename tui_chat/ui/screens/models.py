@@ -4,7 +4,6 @@ typing filters them, Enter chooses one."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
 from rich.text import Text
@@ -47,7 +46,7 @@ class ModelsScreen(ModalScreen[Path | None]):
         Binding("pagedown", "move('page_down')", show=False, priority=True),
     ]
 
-    def __init__(self, current: Path | None, model_dirs: Sequence[str] = ()) -> None:
+    def __init__(self, current: Path | None, model_dirs: str = "") -> None:
         """
         Args:
             current: The model loaded now (marked in the list).
@@ -55,7 +54,7 @@ class ModelsScreen(ModalScreen[Path | None]):
         """
         super().__init__(classes="dialog-screen")
         self._current = current
-        self._dirs = tuple(model_dirs)
+        self._dirs = model_dirs
         self._models: list[FoundModel] | None = None
         self._shown: list[FoundModel] = []
 

@@ -74,8 +74,7 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
             current = Path(field).expanduser() if field else None
         except RuntimeError:  # ~someone who has no home here
             current = Path(field)
-        dirs = self._settings.model_dirs.split(",")
-        self.app.push_screen(ModelsScreen(current, dirs), chosen)
+        self.app.push_screen(ModelsScreen(current, self._settings.model_dirs), chosen)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -14,6 +14,10 @@ from tui_chat.core.visible import visible
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import SizedOnce
 from tui_chat.ui.widgets.markdown_lines import open_clicked_link, render_markdown
+from tui_chat.ui.widgets.thought import fold_line, folded
+
+THOUGHT_STYLE = Style(dim=True, italic=True)
+"""The thinking of a reply read back (a streaming one takes the theme's muted colour)."""
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -68,8 +72,7 @@ class EarlierReply(SizedOnce, Static):
         """The folded thinking's line, as shown ("" when there is none)."""
         if not self._thinking:
             return ""
-        fold, act = ("▾", "hide") if self.thought_shown else ("▸", "show")
-        return f"{fold} Thought first — click to {act}"
+        return fold_line("Thought first", self.thought_shown)
 
     def render_at(self, width: int) -> None:
         """Render the reply for a content ``width`` now, ahead of its layout."""
@@ -92,11 +95,8 @@ class EarlierReply(SizedOnce, Static):
         head = self.thinking_line
         if not head:
             return []
-        dim = Style(dim=True, italic=True)
-        shown = literal(head, style=dim)
-        if self.thought_shown:
-            shown.append("\n" + visible(self._thinking), style=dim)
-        return [*console.render_lines(shown, options, pad=False), []]
+        text = folded(head, visible(self._thinking), self.thought_shown, THOUGHT_STYLE)
+        return [*console.render_lines(text, options, pad=False), []]
 
     def on_hide(self) -> None:
         self._rendered = None  # rendered again if it comes back into the layout

@@ -26,6 +26,7 @@ from tui_chat.ui.batcher import TextBatcher
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import GrowsInPlace, PlainBoxLines, paint_now, style_key
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, open_clicked_link
+from tui_chat.ui.widgets.thought import fold_line, folded
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
     DoneReason.STOPPED: "stopped",
@@ -135,21 +136,19 @@ class Reply(GrowsInPlace, Widget):
         """The folded thinking's line, as shown ("" when there is none to show)."""
         if self.hide_thinking or not (self._splitter.thinking or self._thought):
             return ""
-        fold = "▾" if self.thought_shown else "▸"
-        act = "hide" if self.thought_shown else "show"
         if not self.finished and not self._splitter.answering:
-            return f"{fold} Thinking… ({len(self._thought.split())} words) — click to {act}"
-        done = f" for {self._thinking_tokens} tokens" if self._thinking_tokens else " first"
-        return f"{fold} Thought{done} — click to {act}"
+            what = f"Thinking… ({len(self._thought.split())} words)"
+        else:
+            tokens = self._thinking_tokens
+            what = f"Thought for {tokens} tokens" if tokens else "Thought first"
+        return fold_line(what, self.thought_shown)
 
     def _thinking_lines(self, console: Console, options: ConsoleOptions) -> list[Strip]:
         head = self.thinking_line
         if not head:
             return []
         dim = self.get_component_rich_style("reply--thinking")
-        text = literal(head, style=dim)
-        if self.thought_shown and self.thought:
-            text.append("\n" + self.thought, style=dim)
+        text = folded(head, self.thought, self.thought_shown, dim)
         rendered = console.render_lines(text, options, style=self._rich_style(), pad=False)
         return [*(Strip(line) for line in rendered), _BLANK]
 
