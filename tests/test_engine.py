@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -106,6 +106,45 @@ def test_max_tokens_is_counted_by_the_engine(
     assert result.reason is DoneReason.LENGTH
     assert result.usage.completion_tokens == 5
     assert "".join(pieces) == llm.detokenize(chosen[:5]).decode()
+
+
+def test_the_control_tokens_that_mark_thinking_are_written_into_the_reply(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gpt-oss writes its channels (and Command R7B, Magistral their thinking) with
+    control tokens, which llama.cpp leaves out of text: the markers' own are written, no
+    other. The bundled model has none of theirs: one of its own stands in for them."""
+    llm = engine._llm
+    marker = llm.tokenize(b"<repo_name>", add_bos=False, special=True)
+    other = llm.tokenize(b"<|im_start|>", add_bos=False, special=True)
+    assert engine._prompt.control_tokens(["<repo_name>Hello", "<think>"]) == set(marker)
+    monkeypatch.setattr(engine, "_markers", engine._prompt.control_tokens(["<repo_name>"]))
+    choose_tokens(monkeypatch, engine, marker + llm.tokenize(b"Hello", add_bos=False) + other)
+    pieces, _ = run(engine, "Hi.")
+    assert "".join(pieces) == "<repo_name>Hello"
+
+
+def test_the_length_limit_is_for_the_answer_and_thinking_the_template_opened_is_written(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prompt that ends with ``<think>`` (DeepSeek-R1's template): the reply's text
+    opens the thinking too, and its tokens are counted apart from the answer's, which
+    alone the length limit is for."""
+    llm = engine._llm
+    prompt_tokens = engine.prompt_tokens
+
+    def opening(messages: Sequence[ChatMessage]) -> list[int]:
+        return prompt_tokens(messages) + llm.tokenize(b"<think>\n", add_bos=False)
+
+    monkeypatch.setattr(engine, "prompt_tokens", opening)
+    thought = llm.tokenize(b"one two three four five six</think>", add_bos=False)
+    answer = llm.tokenize(b" seven eight nine ten", add_bos=False)
+    choose_tokens(monkeypatch, engine, thought + answer)
+    pieces, result = run(engine, "Count.", max_tokens=2)
+    assert "".join(pieces) == "<think>" + llm.detokenize(thought + answer[:2]).decode()
+    assert result.reason is DoneReason.LENGTH
+    assert result.usage.thinking_tokens == len(thought)
+    assert result.usage.completion_tokens == len(thought) + 2
 
 
 def test_next_turn_reuses_the_prompt_and_clear_forgets_it(engine: Engine) -> None:

@@ -34,6 +34,7 @@ from tui_chat.core.protocol import (
     LoadModel,
     Sampling,
 )
+from tui_chat.core.thinking import Split, split_reply
 from tui_chat.service import restart_policy
 from tui_chat.service.events import ServerBack, ServiceEvent, ServiceState, WorkerCrashed
 from tui_chat.service.llm_service import LlmService
@@ -95,19 +96,26 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode == "json":  # a server that does not stream
             self._json(200, {"choices": [{"message": {"content": "Hello"}}]})
             return
-        if self.mode in ("done", "usage", "unfinished"):  # a whole reply, or its start
-            self.send_response(200)
+        if self.mode in ("done", "usage", "unfinished", "reasoning_content", "reasoning"):
+            self.send_response(200)  # a whole reply, or its start
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for piece in ("Hello", " there."):
-                chunk = {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
+            deltas = [{"content": piece} for piece in ("Hello", " there.")]
+            if self.mode.startswith("reasoning"):  # a reasoning model's thinking first
+                deltas[:0] = [{self.mode: piece} for piece in ("Greet", " them.")]
+            for delta in deltas:
+                chunk = {"choices": [{"delta": delta, "finish_reason": None}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             if self.mode == "unfinished":  # the connection closes cleanly, too early
                 return
             end = {"choices": [{"delta": {}, "finish_reason": "stop"}]}
             self.wfile.write(f"data: {json.dumps(end)}\n\n".encode())
-            if self.mode == "usage":
-                usage = {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2}}
+            if self.mode in ("usage", "reasoning_content"):
+                counts: dict[str, object] = {"prompt_tokens": 12, "completion_tokens": 2}
+                if self.mode == "reasoning_content":
+                    details = {"reasoning_tokens": 2}
+                    counts.update(completion_tokens=4, completion_tokens_details=details)
+                usage = {"choices": [], "usage": counts}
                 self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
             return
@@ -253,6 +261,23 @@ def test_token_counts_are_the_servers_or_marked_as_estimates(
     assert result.usage.estimated is estimated
     if not estimated:
         assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (12, 2)
+    engine.close()
+
+
+@pytest.mark.parametrize(("mode", "estimated"), [("reasoning_content", False), ("reasoning", True)])
+def test_a_servers_thinking_is_written_into_the_reply_as_a_local_models(
+    server: str, mode: str, estimated: bool
+) -> None:
+    """llama.cpp's server, vLLM and LM Studio send the thinking as ``reasoning_content``,
+    Ollama as ``reasoning``: either is told apart from the answer as a local model's."""
+    engine = load(server)
+    Handler.mode = mode
+    pieces: list[str] = []
+    result = generate(engine, pieces)
+    assert "".join(pieces) == "<think>Greet them.</think>Hello there."
+    assert split_reply("".join(pieces)) == Split("Greet them.", "Hello there.")
+    assert result.usage.estimated is estimated
+    assert result.usage.thinking_tokens == 2, "the server's count, or one a piece"
     engine.close()
 
 

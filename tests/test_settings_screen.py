@@ -54,7 +54,7 @@ async def test_settings_are_saved_to_the_file_and_applied(
     ("field", "value", "said"),
     [
         ("top_p", "20", "Not saved: top_p: must be in (0.0, 1.0], got 20.0"),
-        ("max_tokens", "many", "Not saved: Most tokens in a reply: 'many' is not a whole number"),
+        ("max_tokens", "many", "Not saved: Most tokens in an answer: 'many' is not a whole number"),
     ],
 )
 async def test_a_bad_value_is_explained_where_it_is_seen_and_nothing_is_written(

@@ -14,7 +14,7 @@ from tui_chat.core.paths import UserPaths
 from tui_chat.core.script import Hold, Say, Script, says, tokens
 from tui_chat.core.store import Store
 from tui_chat.core.thinking import Split, ThinkingFilter, split_reply
-from tui_chat.core.translation import TranslationRequest
+from tui_chat.core.translation import TranslationRequest, reply_budget
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob
 from tui_chat.ui.app import ChatApp
@@ -31,6 +31,16 @@ from tui_chat.ui.widgets.reply import Reply
         ("[THINK]a[/THINK]b", Split("a", "b")),
         ("<seed:think>a</seed:think>b", Split("a", "b")),
         ("<think>still going", Split("still going", "", unfinished=True)),
+        # gpt-oss: the analysis channel, then the final one; or the final one alone.
+        (
+            "<|channel|>analysis<|message|>Greet.<|end|><|start|>assistant"
+            "<|channel|>final<|message|>Hello!",
+            Split("Greet.", "Hello!"),
+        ),
+        ("<|channel|>final<|message|>Hello!", Split("", "Hello!")),
+        # Granite: the answer wrapped after the thinking, and only then.
+        ("<think>Greet.</think><response>Hello!</response>", Split("Greet.", "Hello!")),
+        ("<response>as written</response>", Split("", "<response>as written</response>")),
         ("opened by the template\n</think>\n\nAnswer.", Split("opened by the template", "Answer.")),
         ("Plain answer.", Split("", "Plain answer.")),
         # An answer that writes a marker is an answer: not at the start, after code.
@@ -78,18 +88,26 @@ REPLIES = [
     "Plain answer, no thinking.",
     "<th",  # a reply that only looks like a marker's start
     "<think>cut short",
+    "<|channel|>analysis<|message|>Greet.<|end|><|start|>assistant<|channel|>final<|message|>Hi!",
+    "<|channel|>final<|message|>Hi!",
+    "<think>Greet.</think>\n<response>Hi!</response>\n",
+    "<think>x</think> <res",  # an answer that only looks like a wrapper's start
 ]
 
 
 @pytest.mark.parametrize("reply", REPLIES)
 def test_a_streamed_reply_passes_its_answer_however_it_is_cut(reply: str) -> None:
-    """Every way to cut the reply in two pieces, and one character at a time."""
-    expected = split_reply(reply).answer if reply != "<th" else "<th"
+    """Its thinking and its answer, no marker in either: every way to cut the reply in
+    two pieces, and one character at a time."""
+    told = split_reply(reply)
+    expected = told.answer if reply != "<th" else "<th"
     cuts = [[reply[:n], reply[n:]] for n in range(len(reply) + 1)] + [list(reply)]
     for pieces in cuts:
         thinking = ThinkingFilter()
-        out = "".join(thinking.feed(p) for p in pieces) + thinking.finish()
+        said = [thinking.split(p) for p in pieces]
+        out = "".join(answer for _, answer in said) + thinking.finish()
         assert out == expected, pieces
+        assert "".join(thought for thought, _ in said).strip() == told.thinking, pieces
 
 
 async def test_a_translation_leaves_the_thinking_out(
@@ -102,6 +120,17 @@ async def test_a_translation_leaves_the_thinking_out(
     ).run()
     assert result.text == "Bonjour."
     assert "".join(pieces) == "Bonjour."
+
+
+async def test_a_translation_s_length_limit_is_for_its_answer_not_the_thinking(
+    start_service: Callable[..., LlmService],
+) -> None:
+    thought = "Hmm. " * reply_budget(4)
+    service = start_service(script=Script(default=says(f"<think>{thought}</think>Bonjour.")))
+    result = await TranslationJob(
+        service, "Good morning.", TranslationRequest(target="French"), lambda _text: None
+    ).run()
+    assert (result.text, result.failed) == ("Bonjour.", [])
 
 
 async def test_a_reply_that_thinks_is_saved_apart_and_read_back_as_its_answer(
@@ -131,12 +160,20 @@ async def test_a_reply_that_thinks_is_saved_apart_and_read_back_as_its_answer(
     assert again.messages_for()[-1].content == "Use a </think> tag."
 
 
-THINKS = Script(
-    default=(
-        Say(tokens("<think>First the greeting, then the weather.</think>"), every=0.0),
-        Say(tokens("\n\nHello! It is sunny."), every=0.0),
-    )
+THOUGHT = "<think>First the greeting, then the weather.</think>"
+HARMONY = (  # gpt-oss
+    "<|channel|>analysis<|message|>First the greeting, then the weather.<|end|>"
+    "<|start|>assistant<|channel|>final<|message|>"
 )
+
+
+def thinks(thought: str = THOUGHT) -> Script:
+    return Script(
+        default=(
+            Say(tokens(thought), every=0.0),
+            Say(tokens("\n\nHello! It is sunny."), every=0.0),
+        )
+    )
 
 
 async def _thought(app: ChatApp, pilot: Pilot[None]) -> Reply:
@@ -149,14 +186,15 @@ async def _thought(app: ChatApp, pilot: Pilot[None]) -> Reply:
     return reply
 
 
+@pytest.mark.parametrize("thought", [THOUGHT, HARMONY], ids=["think", "harmony"])
 async def test_the_thinking_streams_folded_above_the_answer_and_a_click_unfolds_it(
-    make_app: Callable[..., ChatApp],
+    make_app: Callable[..., ChatApp], thought: str
 ) -> None:
-    app = make_app(script=THINKS)
+    app = make_app(script=thinks(thought))
     async with app.run_test(size=SIZE) as pilot:
         reply = await _thought(app, pilot)
         await pilot.pause()
-        spent = len(tokens("<think>First the greeting, then the weather.</think>"))
+        spent = len(tokens(thought))
         assert reply.thinking_line == f"▸ Thought for {spent} tokens — click to show"
         assert reply.source == "Hello! It is sunny.", "the answer alone as Markdown"
         assert reply.thought == "First the greeting, then the weather."
@@ -187,7 +225,7 @@ async def test_while_it_thinks_the_line_says_so_and_the_answer_waits(
 
 
 async def test_show_thinking_hide_shows_no_line(make_app: Callable[..., ChatApp]) -> None:
-    app = make_app(script=THINKS, show_thinking="hide")
+    app = make_app(script=thinks(), show_thinking="hide")
     async with app.run_test(size=SIZE) as pilot:
         reply = await _thought(app, pilot)
         await pilot.pause()
@@ -199,7 +237,7 @@ async def test_show_thinking_hide_shows_no_line(make_app: Callable[..., ChatApp]
 async def test_a_reply_read_back_folds_its_saved_thinking_too(
     make_app: Callable[..., ChatApp],
 ) -> None:
-    first = make_app(script=THINKS)
+    first = make_app(script=thinks())
     async with first.run_test(size=SIZE) as pilot:
         await loaded(first)
         await put_and_send(first, pilot, "Hi?")
@@ -208,7 +246,7 @@ async def test_a_reply_read_back_folds_its_saved_thinking_too(
     first.store.close_now()
     for hide in (False, True):
         app = make_app(
-            script=THINKS,
+            script=thinks(),
             open_conversation=conversation_id,
             show_thinking="hide" if hide else "fold",
         )
@@ -230,7 +268,7 @@ async def test_a_reply_read_back_folds_its_saved_thinking_too(
 async def test_the_palette_s_command_unfolds_the_newest_thinking(
     make_app: Callable[..., ChatApp],
 ) -> None:
-    app = make_app(script=THINKS)
+    app = make_app(script=thinks())
     async with app.run_test(size=SIZE) as pilot:
         reply = await _thought(app, pilot)
         app.main.chat.action_toggle_thinking()
@@ -243,7 +281,7 @@ async def test_the_palette_s_command_unfolds_the_newest_thinking(
 async def test_t_in_the_log_unfolds_the_thinking_and_types_a_t_in_the_input(
     make_app: Callable[..., ChatApp],
 ) -> None:
-    app = make_app(script=THINKS)
+    app = make_app(script=thinks())
     async with app.run_test(size=SIZE) as pilot:
         reply = await _thought(app, pilot)
         await pilot.press("t")

@@ -195,8 +195,8 @@ OPTIONS: dict[str, Option] = {
         "sampling.top_p", label="Top p",
     ),
     "max_tokens": Option(
-        int, at_least(1), "most tokens in one reply", "max_tokens", "--max-tokens", "N",
-        "Most tokens in a reply",
+        int, at_least(1), "most tokens in one answer (a model's thinking aside)",
+        "max_tokens", "--max-tokens", "N", "Most tokens in an answer",
     ),
     "resume_cache_mb": Option(
         int, at_least(0, "off"),

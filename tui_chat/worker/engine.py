@@ -28,7 +28,7 @@ from tui_chat.core.protocol import (
     Prepare,
     Usage,
 )
-from tui_chat.core.thinking import thinking_tokens
+from tui_chat.core.thinking import MARKER_TEXTS, ThinkingCount, opened_by
 from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.llama_hooks import AbortFlag, cpu_has_amx, load_progress, offload_report
 from tui_chat.worker.offload import load_offloaded
@@ -51,9 +51,6 @@ CACHE_TYPES = {
     "q4_0": llama_lib.GGML_TYPE_Q4_0,
 }
 """The KV cache types a person may choose (``core.options.CACHE_TYPES``), as ggml names them."""
-
-THINKING_WATCH = 32_768
-"""Tokens of a reply whose texts are kept to count its thinking (none thinks longer)."""
 
 SLOW_TOKEN_SECONDS = 0.05
 """Decoding slower than this per token keeps a Python abort callback (where the C library's
@@ -93,6 +90,8 @@ class Engine:
         self._abort_watched = False
         self._vocab = llama_lib.llama_model_get_vocab(llm.model)
         self._prompt = ChatPrompt(llm, self._vocab)
+        self._markers = self._prompt.control_tokens(MARKER_TEXTS)
+        """Control tokens that mark a reply's thinking: written into its text."""
         self._resume: ResumeCache | None = None
         if command.resume_cache and command.resume_cache_bytes > 0:
             key = model_key(Path(command.path), llm.n_ctx())
@@ -323,7 +322,7 @@ class Engine:
             on_trimmed(dropped)
         n_prompt = len(tokens)
         n_ctx = llm.n_ctx()
-        budget = min(request.max_tokens, n_ctx - n_prompt)
+        room = n_ctx - n_prompt
         cached = self._held(tokens)
         if cached < n_prompt - MIN_TOKENS:
             self._restore(tokens, cached)
@@ -332,8 +331,11 @@ class Engine:
         cached = min(cached, n_prompt - 1)
         usage = Usage(prompt_tokens=n_prompt, cached_tokens=cached)
         pieces = Utf8Pieces()
-        said: list[str] = []  # the first tokens' texts, for the thinking's count
-        count = 0
+        markers = self._markers
+        # A template that opens the thinking itself: the reply's text says so too, as if
+        # the model had written it, for everything that tells its thinking apart.
+        opened = opened_by(llm.detokenize(tokens[-8:], special=True).decode("utf-8", "ignore"))
+        count = ThinkingCount(opened)
         first_at = last_at = 0.0
         reason = DoneReason.LENGTH
         self._set_abort_callback(True)
@@ -358,7 +360,7 @@ class Engine:
             try:
                 for token in generator:
                     now = time.perf_counter()
-                    if count == 0:
+                    if count.tokens == 0:
                         first_at = now
                     elif not self._abort.native:
                         # A Python abort callback costs a call per graph node, a share of
@@ -372,13 +374,13 @@ class Engine:
                     if llama_lib.llama_vocab_is_eog(self._vocab, token):
                         reason = DoneReason.FINISHED
                         break
-                    count += 1
-                    text = pieces.feed(llm.detokenize([token]))
-                    if len(said) < THINKING_WATCH:
-                        said.append(text)
+                    text = pieces.feed(llm.detokenize([token], special=token in markers))
+                    if opened and count.tokens == 0:
+                        text = opened + text
+                    count.add(text)
                     if text:
                         emit(text)
-                    if count >= budget:
+                    if count.answer >= request.max_tokens or count.tokens >= room:
                         reason = DoneReason.LENGTH
                         break
             finally:
@@ -400,9 +402,9 @@ class Engine:
             Usage(
                 prompt_tokens=n_prompt,
                 cached_tokens=cached,
-                completion_tokens=count,
+                completion_tokens=count.tokens,
                 prompt_seconds=first - started,
-                decode_seconds=ended - first if count else 0.0,
-                thinking_tokens=thinking_tokens(said),
+                decode_seconds=ended - first if count.tokens else 0.0,
+                thinking_tokens=count.thinking,
             ),
         )

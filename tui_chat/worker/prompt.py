@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
@@ -100,3 +100,15 @@ class ChatPrompt:
             ) from None
         prompt: str = rendered.prompt  # type: ignore[attr-defined]
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def control_tokens(self, texts: Iterable[str]) -> frozenset[int]:
+        """The control tokens among those ``texts`` are written with (a reasoning model's
+        markers, gpt-oss's channels): llama.cpp leaves control tokens out of a reply's
+        text, where the engine must write these."""
+        control = llama_lib.LLAMA_TOKEN_ATTR_CONTROL
+        return frozenset(
+            token
+            for text in texts
+            for token in self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            if llama_lib.llama_vocab_get_attr(self._vocab, token) & control
+        )

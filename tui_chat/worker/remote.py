@@ -210,6 +210,7 @@ class RemoteEngine:
         reason: DoneReason | None = None  # until the server says how the reply ended
         events = 0
         usage: Usage | None = None
+        thinking = _Reasoning()
         try:
             with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
                 self._stop.watch(response.close)
@@ -230,7 +231,7 @@ class RemoteEngine:
                         if chunk.get("usage"):
                             usage = _usage(chunk["usage"])
                         for choice in chunk.get("choices") or ():
-                            text = (choice.get("delta") or {}).get("content") or ""
+                            text = thinking.text(choice.get("delta") or {})
                             if text:
                                 first = first or time.perf_counter()
                                 count += 1
@@ -269,6 +270,7 @@ class RemoteEngine:
             Usage(
                 prompt_tokens=usage.prompt_tokens if usage else len(self.prompt_tokens(messages)),
                 completion_tokens=usage.completion_tokens if usage else count,
+                thinking_tokens=usage.thinking_tokens if usage else thinking.pieces,
                 prompt_seconds=(first or ended) - started,
                 decode_seconds=ended - first if first else 0.0,
                 estimated=usage is None,
@@ -289,10 +291,37 @@ def _chunk(data: str, base: str, key: str) -> dict[str, object]:
     return chunk
 
 
+class _Reasoning:
+    """A reasoning model's thinking, which servers send apart from the answer (as
+    ``reasoning_content``: llama.cpp's server, vLLM, LM Studio; as ``reasoning``: Ollama),
+    written into the reply's text between ``<think>`` markers, as a local model writes it."""
+
+    def __init__(self) -> None:
+        self._open = False
+        self.pieces = 0
+        """Pieces of thinking that came."""
+
+    def text(self, delta: dict[str, object]) -> str:
+        """The reply's text in one piece of the stream."""
+        thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        answer = delta.get("content") or ""
+        text = ""
+        if isinstance(thought, str) and thought:
+            text, self._open = ("" if self._open else "<think>") + thought, True
+            self.pieces += 1
+        if isinstance(answer, str) and answer:
+            text += ("</think>" if self._open else "") + answer
+            self._open = False
+        return text
+
+
 def _usage(raw: object) -> Usage | None:
     if not isinstance(raw, dict):
         return None
+    details = raw.get("completion_tokens_details")
+    thinking = details.get("reasoning_tokens") if isinstance(details, dict) else 0
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or 0),
+        thinking_tokens=int(thinking or 0),
     )

@@ -36,7 +36,7 @@ from tui_chat.core.script import (
     Script,
     tokens,
 )
-from tui_chat.core.thinking import thinking_tokens
+from tui_chat.core.thinking import ThinkingCount
 from tui_chat.worker.fitting import fit_messages
 from tui_chat.worker.outbox import TOKEN_BATCH_SECONDS
 from tui_chat.worker.results import (
@@ -155,8 +155,13 @@ class ScriptedEngine:
         prompt = self.prompt_tokens(messages)
         cached = min(common_prefix_length(self._context, prompt), len(prompt) - 1)
         self._context = prompt[:cached]
-        budget = min(request.max_tokens, self._n_ctx - len(prompt))
+        room = self._n_ctx - len(prompt)
         said: list[str] = []
+        count = ThinkingCount()
+
+        def full() -> bool:  # as the engine: the limit is for the answer, not the thinking
+            return count.answer >= request.max_tokens or count.tokens >= room
+
         prompt_seconds = decode_seconds = 0.0
         reason = DoneReason.FINISHED
         newest = messages[-1].content
@@ -170,16 +175,15 @@ class ScriptedEngine:
                         self._read(prompt, cached, batches, each, on_prompt_progress)
                         prompt_seconds += batches * each
                     case Say(pieces=pieces, every=every):
-                        room = max(0, budget - len(said))
                         pause = any(isinstance(s, Hold | Fail) for s in steps[n + 1 : n + 2])
                         before = len(said)
                         try:
-                            self._say(pieces[:room], every, said, emit, before_pause=pause)
+                            cut = self._say(pieces, every, said, emit, pause, count.add, full)
                         finally:
                             # The first piece of a reply comes at once: decoding is timed
                             # from it, for as many pieces as were said.
                             decode_seconds += every * max(0, len(said) - before - (before == 0))
-                        if len(pieces) >= room:
+                        if cut:
                             reason = DoneReason.LENGTH
                             break
                     case Hold():
@@ -201,7 +205,7 @@ class ScriptedEngine:
                 completion_tokens=len(said),
                 prompt_seconds=prompt_seconds,
                 decode_seconds=decode_seconds,
-                thinking_tokens=thinking_tokens(said),
+                thinking_tokens=count.thinking,
             ),
         )
 
@@ -226,13 +230,18 @@ class ScriptedEngine:
         said: list[str],
         emit: Callable[[str], None],
         before_pause: bool,
-    ) -> None:
-        """Emit ``pieces`` on schedule. Before a pause (a hold or a fault), the last piece
-        comes one batch interval after the one before it: the worker sends what it has
-        gathered when the next piece comes, and a model that pauses mid-reply has had its
-        earlier text sent, while a script would otherwise leave it waiting in the batch."""
+        counted: Callable[[str], None],
+        full: Callable[[], bool],
+    ) -> bool:
+        """Emit ``pieces`` on schedule, each ``counted``, until the reply is ``full``;
+        whether it is. Before a pause (a hold or a fault), the last piece comes one batch
+        interval after the one before it: the worker sends what it has gathered when the
+        next piece comes, and a model that pauses mid-reply has had its earlier text sent,
+        while a script would otherwise leave it waiting in the batch."""
         started = time.perf_counter()
         for n, piece in enumerate(pieces):
+            if full():
+                return True
             due = started + n * every
             if before_pause and n == len(pieces) - 1 and said:
                 due = max(due, time.perf_counter() + TOKEN_BATCH_SECONDS)
@@ -240,4 +249,6 @@ class ScriptedEngine:
             if self._stop.wait(wait) if wait > 0 else self._stop.is_set():
                 raise _Stopped
             said.append(piece)
+            counted(piece)
             emit(piece)
+        return full()
