@@ -11,6 +11,7 @@ A ``Store`` is used from one thread (the service runs it on a thread of its own)
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -33,6 +34,7 @@ from tui_chat.core.store_records import (
 from tui_chat.core.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from tui_chat.core.store_schema import StoreError, migrate
 from tui_chat.core.store_search import forget_words_of, fts_query
+from tui_chat.core.store_versions import Packed, forks, new_version, show_version, versions_of
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -41,7 +43,9 @@ _INFO = (
     "c.id, c.title, c.created, c.updated, c.model, "
     "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
 )
-_MESSAGE = "id, role, text, status, prompt_tokens, completion_tokens, created, updated, thinking"
+_MESSAGE = (
+    "id, role, text, status, prompt_tokens, completion_tokens, created, updated, thinking, version"
+)
 
 
 @contextlib.contextmanager
@@ -138,20 +142,64 @@ class Store:
 
         The first user message gives an untitled conversation its title.
         """
-        now = time.time()
         with _transaction(self._conn):
-            cursor = self._conn.execute(
-                "INSERT INTO messages (conversation_id, role, text, status, created, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, text, status, now, now),
-            )
-            self._conn.execute(
-                "UPDATE conversations SET updated = ?, "
-                "title = CASE WHEN title = '' AND ? = 'user' THEN ? ELSE title END "
-                "WHERE id = ?",
-                (now, role, title_from(text), conversation_id),
-            )
+            return self._add(conversation_id, role, text, status)
+
+    def _add(
+        self, conversation_id: int, role: str, text: str, status: str, version: int = 1
+    ) -> int:
+        now = time.time()
+        cursor = self._conn.execute(
+            "INSERT INTO messages (conversation_id, role, text, status, created, updated, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, role, text, status, now, now, version),
+        )
+        self._conn.execute(
+            "UPDATE conversations SET updated = ?, "
+            "title = CASE WHEN title = '' AND ? = 'user' THEN ? ELSE title END "
+            "WHERE id = ?",
+            (now, role, title_from(text), conversation_id),
+        )
         return int(cursor.lastrowid or 0)
+
+    def add_version(
+        self, conversation_id: int, position: int, messages: list[tuple[str, str, str]]
+    ) -> tuple[int, list[int]]:
+        """Begin another version of the conversation at message index ``position`` with
+        ``messages`` (role, text, status): the messages from there on are kept aside as
+        a version of their own. Returns the new version's number and the messages' ids."""
+        with _transaction(self._conn):
+            version = new_version(self._conn, conversation_id, position)
+            self._conn.execute(
+                "UPDATE conversations SET context_start = min(context_start, ?) WHERE id = ?",
+                (position, conversation_id),
+            )
+            ids = [
+                self._add(conversation_id, role, text, status, version if n == 0 else 1)
+                for n, (role, text, status) in enumerate(messages)
+            ]
+        return version, ids
+
+    def show_version(self, conversation_id: int, position: int, version: int) -> bool:
+        """Show version ``version`` of the conversation from message index ``position``
+        on (the one shown is kept aside); False if it has no such version."""
+        with _transaction(self._conn):
+            return show_version(self._conn, conversation_id, position, version)
+
+    def versions(self, conversation_id: int) -> list[Packed]:
+        """The versions of a conversation not shown (``store_versions.versions_of``)."""
+        return versions_of(self._conn, conversation_id)
+
+    def set_settings(
+        self, conversation_id: int, system_prompt: str, settings: dict[str, object]
+    ) -> None:
+        """Give a conversation its own system prompt and settings (``core.options``
+        names; those left out are the defaults)."""
+        with _transaction(self._conn):
+            self._conn.execute(
+                "UPDATE conversations SET system_prompt = ?, settings = ? WHERE id = ?",
+                (system_prompt, json.dumps(settings) if settings else "", conversation_id),
+            )
 
     def update_message(
         self,
@@ -273,7 +321,8 @@ class Store:
         The rest stay on disk for ``messages_before``.
         """
         row = self._conn.execute(
-            f"SELECT {_INFO}, c.system_prompt, c.context_start FROM conversations c WHERE c.id = ?",
+            f"SELECT {_INFO}, c.system_prompt, c.context_start, c.settings "
+            "FROM conversations c WHERE c.id = ?",
             (conversation_id,),
         ).fetchone()
         if row is None:
@@ -300,7 +349,15 @@ class Store:
                 (conversation_id, first),
             )
         ]
-        return StoredConversation(info, row[6], row[7], messages, first)
+        return StoredConversation(
+            info,
+            row[6],
+            row[7],
+            messages,
+            first,
+            forks(self._conn, conversation_id, first),
+            _settings(row[8]),
+        )
 
     def position(self, conversation_id: int, message_id: int) -> int | None:
         """Index of a message in its conversation; None if it is not in that one."""
@@ -339,6 +396,15 @@ def _switch_to_wal(conn: sqlite3.Connection) -> str:
             if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def _settings(saved: str) -> dict[str, object]:
+    """A conversation's own settings as saved ({} for none, or for what is not an object)."""
+    try:
+        settings = json.loads(saved) if saved else {}
+    except ValueError:
+        return {}
+    return settings if isinstance(settings, dict) else {}
 
 
 def _reason(error: Exception) -> str:

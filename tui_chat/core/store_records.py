@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tui_chat.core.store_versions import Fork
+
 TITLE_LENGTH = 60
 
 
@@ -37,6 +39,8 @@ class StoredMessage:
     updated: float
     thinking: str = ""
     """A reasoning model's thinking before the text, its answer ("" if none)."""
+    version: int = 1
+    """Its number among the versions of the conversation that begin with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,10 @@ class StoredConversation:
     """Its messages, oldest first, from the one at index ``first``."""
     first: int = 0
     """Index of ``messages[0]`` in the whole conversation (0: every message is here)."""
+    forks: dict[int, Fork] = field(default_factory=dict)
+    """Where the conversation has versions, from ``first`` on, by message index."""
+    settings: dict[str, object] = field(default_factory=dict)
+    """Its own settings (``core.options`` names), where they are not the defaults."""
 
 
 MATCH_START, MATCH_END = "\x02", "\x03"

@@ -154,6 +154,24 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE messages ADD COLUMN thinking TEXT NOT NULL DEFAULT '';
     """,
+    # 9: versions. A message asked again (a reply regenerated, a message edited) begins
+    # another version of the conversation from there on. The messages table holds the
+    # versions shown (what the model gets); each other one is a row of branches: its
+    # messages from that place on, and the versions within them, as JSON
+    # (``store_versions``). A message's number among the versions at its place is
+    # ``version``. And a conversation's own settings (a JSON object; '': the defaults).
+    """
+    ALTER TABLE conversations ADD COLUMN settings TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE branches (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        tail TEXT NOT NULL
+    );
+    CREATE INDEX branches_of_conversation ON branches (conversation_id, position);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

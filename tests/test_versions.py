@@ -1,0 +1,117 @@
+"""Versions of a conversation: a reply asked for again, a message edited and sent
+again; each kept, any of them shown again (``core.store_versions``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui_chat.core.store import Store
+from tui_chat.core.store_versions import Fork
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store.open(tmp_path / "conversations.db")
+    yield store  # type: ignore[misc]
+    store.close()
+
+
+def texts(store: Store, conversation_id: int) -> list[str]:
+    loaded = store.load(conversation_id)
+    assert loaded is not None
+    return [m.text for m in loaded.messages]
+
+
+def forks(store: Store, conversation_id: int) -> dict[int, Fork]:
+    loaded = store.load(conversation_id)
+    assert loaded is not None
+    return loaded.forks
+
+
+def chat(store: Store, *texts: str) -> int:
+    """A conversation of ``texts``, the person's and the model's in turn."""
+    conversation = store.create_conversation("m")
+    for n, text in enumerate(texts):
+        store.add_message(conversation, "assistant" if n % 2 else "user", text, "complete")
+    return conversation
+
+
+def test_a_reply_asked_again_is_a_new_version_and_the_first_is_kept(store: Store) -> None:
+    c = chat(store, "Hi", "Hello")
+    version, ids = store.add_version(c, 1, [("assistant", "Hey there", "complete")])
+    assert version == 2 and len(ids) == 1
+    assert texts(store, c) == ["Hi", "Hey there"]
+    assert forks(store, c) == {1: Fork(1, shown=2, count=2)}
+    assert store.show_version(c, 1, 1)
+    assert texts(store, c) == ["Hi", "Hello"]
+    assert forks(store, c) == {1: Fork(1, shown=1, count=2)}
+    assert store.add_version(c, 1, [("assistant", "Third", "complete")])[0] == 3
+    assert forks(store, c) == {1: Fork(1, shown=3, count=3)}
+    assert not store.show_version(c, 1, 4), "no such version: nothing changes"
+    assert texts(store, c) == ["Hi", "Third"]
+
+
+def test_versions_within_a_version_go_and_come_back_with_it(store: Store) -> None:
+    c = chat(store, "Hi", "Hello")
+    store.add_version(c, 1, [("assistant", "Hey", "complete")])
+    store.add_message(c, "user", "How are you?", "complete")
+    store.add_message(c, "assistant", "Fine.", "complete")
+    store.add_version(c, 3, [("assistant", "Well.", "complete")])
+    assert forks(store, c) == {1: Fork(1, 2, 2), 3: Fork(3, 2, 2)}
+    store.show_version(c, 1, 1)
+    assert texts(store, c) == ["Hi", "Hello"]
+    assert forks(store, c) == {1: Fork(1, 1, 2)}, "the later fork went with its version"
+    store.show_version(c, 1, 2)
+    assert texts(store, c) == ["Hi", "Hey", "How are you?", "Well."]
+    assert forks(store, c) == {1: Fork(1, 2, 2), 3: Fork(3, 2, 2)}
+    store.show_version(c, 3, 1)
+    assert texts(store, c) == ["Hi", "Hey", "How are you?", "Fine."]
+
+
+def test_an_edited_message_keeps_what_came_after_the_first_as_a_version(store: Store) -> None:
+    c = chat(store, "Hi", "Hello", "Tell me a joke", "No.")
+    version, ids = store.add_version(
+        c, 2, [("user", "Tell me a good joke", "complete"), ("assistant", "", "streaming")]
+    )
+    assert version == 2 and len(ids) == 2
+    assert texts(store, c) == ["Hi", "Hello", "Tell me a good joke", ""]
+    store.show_version(c, 2, 1)
+    assert texts(store, c) == ["Hi", "Hello", "Tell me a joke", "No."]
+
+
+def test_search_finds_the_versions_shown(store: Store) -> None:
+    c = chat(store, "Hi", "Hello walrus")
+    store.add_version(c, 1, [("assistant", "Hello penguin", "complete")])
+    assert [f.conversation_id for f in store.search("penguin")] == [c]
+    assert store.search("walrus") == []
+    store.show_version(c, 1, 1)
+    assert store.search("penguin") == []
+    assert [f.conversation_id for f in store.search("walrus")] == [c]
+
+
+def test_the_versions_aside_are_read_whole_for_export(store: Store) -> None:
+    c = chat(store, "Hi", "Hello")
+    store.add_version(c, 1, [("assistant", "Hey", "complete")])
+    store.add_message(c, "user", "More?", "complete")
+    store.add_message(c, "assistant", "Sure.", "complete")
+    store.add_version(c, 3, [("assistant", "No.", "complete")])
+    store.show_version(c, 1, 1)
+    (aside,) = store.versions(c)
+    assert (aside["position"], aside["version"]) == (1, 2)
+    assert [m["text"] for m in aside["messages"]] == ["Hey", "More?", "No."]
+    (inner,) = aside["versions"]
+    assert (inner["position"], inner["version"], [m["text"] for m in inner["messages"]]) == (
+        3,
+        1,
+        ["Sure."],
+    )
+
+
+def test_a_conversation_keeps_its_own_settings(store: Store) -> None:
+    c = chat(store, "Hi")
+    store.set_settings(c, "Be terse.", {"temperature": 0.9})
+    loaded = store.load(c)
+    assert loaded is not None
+    assert (loaded.system_prompt, loaded.settings) == ("Be terse.", {"temperature": 0.9})
