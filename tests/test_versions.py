@@ -41,7 +41,7 @@ def chat(store: Store, *texts: str) -> int:
 def test_a_reply_asked_again_is_a_new_version_and_the_first_is_kept(store: Store) -> None:
     c = chat(store, "Hi", "Hello")
     version, ids = store.add_version(c, 1, [("assistant", "Hey there", "complete")])
-    assert version == 2 and len(ids) == 1
+    assert (version, len(ids)) == (2, 1)
     assert texts(store, c) == ["Hi", "Hey there"]
     assert forks(store, c) == {1: Fork(1, shown=2, count=2)}
     assert store.show_version(c, 1, 1)
@@ -75,7 +75,7 @@ def test_an_edited_message_keeps_what_came_after_the_first_as_a_version(store: S
     version, ids = store.add_version(
         c, 2, [("user", "Tell me a good joke", "complete"), ("assistant", "", "streaming")]
     )
-    assert version == 2 and len(ids) == 2
+    assert (version, len(ids)) == (2, 2)
     assert texts(store, c) == ["Hi", "Hello", "Tell me a good joke", ""]
     store.show_version(c, 2, 1)
     assert texts(store, c) == ["Hi", "Hello", "Tell me a joke", "No."]
