@@ -281,6 +281,11 @@ def drawn(app: App[object]) -> str:
     return str(update.render_segments(app.console))
 
 
+def footer(app: App[object]) -> list[str]:
+    """The keys the footer shows now ("^g Again"…)."""
+    return [str(key.render()) for key in app.screen.query("FooterKey")]
+
+
 def ending(app: ChatApp) -> str:
     """The line under the newest reply that says how it ended ("[stopped]"…)."""
     from tui_chat.ui.widgets.chat_log import Reply

@@ -497,7 +497,8 @@ async def test_the_page_above_is_read_ahead_and_shows_without_waiting_on_the_sto
 
     def read_above() -> bool:
         shown = {str(w.render()) for w in in_log(app, UserMessage)}
-        read = {m.text for r in reads if isinstance(r, list) for m in r}
+        pages = [r[0] if isinstance(r, tuple) else r for r in reads]  # (messages, forks)
+        read = {m.text for page in pages if isinstance(page, list) for m in page}
         return any(text.startswith("Question") and text not in shown for text in read)
 
     async with app.run_test(size=SIZE) as pilot:

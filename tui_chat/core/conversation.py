@@ -69,6 +69,10 @@ class Turn:
     thinking: str | None = None
     """A reply read back: the thinking saved apart from its text, the answer (None: a
     reply as the model wrote it, thinking and answer in its text)."""
+    version: int = 1
+    """Its number among the versions of the conversation that begin with it."""
+    versions: int = 1
+    """How many versions begin with it (1: it was never asked for again or edited)."""
 
     @property
     def text(self) -> str:
@@ -104,6 +108,7 @@ class Conversation:
     @classmethod
     def from_stored(cls, stored: StoredConversation) -> Conversation:
         """A conversation read back from the store (its messages from ``stored.first``)."""
+        first = stored.first
         turns = [
             Turn(
                 m.role,  # type: ignore[arg-type]
@@ -111,11 +116,12 @@ class Conversation:
                 TurnStatus.read(m.status),
                 m.id,
                 m.thinking if m.role == "assistant" else None,
+                m.version,
+                fork.count if (fork := stored.forks.get(first + n)) else 1,
             )
-            for m in stored.messages
+            for n, m in enumerate(stored.messages)
             if m.role in ("user", "assistant")
         ]
-        first = stored.first
         return cls(
             turns,
             stored.system_prompt,
@@ -176,6 +182,16 @@ class Conversation:
         sent = self.prompt_turns(reply)
         if 0 < dropped < len(sent):
             self.context_start = self.first + self._position(sent[dropped])
+
+    def position(self, turn: Turn) -> int:
+        """Index of ``turn`` in the whole conversation."""
+        return self.first + self._position(turn)
+
+    def cut(self, turn: Turn) -> None:
+        """Leave out ``turn`` and every turn after it (another version of the
+        conversation begins there; the store keeps this one)."""
+        del self.turns[self._position(turn) :]
+        self.context_start = min(self.context_start, self.count)
 
     def _position(self, turn: Turn) -> int:
         """Where ``turn`` itself is in ``turns``: by identity, as two messages may have

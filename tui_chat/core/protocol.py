@@ -53,6 +53,9 @@ class Sampling:
     """Only the k most likely tokens are candidates (ignored when greedy)."""
     repeat_penalty: float = 1.1
     """Penalty for tokens seen in the last 64 tokens; 1.0 turns it off."""
+    seed: int | None = None
+    """The random seed for this reply (None: the model's, as loaded): a reply asked for
+    again gets another, so that it can differ."""
 
 
 # Commands: service -> worker.

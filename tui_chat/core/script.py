@@ -90,6 +90,20 @@ class Echo:
 
 
 @dataclass(frozen=True, slots=True)
+class Vary:
+    """Says one of ``texts``, as ``Say`` would: the one a request's seed picks (its
+    remainder divided by their number; without a seed, the first), as a sampling model
+    gives another reply for another seed."""
+
+    texts: tuple[str, ...]
+    """What it may say."""
+
+    def say(self, seed: int | None) -> Say:
+        """The ``Say`` for a request with ``seed``."""
+        return Say.text(self.texts[(seed or 0) % len(self.texts)])
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
     """The reply waits, unfinished, until it is stopped."""
 
@@ -112,7 +126,7 @@ class End:
     """``FINISHED`` or ``LENGTH``."""
 
 
-Step = Read | Say | Echo | Hold | Fail | End
+Step = Read | Say | Echo | Vary | Hold | Fail | End
 
 
 @dataclass(frozen=True, slots=True)

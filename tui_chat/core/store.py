@@ -34,7 +34,7 @@ from tui_chat.core.store_records import (
 from tui_chat.core.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from tui_chat.core.store_schema import StoreError, migrate
 from tui_chat.core.store_search import forget_words_of, fts_query
-from tui_chat.core.store_versions import Packed, forks, new_version, show_version, versions_of
+from tui_chat.core.store_versions import Fork, Packed, forks, new_version, show_version, versions_of
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -185,6 +185,10 @@ class Store:
         on (the one shown is kept aside); False if it has no such version."""
         with _transaction(self._conn):
             return show_version(self._conn, conversation_id, position, version)
+
+    def forks(self, conversation_id: int, since: int = 0) -> dict[int, Fork]:
+        """Where a conversation has versions, from message index ``since`` on."""
+        return forks(self._conn, conversation_id, since)
 
     def versions(self, conversation_id: int) -> list[Packed]:
         """The versions of a conversation not shown (``store_versions.versions_of``)."""

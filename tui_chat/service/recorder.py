@@ -45,25 +45,41 @@ class ConversationRecorder:
         self._on_recovered = on_recovered
         self._saves: dict[int, asyncio.TimerHandle] = {}  # id(reply) -> its next save
 
-    async def begin(self, conversation: Conversation, user: Turn, reply: Turn, model: str) -> None:
-        """Save the person's message and an empty reply to it (the conversation too, if
-        it is new), before the model is asked."""
+    async def begin(
+        self,
+        conversation: Conversation,
+        user: Turn | None,
+        reply: Turn,
+        model: str,
+        fork: int | None = None,
+    ) -> None:
+        """Save the person's message (None: a reply asked for again) and an empty reply
+        to it (the conversation too, if it is new), before the model is asked. With
+        ``fork``, the first of them begins another version of the conversation at that
+        index, and the messages from there on are kept as the version before."""
         import sqlite3  # the store's own module is imported on its thread, after start-up
 
-        def save(store: Store) -> tuple[int, int, int]:
+        turns = [user, reply] if user is not None else [reply]
+        rows = [(t.role, t.text, "streaming" if t is reply else "complete") for t in turns]
+
+        def save(store: Store) -> tuple[int, int, list[int]]:
             conversation_id = conversation.id or store.create_conversation(
                 model, conversation.system_prompt
             )
-            user_id = store.add_message(conversation_id, "user", user.text, "complete")
-            reply_id = store.add_message(conversation_id, "assistant", "", "streaming")
-            return conversation_id, user_id, reply_id
+            if fork is not None:
+                return conversation_id, *store.add_version(conversation_id, fork, rows)
+            return conversation_id, 1, [store.add_message(conversation_id, *row) for row in rows]
 
         try:
             new = conversation.id is None
-            conversation.id, user.message_id, reply.message_id = await self._store.call(save)
+            conversation.id, version, ids = await self._store.call(save)
         except (sqlite3.Error, RuntimeError) as e:
             self._on_failure(self._store.failure(e))
         else:
+            for turn, message_id in zip(turns, ids, strict=True):
+                turn.message_id = message_id
+            if fork is not None:
+                turns[0].version = turns[0].versions = version
             if new:  # a new conversation is saved: what failed before is behind
                 self._on_recovered()
 

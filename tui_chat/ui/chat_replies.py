@@ -7,8 +7,9 @@ before the model is asked, and each event of its reply goes to the recorder, the
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from textual import on
@@ -17,7 +18,15 @@ from textual.message import Message
 from textual.widget import Widget
 
 from tui_chat.core.conversation import Conversation, Turn
-from tui_chat.core.protocol import ContextTrimmed, Done, DoneReason, Error, PromptProgress, Token
+from tui_chat.core.protocol import (
+    ContextTrimmed,
+    Done,
+    DoneReason,
+    Error,
+    PromptProgress,
+    Sampling,
+    Token,
+)
 from tui_chat.service.events import RequestEvent, ServiceState
 from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
 from tui_chat.service.recorder import ConversationRecorder
@@ -42,6 +51,8 @@ class _Exchange:
     """Set once the reply's widget is on screen: what the model sends waits for it."""
     queued: int = 0
     """Its events posted as messages and not yet handled."""
+    replaced: Turn | None = None
+    """A reply asked for again: the version it replaces."""
 
 
 class ChatReplies(Vertical):
@@ -104,23 +115,28 @@ class ChatReplies(Vertical):
 
     # Sending --------------------------------------------------------------------------
 
+    def _cannot_ask(self) -> bool:
+        """Say why the model cannot be asked for a reply now, if it cannot."""
+        if not self.service.accepts_requests:
+            self.notify("The model is not running. Press Ctrl+R to restart it.", severity="error")
+            return True
+        reason = self._busy_elsewhere()
+        if reason:
+            self.notify(reason)
+            return True
+        if self.service.busy or self.replying:
+            self.notify("A reply is still being written. Press Esc to stop it first.")
+            return True
+        return False
+
     @on(ChatInput.Submitted)
     async def send(self, message: ChatInput.Submitted) -> None:
         """Send what the person wrote, unless it is empty or the model cannot take it."""
         text = message.text
-        if not text.strip():
-            return
-        if not self.service.accepts_requests:
-            self.notify("The model is not running. Press Ctrl+R to restart it.", severity="error")
-            return
-        reason = self._busy_elsewhere()
-        if reason:
-            self.notify(reason)
-            return
-        if self.service.busy or self.replying:
-            self.notify("A reply is still being written. Press Esc to stop it first.")
+        if not text.strip() or self._cannot_ask():
             return
         self._sending = True  # until the reply is asked for: a second Enter waits
+        self.screen.refresh_bindings()  # the footer: Esc, not what waits for the reply
         try:
             await self._send(message.text, message.chat_input)
         finally:
@@ -166,6 +182,42 @@ class ChatReplies(Vertical):
         self.recorder.end(turn, DoneReason.STOPPED)
         await exchange.reply.finish("", DoneReason.STOPPED)
 
+    async def regenerate(self) -> None:
+        """Ask for the last reply again: a new version of it, the one before kept (the
+        seed changes, so that a sampling model can say something else)."""
+        conversation = self.conversation
+        last = conversation.turns[-1] if conversation.turns else None
+        if last is None or last.role != "assistant":
+            self.notify("There is no reply to ask for again: send a message first.")
+            return
+        if self._cannot_ask():
+            return
+        self._sending = True
+        self.screen.refresh_bindings()
+        try:
+            position = conversation.position(last)
+            old = self._widgets.pop(id(last), None)
+            conversation.cut(last)
+            turn = conversation.start_reply()
+            turn.version = turn.versions = last.versions + 1
+            reply = await self.chat_log.add_reply(self.service.settings.stream_cpu_budget or None)
+            reply.hide_thinking = self.chat_log.hide_thinking
+            self._widgets[id(turn)] = reply
+            if old is not None:
+                await old.remove()
+            exchange = _Exchange(turn, reply, replaced=last)
+            exchange.shown.set()
+            await self.recorder.begin(conversation, None, turn, self._model_name(), position)
+            reply.versions = (turn.version, turn.versions)
+            if conversation is self.conversation:
+                settings = self.service.settings
+                # A seed of 0 is the model's own, a new one each reply; another one is
+                # kept, and each version gets the next.
+                seed = settings.seed + turn.version - 1 if settings.seed else secrets.randbits(31)
+                self._generate(conversation, exchange, replace(settings.sampling, seed=seed))
+        finally:
+            self._sending = False
+
     def _new_exchange(self, text: str, user: Turn, turn: Turn) -> tuple[_Exchange, Widget]:
         """The widgets of a message and its reply (mounted beforehand), not yet shown."""
         message_widget, reply = self.chat_log.new_exchange(
@@ -188,12 +240,15 @@ class ChatReplies(Vertical):
         model = self.service.model
         return model.name if model else self.service.settings.model.stem
 
-    def _generate(self, conversation: Conversation, exchange: _Exchange) -> None:
+    def _generate(
+        self, conversation: Conversation, exchange: _Exchange, sampling: Sampling | None = None
+    ) -> None:
         """Ask for the reply; what the model sends is recorded, then comes here."""
         turn = exchange.turn
         try:
             request_id = self.service.generate(
                 conversation.messages_for(turn),
+                sampling=sampling,
                 keep=conversation.kept,
                 listener=self.recorder.listen(conversation, turn, partial(self._heard, exchange)),
             )
@@ -253,6 +308,21 @@ class ChatReplies(Vertical):
                 thought = event.usage.thinking_tokens if event.usage else 0
                 await exchange.reply.finish(exchange.turn.text, reason, exchange.error, thought)
                 self.chat_log.prepare()  # the model is idle: ready the next exchange
+                self.screen.refresh_bindings()
+                if exchange.replaced is not None:
+                    self._same_as_before(exchange.turn, exchange.replaced)
+
+    def _same_as_before(self, turn: Turn, before: Turn) -> None:
+        """Say so when a reply asked for again came out as the one it replaced."""
+        if turn.told_apart().answer != before.told_apart().answer or not turn.text:
+            return
+        said = f"Version {turn.version} came out the same as version {before.version}."
+        if self.service.settings.sampling.temperature == 0:
+            said = (
+                f"{said[:-1]}: at temperature 0 the model always picks its likeliest words. "
+                "Raise the temperature (F3) for another reply."
+            )
+        self.notify(said, timeout=8)
 
     async def _mark_memory_start(self) -> None:
         """Put the marker where the model's memory of this conversation begins."""

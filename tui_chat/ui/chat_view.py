@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
@@ -21,6 +21,7 @@ from tui_chat.ui.messages import StoreFailed, StoreRecovered
 from tui_chat.ui.read_back import ReadBack, entry
 from tui_chat.ui.widgets.chat_input import ChatInput
 from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
+from tui_chat.ui.widgets.versions import VersionAsked, ask_version
 
 
 def screenful(turns: list[Turn], size: Size) -> int:
@@ -55,8 +56,61 @@ class ChatView(ChatReplies):
         Binding("ctrl+n", "new", "New"),
         Binding("f2", "list", "Chats"),
         Binding("ctrl+l", "new", "Clear", show=False),
-        Binding("ctrl+s", "save_markdown", "Save"),
+        Binding("ctrl+s", "save_markdown", "Save", show=False),
+        Binding("ctrl+g", "regenerate", "Again"),
+        Binding("alt+left", "version(-1)", "Version before", show=False),
+        Binding("alt+right", "version(1)", "Version after", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "regenerate":  # in the footer only when there is a reply to ask again
+            turns = self.conversation.turns
+            last = turns[-1] if turns else None
+            can_ask = self.service.accepts_requests and not self.replying
+            return last is not None and last.role == "assistant" and can_ask
+        return True
+
+    async def action_regenerate(self) -> None:
+        """Ask for the last reply again (Ctrl+G), the one before kept as a version."""
+        await self.regenerate()
+        self.refresh_bindings()
+
+    def action_version(self, step: int) -> None:
+        """Show the version before or after (Alt+← / Alt+→) of the newest message that
+        has versions."""
+        for turn in reversed(self.conversation.turns):
+            widget = self._widgets.get(id(turn))
+            if turn.versions > 1 and widget is not None:
+                ask_version(widget, (turn.version, turn.versions), step)
+                return
+        self.notify("No message here has other versions: Ctrl+G asks for a reply again.")
+
+    @on(VersionAsked)
+    async def show_version(self, message: VersionAsked) -> None:
+        """Show another version of the conversation from a message on (the one shown is
+        kept)."""
+        conversation, conversation_id = self.conversation, self.conversation.id
+        if conversation_id is None:
+            return
+        if self.replying:
+            self.notify("A reply is still being written. Press Esc to stop it first.")
+            return
+        turn = next(
+            (t for t in conversation.turns if self._widgets.get(id(t)) is message.widget), None
+        )
+        if turn is not None:
+            position: int | None = conversation.position(turn)
+        else:
+            message_id = self.read_back.message_of(message.widget)
+            if message_id is None:
+                return
+            position = await self.store.call(lambda s: s.position(conversation_id, message_id))
+        if position is None or conversation is not self.conversation:
+            return
+        at, version = position, message.version
+        if await self.store.call(lambda s: s.show_version(conversation_id, at, version)):
+            await self.show_stored(conversation_id)
+            self.tell_model()
 
     def action_toggle_thinking(self) -> None:
         """Unfold the newest reply's thinking, or fold it again."""

@@ -133,7 +133,8 @@ class MainScreen(Screen[None]):
             # ContentSwitcher hides only the children it starts with; a later one is hidden here.
             self.translate.display = False
             await self.query_one(ContentSwitcher).mount(self.translate)
-            await self.mount(Footer())
+            # Compact, and the palette's key in F1: the keys of the view fit in 100 columns.
+            await self.mount(Footer(compact=True, show_command_palette=False))
             self.refresh_bindings()  # a footer draws its keys once told they changed
         except (MountError, NoMatches):
             return  # the app closed before its second frame
@@ -166,9 +167,13 @@ class MainScreen(Screen[None]):
     # Keys -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show "Restart model" only when there is something to restart."""
+        """Show "Restart" only when there is something to restart, "Stop" only when
+        there is something to stop."""
         if action == "retry":
             return self.service.state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED)
+        if action == "stop":
+            translating = "translate" in self.__dict__ and self.translate.running
+            return self.chat.replying or translating
         return True
 
     def action_stop(self) -> None:

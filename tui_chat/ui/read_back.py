@@ -23,10 +23,11 @@ it; its message id), and their widgets, oldest first."""
 
 def entry(turn: Turn) -> Entry:
     """A turn as the log builds it read back: a reply's answer, its thinking apart."""
+    versions = (turn.version, turn.versions)
     if turn.role != "assistant":
-        return turn.role, turn.text, turn.status.reason, ""
+        return turn.role, turn.text, turn.status.reason, "", versions
     told = turn.told_apart()
-    return turn.role, told.answer, turn.status.reason, told.thinking
+    return turn.role, told.answer, turn.status.reason, told.thinking, versions
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -101,6 +102,10 @@ class ReadBack:
         """The log's entry of a stored message, if it is built."""
         return self._by_message.get(message_id)
 
+    def message_of(self, widget: Widget) -> int | None:
+        """The message id of an entry read back (None if it is not one)."""
+        return next((m for m, w in self._by_message.items() if w is widget), None)
+
     async def build_earlier(self, n: int) -> int:
         """Put up to ``n`` entries before the oldest one in the log. Returns how many are
         left to build."""
@@ -167,13 +172,23 @@ class ReadBack:
         before = held[0].message_id if held else self._oldest
         if missing and conversation.id is not None and before is not None:
             conversation_id = conversation.id
-            stored = await self._store.call(
-                lambda s: s.messages_before(conversation_id, before, missing)
+            stored, forks = await self._store.call(
+                lambda s: (
+                    s.messages_before(conversation_id, before, missing),
+                    s.forks(conversation_id, start),
+                )
             )
             if conversation is not self._conversation:
                 return None
             rows[:0] = [(None, m.id) for m in stored]
             entries[:0] = [
-                (m.role, m.text, TurnStatus.read(m.status).reason, m.thinking) for m in stored
+                (
+                    m.role,
+                    m.text,
+                    TurnStatus.read(m.status).reason,
+                    m.thinking,
+                    (m.version, fork.count if (fork := forks.get(start + n)) else 1),
+                )
+                for n, m in enumerate(stored)
             ]
         return rows, self._log().build_earlier(entries)

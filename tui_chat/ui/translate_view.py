@@ -177,6 +177,7 @@ class TranslateView(Vertical):
             self._chunk_tokens,
         )
         self._say(f"Translating into {request.target}… (Esc stops)")
+        self.screen.refresh_bindings()  # the footer shows Esc while it runs
         self._run(self._job)
 
     @work(exclusive=True, group="translation")
@@ -185,6 +186,7 @@ class TranslateView(Vertical):
             result = await job.run()
         finally:
             self._job = None
+            self.screen.refresh_bindings()
         self._batcher.flush()
         if result.failed:  # what streamed of those is not a translation: their text instead
             self.output.load_text(visible(result.text))

@@ -350,6 +350,9 @@ class Engine:
             if self._abort.is_set():
                 return GenerationResult(DoneReason.STOPPED, usage)
             sampling = request.sampling
+            # Each reply's sampler is built with the seed set last (None: the load's).
+            seed = self._command.seed if sampling.seed is None else sampling.seed
+            llm.set_seed(seed or llama_lib.LLAMA_DEFAULT_SEED)
             generator = llm.generate(
                 tokens,
                 temp=sampling.temperature,

@@ -204,6 +204,8 @@ class RemoteEngine:
             "top_p": sampling.top_p,
             "stream_options": {"include_usage": True},
         }
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
         started = time.perf_counter()
         first = 0.0
         count = 0

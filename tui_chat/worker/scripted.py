@@ -34,6 +34,7 @@ from tui_chat.core.script import (
     Read,
     Say,
     Script,
+    Vary,
     tokens,
 )
 from tui_chat.core.thinking import ThinkingCount
@@ -164,9 +165,10 @@ class ScriptedEngine:
 
         prompt_seconds = decode_seconds = 0.0
         reason = DoneReason.FINISHED
-        newest = messages[-1].content
+        newest, seed = messages[-1].content, request.sampling.seed
         steps = [
-            s.say(newest) if isinstance(s, Echo) else s for s in self._script.steps_for(newest)
+            s.say(newest) if isinstance(s, Echo) else s.say(seed) if isinstance(s, Vary) else s
+            for s in self._script.steps_for(newest)
         ]
         try:
             for n, step in enumerate(steps):

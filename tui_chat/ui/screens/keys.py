@@ -39,6 +39,12 @@ APP_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("Shift+Enter, Ctrl+J", "new line in the message"),
             ("Ctrl+N, Ctrl+L", "new conversation; the open one stays in the list"),
             ("F2", "the saved conversations"),
+            ("Ctrl+G", "ask for the last reply again: a new version, the one before kept"),
+            (
+                "Alt+Left, Alt+Right",
+                "the version before, after (of the newest message that has versions); "
+                "or click ◀ ▶ under a message",
+            ),
             ("Ctrl+S", "save the conversation as a Markdown file"),
             ("Ctrl+C", "copy the selected text"),
         ),

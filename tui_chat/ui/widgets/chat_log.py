@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import Click
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -20,6 +21,7 @@ from tui_chat.ui.widgets.log_folding import (
     FoldingLog,
 )
 from tui_chat.ui.widgets.reply import REPLY_ENDINGS, Reply
+from tui_chat.ui.widgets.versions import ask_version, step_at, version_line
 
 __all__ = ["SHOWN_AT_MOST", "SHOWN_PER_SCROLL", "ChatLog", "Notice", "Reply", "UserMessage"]
 
@@ -44,19 +46,41 @@ def _shown_message(text: str) -> Text:
 MEMORY_MARKER = "The model no longer remembers the messages above (they no longer fit its context)."
 
 
-Entry = tuple[str, str, DoneReason, str]
-"""A message read back: role, text (a reply's answer), how a reply ended, its thinking."""
+Entry = tuple[str, str, DoneReason, str, tuple[int, int]]
+"""A message read back: role, text (a reply's answer), how a reply ended, its thinking,
+(its number, how many) among the versions that begin with it."""
 
 
 class UserMessage(SizedOnce, Static):
-    """What the person sent, shown literally (never parsed as markup)."""
+    """What the person sent, shown literally (never parsed as markup), and which of its
+    versions it is, if it was edited."""
 
-    def __init__(self, text: str) -> None:
-        super().__init__(_shown_message(text), classes="user")
+    def __init__(self, text: str, versions: tuple[int, int] = (1, 1)) -> None:
+        self._text = text
+        self.versions = versions
+        """(its number, how many) among the versions that begin with it."""
+        super().__init__(self._shown(), classes="user")
+
+    def _shown(self) -> Text:
+        shown = _shown_message(self._text)
+        line = version_line(*self.versions)
+        if line:
+            shown.append("\n" + line, style="dim")
+        return shown
 
     def set_text(self, text: str) -> None:
         """Show ``text`` instead."""
-        self.update(_shown_message(text))
+        self._text = text
+        self.update(self._shown())
+
+    def set_versions(self, version: int, count: int) -> None:
+        """Say that it is version ``version`` of ``count``."""
+        self.versions = (version, count)
+        self.update(self._shown())
+
+    def on_click(self, event: Click) -> None:
+        if event.y == self.content_size.height - 1:
+            ask_version(self, self.versions, step_at(version_line(*self.versions), event.x))
 
 
 class Notice(SizedOnce, Static):
@@ -114,12 +138,15 @@ class ChatLog(FoldingLog):
         oldest first; replies already rendered at the width of those in the log, if it
         has any."""
         widgets: list[Widget] = [
-            UserMessage(text)
+            UserMessage(text, versions)
             if role == "user"
             else EarlierReply(
-                text, REPLY_ENDINGS.get(reason, ""), "" if self.hide_thinking else thinking
+                text,
+                REPLY_ENDINGS.get(reason, ""),
+                "" if self.hide_thinking else thinking,
+                versions,
             )
-            for role, text, reason, thinking in entries
+            for role, text, reason, thinking, versions in entries
         ]
         width = next(
             (w.size.width for w in self.entries if isinstance(w, EarlierReply) and w.size.width),

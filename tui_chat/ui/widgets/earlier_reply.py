@@ -15,6 +15,7 @@ from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import SizedOnce
 from tui_chat.ui.widgets.markdown_lines import open_clicked_link, render_markdown
 from tui_chat.ui.widgets.thought import fold_line, folded
+from tui_chat.ui.widgets.versions import ask_version, step_at, version_line
 
 THOUGHT_STYLE = Style(dim=True, italic=True)
 """The thinking of a reply read back (a streaming one takes the theme's muted colour)."""
@@ -52,14 +53,18 @@ class EarlierReply(SizedOnce, Static):
     EarlierReply { padding: 0 1; }
     """
 
-    def __init__(self, text: str, ending: str, thinking: str = "") -> None:
+    def __init__(
+        self, text: str, ending: str, thinking: str = "", versions: tuple[int, int] = (1, 1)
+    ) -> None:
         """
         Args:
             text: The reply's Markdown (its answer).
             ending: How it ended, in words ("" when it finished by itself).
             thinking: What a reasoning model thought first ("" if it did not).
+            versions: (its number, how many) among the versions that begin with it.
         """
         super().__init__(classes="assistant")
+        self.versions = versions
         self._text = text
         self._ending = ending
         self._thinking = thinking.strip()
@@ -88,6 +93,8 @@ class EarlierReply(SizedOnce, Static):
             if self._ending:
                 ending = literal(f"[{self._ending}]", style="yellow")
                 lines += console.render_lines(ending, options, pad=False)
+            if line := version_line(*self.versions):
+                lines += console.render_lines(literal(line, style="dim"), options, pad=False)
             self._rendered = (width, _Lines(lines))
         return self._rendered[1]
 
@@ -116,6 +123,10 @@ class EarlierReply(SizedOnce, Static):
     def on_click(self, event: Click) -> None:
         if self.thinking_line and event.y == 0:
             self.toggle_thought()
+            return
+        line = version_line(*self.versions)
+        if line and event.y == len(self._lines(self.content_region.width).lines) - 1:
+            ask_version(self, self.versions, step_at(line, event.x))
             return
         open_clicked_link(self, event)
 

@@ -27,6 +27,7 @@ from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import GrowsInPlace, PlainBoxLines, paint_now, style_key
 from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, open_clicked_link
 from tui_chat.ui.widgets.thought import fold_line, folded
+from tui_chat.ui.widgets.versions import ask_version, step_at, version_line
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
     DoneReason.STOPPED: "stopped",
@@ -98,6 +99,9 @@ class Reply(GrowsInPlace, Widget):
         """The thinking is unfolded (a click on its line)."""
         self.hide_thinking = False
         """The thinking is not shown at all, not even folded (``show_thinking``)."""
+        self.versions = (1, 1)
+        """(its number, how many) among the versions that begin with it: shown under
+        it once it has ended."""
         self.finished = False
         """True once the reply has ended, however it ended."""
         self.reason: DoneReason | None = None
@@ -168,6 +172,11 @@ class Reply(GrowsInPlace, Widget):
                     )
                 )
                 rendered = console.render_lines(note, options, style=style, pad=False)
+                lines = lines + [Strip(line) for line in rendered]
+            if self.finished and (line := version_line(*self.versions)):
+                rendered = console.render_lines(
+                    literal(line, style="dim"), options, style=style, pad=False
+                )
                 lines = lines + [Strip(line) for line in rendered]
             if not self.finished and lines:
                 lines = lines + [_BLANK] * (-len(lines) % GROW_STEP_LINES)
@@ -241,7 +250,18 @@ class Reply(GrowsInPlace, Widget):
         if self.thinking_line and event.y == 0:
             self.toggle_thought()
             return
+        line = version_line(*self.versions) if self.finished else ""
+        if line and event.y == len(self._lines) - 1:
+            ask_version(self, self.versions, step_at(line, event.x))
+            return
         open_clicked_link(self, event)
+
+    def set_versions(self, version: int, count: int) -> None:
+        """Say that it is version ``version`` of ``count`` (under it, once it has ended)."""
+        self.versions = (version, count)
+        if self.finished:
+            self._width = -1
+            self.refresh(layout=True)
 
     def toggle_thought(self) -> None:
         """Unfold the thinking, or fold it again."""
