@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from tests.helpers import (
     SIZE,
     ending,
+    footer,
     in_log,
     last_reply_turn,
     loaded,
@@ -335,6 +336,7 @@ async def test_f1_shows_the_apps_own_keys_first_by_view(make_app: MakeApp) -> No
         assert titles == [
             "Everywhere",
             "Chat",
+            "Chat log (Tab or a click gives it the focus)",
             "Translate",
             "Saved conversations (F2)",
             "Editing text",
@@ -372,17 +374,17 @@ def test_f1_names_every_key_the_app_binds() -> None:
     assert {key.replace("escape", "esc") for key in bound} <= listed | {"tab", "shift+tab"}
 
 
-async def test_the_palette_clears_the_chat_and_the_footer_has_no_copy(make_app: MakeApp) -> None:
+async def test_the_palette_clears_the_chat_and_ctrl_c_is_not_in_the_footer(
+    make_app: MakeApp,
+) -> None:
     app = make_app(script=SCRIPT)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "New conversation (clear the chat)" in titles
-        footer = str(app.screen.query_one("Footer").render()) + " ".join(
-            str(w.render()) for w in app.screen.query("FooterKey")
-        )
-        assert "Copy" not in footer
-        assert "Quit" in footer
+        keys = footer(app)
+        assert not [key for key in keys if key.startswith("^c")], "Ctrl+C copies in the input"
+        assert "^q Quit" in keys
 
 
 async def test_after_a_crash_the_context_is_the_conversations_not_the_replys(

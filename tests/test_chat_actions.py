@@ -16,7 +16,7 @@ from tests.helpers import (
     wait_until,
 )
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.script import Script, Vary
+from tui_chat.core.script import Echo, Say, Script, Vary, says
 from tui_chat.core.store import Store
 from tui_chat.core.store_versions import Fork
 from tui_chat.ui.app import ChatApp
@@ -100,3 +100,144 @@ async def test_a_version_that_came_out_the_same_says_so(
         )
         replies = in_log(app, Reply)
         assert replies[-1].versions == (2, 2)
+
+
+ECHOES = Script(default=(Echo(),))
+
+
+async def test_up_puts_the_last_message_back_and_sending_it_takes_its_place(
+    make_app: Callable[..., ChatApp], paths: UserPaths
+) -> None:
+    app = make_app(script=ECHOES)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat = app.main.chat
+        for text in ("Hello there.", "Tell me a jkoe."):
+            await put_and_send(app, pilot, text)
+            await reply_finished(app)
+        await pilot.press("up")
+        assert chat.input.text == "Tell me a jkoe."
+        assert chat.input.border_title.startswith("Editing your message")
+        chat.input.load_text("Tell me a joke.")
+        await pilot.press("enter")
+        await reply_finished(app)
+        assert [t.text for t in chat.conversation.turns] == [
+            "Hello there.",
+            "Hello there.",
+            "Tell me a joke.",
+            "Tell me a joke.",
+        ]
+        assert [type(w).__name__ for w in chat.chat_log.entries].count("UserMessage") == 2
+        await wait_until(lambda: "◀ 2/2 ▶" in drawn(app), message="the message's versions")
+        texts, forks = stored(paths, chat.conversation.id)
+        assert texts == ["Hello there.", "Hello there.", "Tell me a joke.", "Tell me a joke."]
+        assert forks == {2: Fork(2, 2, 2)}
+        # The first version is kept, and comes back with its reply.
+        await pilot.press("alt+left")
+        await wait_until(lambda: "◀ 1/2 ▶" in drawn(app), message="version 1")
+        assert [t.text for t in chat.conversation.turns][2:] == ["Tell me a jkoe."] * 2
+
+
+async def test_up_and_down_walk_the_history_and_esc_leaves_it(
+    make_app: Callable[..., ChatApp], paths: UserPaths
+) -> None:
+    store = Store.open(paths.store)
+    other = store.create_conversation("m")
+    store.add_message(other, "user", "From another chat.", "complete")
+    store.close()
+    app = make_app(script=ECHOES)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat = app.main.chat
+        for text in ("One.", "Two."):
+            await put_and_send(app, pilot, text)
+            await reply_finished(app)
+        walked = []
+        for _ in range(4):  # the last stays at the oldest
+            await pilot.press("up")
+            walked.append(chat.input.text)
+        assert walked == ["Two.", "One.", "From another chat.", "From another chat."]
+        assert chat.input.border_title.startswith("Sent before")
+        await pilot.press("down")
+        assert chat.input.text == "One."
+        await pilot.press("escape")
+        assert (chat.input.text, chat.input.border_title, chat.editing) == ("", "", None)
+        # A recalled older message is sent as a new one.
+        await pilot.press("up", "up")
+        await pilot.press("enter")
+        await reply_finished(app)
+        assert [t.text for t in chat.conversation.turns if t.role == "user"] == [
+            "One.",
+            "Two.",
+            "One.",
+        ]
+        # Typed text is the person's own: ↑ moves in it, it does not recall.
+        await pilot.press("a", "up")
+        assert chat.input.text == "a"
+
+
+CODE_REPLY = "Here:\n\n```python\nprint('one')\n```\n\nAnd:\n\n```\nls -l\n```\n"
+
+
+async def test_ctrl_o_copies_the_last_reply_as_markdown_and_the_log_selects_others(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    script = Script(replies=(("code", (Say.text(CODE_REPLY),)),), default=says("**Bold** hi."))
+    app = make_app(script=script)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat = app.main.chat
+        assert "^o Copy" not in footer(app)
+        await put_and_send(app, pilot, "Hi?")
+        await reply_finished(app)
+        await pilot.press("ctrl+o")
+        assert app.clipboard == "**Bold** hi.", "the Markdown, not the text shown"
+        await put_and_send(app, pilot, "Some code?")
+        await reply_finished(app)
+        await pilot.press("ctrl+o")
+        assert app.clipboard == CODE_REPLY
+        # In the log, ↑ and ↓ move from message to message; Ctrl+O copies the one selected.
+        chat.chat_log.focus()
+        await pilot.press("up", "up")
+        assert isinstance(chat.chat_log.selected, EarlierReply | Reply)
+        await pilot.press("ctrl+o")
+        assert app.clipboard == "**Bold** hi."
+        await pilot.press("up", "ctrl+o")
+        assert app.clipboard == "Hi?"
+        # b copies a code block of the selected message, then the next.
+        await pilot.press("down", "down", "down", "b")
+        assert app.clipboard == "print('one')"
+        await pilot.press("b")
+        assert app.clipboard == "ls -l"
+        # A click on a block's copy line copies it too.
+        reply = in_log(app, Reply)[-1]
+        line = next(n for n, strip in enumerate(reply._lines) if "⧉ copy python" in strip.text)
+        app.copy_to_clipboard("")
+        await pilot.click(reply, offset=(2, line))
+        assert app.clipboard == "print('one')"
+
+
+async def test_e_on_a_message_in_the_log_edits_it_and_sends_it_in_its_place(
+    make_app: Callable[..., ChatApp], paths: UserPaths
+) -> None:
+    app = make_app(script=ECHOES)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat = app.main.chat
+        for text in ("First.", "Second.", "Third."):
+            await put_and_send(app, pilot, text)
+            await reply_finished(app)
+        chat.chat_log.focus()
+        await pilot.press("up", "up", "up", "e")  # Third's reply, Third, Second's reply, Second
+        assert chat.input.has_focus
+        assert chat.input.text == "Second."
+        chat.input.load_text("Second, edited.")
+        await pilot.press("enter")
+        await reply_finished(app)
+        assert [t.text for t in chat.conversation.turns if t.role == "user"] == [
+            "First.",
+            "Second, edited.",
+        ]
+        texts, forks = stored(paths, chat.conversation.id)
+        assert texts[2:] == ["Second, edited.", "Second, edited."]
+        assert forks == {2: Fork(2, 2, 2)}

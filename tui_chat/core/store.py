@@ -372,6 +372,16 @@ class Store:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    def sent_before(self, conversation_id: int | None, limit: int) -> list[str]:
+        """The person's latest ``limit`` messages in other conversations than
+        ``conversation_id``, the newest first (the prompt history goes on with them)."""
+        rows = self._conn.execute(
+            "SELECT text FROM messages WHERE role = 'user' AND conversation_id != ? "
+            "ORDER BY id DESC LIMIT ?",
+            (conversation_id or 0, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def messages_before(
         self, conversation_id: int, message_id: int, limit: int
     ) -> list[StoredMessage]:

@@ -31,7 +31,7 @@ from tui_chat.service.events import RequestEvent, ServiceState
 from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
 from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.ui.widgets.chat_input import ChatInput
-from tui_chat.ui.widgets.chat_log import ChatLog
+from tui_chat.ui.widgets.chat_log import ChatLog, UserMessage
 from tui_chat.ui.widgets.reply import Reply
 
 SAY_READING_AFTER_SECONDS = 0.5
@@ -87,6 +87,9 @@ class ChatReplies(Vertical):
         """A message is being sent: saved, shown, its reply not yet asked for."""
         self._unsent: _Exchange | None = None
         """The reply shown while its message is saved, before the model is asked."""
+        self.editing: Turn | None = None
+        """The message of the conversation that the input's text is to take the place
+        of when sent (another version from there on; None: a new message)."""
 
     @property
     def chat_log(self) -> ChatLog:
@@ -135,16 +138,26 @@ class ChatReplies(Vertical):
         text = message.text
         if not text.strip() or self._cannot_ask():
             return
+        edits, self.editing = self.editing, None
+        if edits is not None and edits not in self.conversation.turns:
+            edits = None  # another conversation is open
         self._sending = True  # until the reply is asked for: a second Enter waits
         self.screen.refresh_bindings()  # the footer: Esc, not what waits for the reply
         try:
-            await self._send(message.text, message.chat_input)
+            await self._send(message.text, message.chat_input, edits)
         finally:
             self._sending = False
 
-    async def _send(self, text: str, chat_input: ChatInput) -> None:
+    async def _send(self, text: str, chat_input: ChatInput, edits: Turn | None = None) -> None:
         conversation = self.conversation
+        fork = None
+        if edits is not None:  # the message takes the place of ``edits``, and all after it
+            fork = conversation.position(edits)
+            await self._forget_from(edits)
+            conversation.cut(edits)
         user = conversation.add_user(text)
+        if edits is not None:
+            user.version = user.versions = edits.versions + 1
         turn = conversation.start_reply()
         if self.service.state is ServiceState.READY:
             # On disk before the model sees it (on the store's thread), then to the
@@ -152,7 +165,7 @@ class ChatReplies(Vertical):
             # that window is taken from the model (two cores, two threads): the widgets
             # were mounted beforehand, and the input is cleared and they are shown in one
             # batch, so that it is one layout and one paint.
-            await self.recorder.begin(conversation, user, turn, self._model_name())
+            await self.recorder.begin(conversation, user, turn, self._model_name(), fork)
             if conversation is not self.conversation:
                 return  # another conversation was opened meanwhile
             exchange, shown = self._new_exchange(text, user, turn)
@@ -172,7 +185,8 @@ class ChatReplies(Vertical):
         try:
             await self._show(exchange, shown, chat_input)
             exchange.reply.show_progress("waiting for the model to load…")
-            await self.recorder.begin(conversation, user, turn, self._model_name())
+            await self.recorder.begin(conversation, user, turn, self._model_name(), fork)
+            self._show_versions(user)
         finally:
             self._unsent = None
         if conversation is self.conversation and not exchange.cancelled:
@@ -196,15 +210,13 @@ class ChatReplies(Vertical):
         self.screen.refresh_bindings()
         try:
             position = conversation.position(last)
-            old = self._widgets.pop(id(last), None)
+            await self._forget_from(last)
             conversation.cut(last)
             turn = conversation.start_reply()
             turn.version = turn.versions = last.versions + 1
             reply = await self.chat_log.add_reply(self.service.settings.stream_cpu_budget or None)
             reply.hide_thinking = self.chat_log.hide_thinking
             self._widgets[id(turn)] = reply
-            if old is not None:
-                await old.remove()
             exchange = _Exchange(turn, reply, replaced=last)
             exchange.shown.set()
             await self.recorder.begin(conversation, None, turn, self._model_name(), position)
@@ -225,7 +237,23 @@ class ChatReplies(Vertical):
         )
         self._widgets[id(user)], self._widgets[id(turn)] = message_widget, reply
         reply.hide_thinking = self.chat_log.hide_thinking
+        self._show_versions(user)
         return _Exchange(turn, reply), message_widget
+
+    def _show_versions(self, user: Turn) -> None:
+        widget = self._widgets.get(id(user))
+        if isinstance(widget, UserMessage) and widget.versions != (user.version, user.versions):
+            widget.set_versions(user.version, user.versions)
+
+    async def _forget_from(self, turn: Turn) -> None:
+        """Take ``turn`` and everything after it off the screen (another version of the
+        conversation begins there)."""
+        widget = self._widgets.get(id(turn))
+        turns = self.conversation.turns
+        for later in turns[turns.index(turn) :]:
+            self._widgets.pop(id(later), None)
+        if widget is not None:
+            await self.chat_log.remove_from(widget)
 
     async def _show(self, exchange: _Exchange, message: Widget, chat_input: ChatInput) -> None:
         """Empty the input and show the message and its reply, in one layout."""

@@ -17,11 +17,20 @@ from tui_chat.service.llm_service import LlmService
 from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.service.store_worker import StoreWorker
 from tui_chat.ui.chat_replies import ChatReplies
+from tui_chat.ui.clipboard import copy_text
 from tui_chat.ui.messages import StoreFailed, StoreRecovered
+from tui_chat.ui.prompt_history import EDITING, PromptHistory
 from tui_chat.ui.read_back import ReadBack, entry
 from tui_chat.ui.widgets.chat_input import ChatInput
-from tui_chat.ui.widgets.chat_log import SHOWN_AT_MOST, ChatLog
-from tui_chat.ui.widgets.versions import VersionAsked, ask_version
+from tui_chat.ui.widgets.chat_log import (
+    SHOWN_AT_MOST,
+    ChatLog,
+    EarlierReply,
+    Reply,
+    UserMessage,
+    message_source,
+)
+from tui_chat.ui.widgets.versions import CopyAsked, VersionAsked, ask_version
 
 
 def screenful(turns: list[Turn], size: Size) -> int:
@@ -58,16 +67,18 @@ class ChatView(ChatReplies):
         Binding("ctrl+l", "new", "Clear", show=False),
         Binding("ctrl+s", "save_markdown", "Save", show=False),
         Binding("ctrl+g", "regenerate", "Again"),
+        Binding("ctrl+o", "copy_message", "Copy"),
         Binding("alt+left", "version(-1)", "Version before", show=False),
         Binding("alt+right", "version(1)", "Version after", show=False),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "regenerate":  # in the footer only when there is a reply to ask again
+        # In the footer only when there is a reply to act on, and none is being written.
+        if action in ("regenerate", "copy_message"):
             turns = self.conversation.turns
             last = turns[-1] if turns else None
-            can_ask = self.service.accepts_requests and not self.replying
-            return last is not None and last.role == "assistant" and can_ask
+            can = not self.replying and (action != "regenerate" or self.service.accepts_requests)
+            return last is not None and last.role == "assistant" and can
         return True
 
     async def action_regenerate(self) -> None:
@@ -84,6 +95,59 @@ class ChatView(ChatReplies):
                 ask_version(widget, (turn.version, turn.versions), step)
                 return
         self.notify("No message here has other versions: Ctrl+G asks for a reply again.")
+
+    def action_copy_message(self) -> None:
+        """Copy the selected message (while the log has the focus) or the last reply,
+        as Markdown (Ctrl+O)."""
+        log = self.chat_log
+        widget = log.selected if log.has_focus else None
+        if widget is None:
+            widget = next(
+                (w for w in reversed(log.entries) if isinstance(w, Reply | EarlierReply)), None
+            )
+        text = message_source(widget)
+        if not text:
+            self.notify("There is no reply to copy yet.")
+            return
+        copy_text(self, text, "your message" if isinstance(widget, UserMessage) else "the reply")
+
+    @on(CopyAsked)
+    def copy_asked(self, message: CopyAsked) -> None:
+        copy_text(self, message.text, message.what)
+
+    @on(ChatLog.EditAsked)
+    def edit_asked(self, message: ChatLog.EditAsked) -> None:
+        """``e`` on a message in the log: it goes back to the input, to be sent in its
+        place."""
+        turn = next(
+            (t for t in self.conversation.turns if self._widgets.get(id(t)) is message.widget),
+            None,
+        )
+        if turn is None:
+            self.notify("Only the newer messages of a long conversation can be edited here.")
+            return
+        self.history.leave()
+        self.editing = turn
+        self.input.recall(turn.text, EDITING)
+        self.input.focus()
+
+    @on(ChatInput.HistoryAsked)
+    async def recall(self, message: ChatInput.HistoryAsked) -> None:
+        """↑ / ↓ in the input: a message sent before (the last one, to edit)."""
+        recalled = await self.history.step(self.conversation, message.step)
+        self.editing = recalled.edits if recalled else None
+        message.chat_input.recall(
+            recalled.text if recalled else None, recalled.title if recalled else ""
+        )
+
+    @on(ChatInput.HistoryLeft)
+    def leave_history(self) -> None:
+        self.history.leave()
+        self.editing = None
+
+    @on(ChatInput.Submitted)
+    def _history_done(self) -> None:
+        self.history.leave()
 
     @on(VersionAsked)
     async def show_version(self, message: VersionAsked) -> None:
@@ -153,6 +217,7 @@ class ChatView(ChatReplies):
             lambda: self.post_message(StoreRecovered()),
         )
         self.conversation = self._fresh()
+        self.history = PromptHistory(store)
         self.read_back = ReadBack(
             store, lambda: self.chat_log, self._widgets, self._mark_memory_start
         )

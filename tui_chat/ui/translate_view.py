@@ -19,6 +19,7 @@ from tui_chat.core.visible import visible
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.translation import TranslationJob, TranslationResult
 from tui_chat.ui.batcher import TextBatcher
+from tui_chat.ui.clipboard import copy_text
 from tui_chat.ui.literal import literal
 from tui_chat.ui.screens.dialogs import save_to_file
 from tui_chat.ui.widgets.literal_text_area import LiteralTextArea
@@ -204,11 +205,7 @@ class TranslateView(Vertical):
         if not text:
             self.notify("There is no translation to copy yet.")
             return
-        self.app.copy_to_clipboard(text)
-        self.notify(
-            f"Copied {len(text)} characters. (Through the terminal: a few terminals "
-            "ignore this; select the text with the mouse there.)"
-        )
+        copy_text(self, text, "the translation")
 
     @work
     async def action_save_translation(self) -> None:

@@ -22,10 +22,6 @@ APP_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("Esc", "stop the reply or the translation; what came so far stays"),
             ("F3", "settings"),
             ("F4", "the models on this machine: typing filters, Enter loads one"),
-            (
-                "Click ▸ Thought, t",
-                "show or hide what a reasoning model thought (t in the log; also Ctrl+P)",
-            ),
             ("Ctrl+R", "start the model again after it stopped (said in the banner)"),
             ("Ctrl+P", "command palette"),
             ("F1", "this list (Esc closes it)"),
@@ -37,16 +33,25 @@ APP_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("Enter", "send the message"),
             ("Shift+Enter, Ctrl+J", "new line in the message"),
+            ("Up, Down", "in an empty input: what you sent; first your last, to edit (Esc)"),
+            ("Ctrl+O", "copy the last reply as Markdown (in the log: the one selected)"),
             ("Ctrl+N, Ctrl+L", "new conversation; the open one stays in the list"),
             ("F2", "the saved conversations"),
-            ("Ctrl+G", "ask for the last reply again: a new version, the one before kept"),
-            (
-                "Alt+Left, Alt+Right",
-                "the version before, after (of the newest message that has versions); "
-                "or click ◀ ▶ under a message",
-            ),
+            ("Ctrl+G", "ask for the last reply again (the one before is kept)"),
+            ("Alt+Left, Alt+Right", "the version before, after; or click ◀ ▶ under it"),
             ("Ctrl+S", "save the conversation as a Markdown file"),
             ("Ctrl+C", "copy the selected text"),
+        ),
+    ),
+    (
+        "Chat log (Tab or a click gives it the focus)",
+        (
+            ("Up, Down", "select the message before, after"),
+            ("e", "edit the selected message of yours and send it in its place"),
+            ("b", "copy a code block of the selected message (again: the next one)"),
+            ("Left, Right", "the version before, after of the selected message"),
+            ("Click ⧉ copy", "copy that code block"),
+            ("t, click ▸ Thought", "show or hide what a reasoning model thought (or Ctrl+P)"),
         ),
     ),
     (

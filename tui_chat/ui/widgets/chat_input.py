@@ -61,9 +61,54 @@ class ChatInput(LiteralTextArea):
         """Big pastes, by the placeholder that stands for each in the text."""
         self._pastes = 0
 
+    @dataclass
+    class HistoryAsked(Message):
+        """↑ on the first line of an empty input (or of a message recalled and not
+        changed), ↓ on the last line of one recalled: the message sent before or after."""
+
+        chat_input: ChatInput
+        step: int
+        """-1: an older message; +1: a newer one (after the newest: the input empties)."""
+
+    @dataclass
+    class HistoryLeft(Message):
+        """Esc on a message recalled: the input is empty again."""
+
+        chat_input: ChatInput
+
+    recalled: str | None = None
+    """The text of the message recalled from the history, as it was put in (None: the
+    person writes their own)."""
+
+    def recall(self, text: str | None, title: str = "") -> None:
+        """Put a message sent before in (None: empty the input), the cursor at its end,
+        ``title`` on the border (what Enter will do with it)."""
+        self.recalled = text
+        self.load_text(text or "")
+        self.move_cursor(self.document.end)
+        self.border_title = title
+
     def _on_key(self, event: events.Key) -> None:
         # Textual calls TextArea's own handler next, unless the default is prevented here.
-        if event.key == "enter":
+        recalled = self.recalled is not None and self.text == self.recalled
+        if event.key == "up" and self.cursor_location[0] == 0 and (recalled or not self.text):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.HistoryAsked(self, -1))
+        elif (
+            event.key == "down"
+            and self.recalled is not None
+            and self.cursor_location[0] == self.document.line_count - 1
+        ):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.HistoryAsked(self, 1))
+        elif event.key == "escape" and self.recalled is not None:
+            event.stop()
+            event.prevent_default()
+            self.recall(None)
+            self.post_message(self.HistoryLeft(self))
+        elif event.key == "enter":
             event.stop()
             event.prevent_default()
             self.action_submit()
@@ -93,8 +138,9 @@ class ChatInput(LiteralTextArea):
         return text
 
     def clear(self) -> EditResult:
-        """Empty the input, and forget the big pastes it held."""
+        """Empty the input, and forget the big pastes it held and what was recalled."""
         self._held.clear()
+        self.recalled, self.border_title = None, ""
         return super().clear()
 
     def action_submit(self) -> None:

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Click
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -20,10 +21,19 @@ from tui_chat.ui.widgets.log_folding import (
     EarlierLine,
     FoldingLog,
 )
+from tui_chat.ui.widgets.markdown_lines import code_blocks
 from tui_chat.ui.widgets.reply import REPLY_ENDINGS, Reply
-from tui_chat.ui.widgets.versions import ask_version, step_at, version_line
+from tui_chat.ui.widgets.versions import CopyAsked, ask_version, step_at, version_line
 
-__all__ = ["SHOWN_AT_MOST", "SHOWN_PER_SCROLL", "ChatLog", "Notice", "Reply", "UserMessage"]
+__all__ = [
+    "SHOWN_AT_MOST",
+    "SHOWN_PER_SCROLL",
+    "ChatLog",
+    "EarlierReply",
+    "Notice",
+    "Reply",
+    "UserMessage",
+]
 
 LONG_MESSAGE_CHARS = 20_000
 """A message longer than this is shown shortened in the log (it is sent whole)."""
@@ -51,6 +61,13 @@ Entry = tuple[str, str, DoneReason, str, tuple[int, int]]
 (its number, how many) among the versions that begin with it."""
 
 
+def message_source(widget: Widget | None) -> str:
+    """What a message in the log says, as written (a reply's Markdown)."""
+    if isinstance(widget, UserMessage | Reply | EarlierReply):
+        return widget.source
+    return ""
+
+
 class UserMessage(SizedOnce, Static):
     """What the person sent, shown literally (never parsed as markup), and which of its
     versions it is, if it was edited."""
@@ -67,6 +84,11 @@ class UserMessage(SizedOnce, Static):
         if line:
             shown.append("\n" + line, style="dim")
         return shown
+
+    @property
+    def source(self) -> str:
+        """The message as written."""
+        return self._text
 
     def set_text(self, text: str) -> None:
         """Show ``text`` instead."""
@@ -100,8 +122,85 @@ class ChatLog(FoldingLog):
     the model reading the prompt."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
+        Binding("up", "select(-1)", "Previous message", show=False),
+        Binding("down", "select(1)", "Next message", show=False),
+        Binding("left", "version(-1)", "Version before", show=False),
+        Binding("right", "version(1)", "Version after", show=False),
+        Binding("e", "edit", "Edit"),
+        Binding("b", "copy_code", "Copy code"),
         Binding("t", "toggle_thinking", "Thinking"),
     ]
+
+    class EditAsked(Message):
+        """``e`` on a message the person sent: to be edited and sent again."""
+
+        def __init__(self, widget: UserMessage) -> None:
+            super().__init__()
+            self.widget = widget
+
+    _selected: Widget | None = None
+    _code_block = 0
+    """Which code block of the selected message ``b`` copies next."""
+
+    @property
+    def selected(self) -> Widget | None:
+        """The message ↑ and ↓ moved to while the log has the focus (None: none yet)."""
+        return self._selected if self._selected in self.children else None
+
+    def _messages(self) -> list[Widget]:
+        return [
+            w
+            for w in self.entries
+            if isinstance(w, UserMessage | Reply | EarlierReply) and w.display
+        ]
+
+    def select(self, widget: Widget | None) -> None:
+        """Make ``widget`` the selected message, and show it."""
+        if self._selected is not None:
+            self._selected.remove_class("selected")
+        self._selected, self._code_block = widget, 0
+        if widget is not None:
+            widget.add_class("selected")
+            self.scroll_to_widget(widget, animate=False, top=widget.size.height > self.size.height)
+
+    def action_select(self, step: int) -> None:
+        """Select the message before or after the selected one (↑ / ↓)."""
+        messages = self._messages()
+        if not messages:
+            return
+        current = self.selected
+        at = messages.index(current) + step if current in messages else len(messages) - 1
+        self.select(messages[max(0, min(at, len(messages) - 1))])
+
+    def on_focus(self) -> None:
+        if self.selected is None:
+            self.action_select(0)
+
+    def action_version(self, step: int) -> None:
+        """The version before or after of the selected message (← / →)."""
+        widget = self.selected
+        versions = getattr(widget, "versions", (1, 1))
+        if widget is not None and versions[1] > 1:
+            ask_version(widget, versions, step)
+
+    def action_edit(self) -> None:
+        """Edit the selected message and send it again (``e``)."""
+        if isinstance(self.selected, UserMessage):
+            self.post_message(self.EditAsked(self.selected))
+        else:
+            self.notify("Select a message you sent (↑ ↓) to edit it; Ctrl+G asks a reply again.")
+
+    def action_copy_code(self) -> None:
+        """Copy a code block of the selected message (``b``; again: the next one)."""
+        widget = self.selected
+        blocks = code_blocks(message_source(widget)) if widget is not None else []
+        if not blocks:
+            self.notify("The selected message has no code block.")
+            return
+        n = self._code_block % len(blocks)
+        self._code_block = n + 1
+        what = "the code block" if len(blocks) == 1 else f"code block {n + 1} of {len(blocks)}"
+        self.post_message(CopyAsked(blocks[n], what))
 
     hide_thinking = False
     """Replies read back show no line for a reasoning model's thinking (``show_thinking``)."""
@@ -251,8 +350,19 @@ class ChatLog(FoldingLog):
         await self._append(widget)
         return widget
 
+    async def remove_from(self, first: Widget) -> None:
+        """Remove ``first`` and every entry after it."""
+        entries = self.entries
+        if first in entries:
+            gone = entries[entries.index(first) :]
+            if self._marker in gone:
+                self._marker = None
+            if self._selected in gone:
+                self._selected = None
+            await self.remove_children(gone)
+
     async def clear(self) -> None:
         """Remove everything (the spare exchange stays)."""
-        self._unbuilt, self._earlier = 0, None
+        self._unbuilt, self._earlier, self._selected = 0, None, None
         await self.remove_children(self.entries)
         self._say_folded()

@@ -13,9 +13,9 @@ from textual.widgets import Static
 from tui_chat.core.visible import visible
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import SizedOnce
-from tui_chat.ui.widgets.markdown_lines import open_clicked_link, render_markdown
+from tui_chat.ui.widgets.markdown_lines import clicked_code, open_clicked_link, render_markdown
 from tui_chat.ui.widgets.thought import fold_line, folded
-from tui_chat.ui.widgets.versions import ask_version, step_at, version_line
+from tui_chat.ui.widgets.versions import CopyAsked, ask_version, step_at, version_line
 
 THOUGHT_STYLE = Style(dim=True, italic=True)
 """The thinking of a reply read back (a streaming one takes the theme's muted colour)."""
@@ -73,6 +73,11 @@ class EarlierReply(SizedOnce, Static):
         self._rendered: tuple[int, _Lines] | None = None
 
     @property
+    def source(self) -> str:
+        """The reply's Markdown (its answer)."""
+        return self._text
+
+    @property
     def thinking_line(self) -> str:
         """The folded thinking's line, as shown ("" when there is none)."""
         if not self._thinking:
@@ -127,6 +132,10 @@ class EarlierReply(SizedOnce, Static):
         line = version_line(*self.versions)
         if line and event.y == len(self._lines(self.content_region.width).lines) - 1:
             ask_version(self, self.versions, step_at(line, event.x))
+            return
+        code = clicked_code(event)
+        if code is not None:
+            self.post_message(CopyAsked(code, "the code block"))
             return
         open_clicked_link(self, event)
 

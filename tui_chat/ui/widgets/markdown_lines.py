@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
 HREF = "href"
+CODE = "code"
+"""Meta key of a code block's copy line: the code (a click there copies it)."""
 """Key of the style meta that carries a link's address (a click opens it)."""
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -69,6 +71,7 @@ def _markdown_class() -> type[RichMarkdown]:
     from rich.markdown import CodeBlock, Heading, ListItem, Markdown, TableElement
     from rich.syntax import Syntax
     from rich.table import Table
+    from rich.text import Text
 
     class LeftHeading(Heading):
         LEVEL_ALIGN = {}  # noqa: RUF012 (Rich's own declaration): every level to the left
@@ -107,6 +110,10 @@ def _markdown_class() -> type[RichMarkdown]:
         def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
             code = str(self.text).rstrip()
             lexer = "text" if self.plain else (self.lexer_name or "text")
+            if not self.plain:  # a finished block: a line to click to copy it
+                name = visible(self.lexer_name or "")[:20] if self.lexer_name != "text" else ""
+                copy = Style(dim=True) + Style.from_meta({CODE: code})
+                yield Text(f"⧉ copy {name or 'code'}", style=copy)
             yield Syntax(code, lexer, theme=self.theme, word_wrap=True, padding=1)
 
     class PlainCode(NamedCode):
@@ -168,6 +175,15 @@ def render_markdown(
 ) -> list[Strip]:
     """Markdown ``text`` as lines of ``options.max_width`` cells, on a base ``style``."""
     return render_tokens(console, options, markdown_parser().parse(text), style)
+
+
+def code_blocks(text: str) -> list[str]:
+    """The code of each code block in Markdown ``text``, in order."""
+    return [
+        t.content.rstrip("\n")
+        for t in markdown_parser().parse(text)
+        if t.type in ("fence", "code_block")
+    ]
 
 
 def _blocks(tokens: list[Token]) -> list[int]:
@@ -419,6 +435,12 @@ def _offset_of_line(text: str, source_lines: list[int] | None) -> int:
     for _ in range(source_lines[0] if source_lines else 0):
         offset = text.index("\n", offset) + 1
     return offset
+
+
+def clicked_code(click: Click) -> str | None:
+    """The code of the block whose copy line was clicked (None: not such a line)."""
+    code = click.style.meta.get(CODE)
+    return code if isinstance(code, str) else None
 
 
 def open_clicked_link(widget: Widget, click: Click) -> None:

@@ -1,6 +1,6 @@
-"""The line under a message that begins versions of the conversation (a reply asked for
-again, a message edited): ``◀ 2/3 ▶``, a click on an arrow shows the version before or
-after it."""
+"""What a click or a key on a message in the log asks for: another version of the
+conversation (the line ``◀ 2/3 ▶`` under a message that begins versions: a reply asked
+for again, a message edited), or a copy of it or of one of its code blocks."""
 
 from __future__ import annotations
 
@@ -39,3 +39,13 @@ def ask_version(widget: Widget, versions: tuple[int, int], step: int) -> None:
     version, count = versions
     if step and 1 <= version + step <= count:
         widget.post_message(VersionAsked(widget, version + step))
+
+
+class CopyAsked(Message):
+    """A message's Markdown, or one of its code blocks, to copy."""
+
+    def __init__(self, text: str, what: str) -> None:
+        super().__init__()
+        self.text = text
+        self.what = what
+        """What it is, in words ("the reply", "the code block")."""
