@@ -15,8 +15,9 @@ from tests.helpers import (
     reply_finished,
     wait_until,
 )
+from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.script import Echo, Say, Script, Vary, says
+from tui_chat.core.script import Echo, Hold, Say, Script, Vary, says
 from tui_chat.core.store import Store
 from tui_chat.core.store_versions import Fork
 from tui_chat.ui.app import ChatApp
@@ -241,3 +242,46 @@ async def test_e_on_a_message_in_the_log_edits_it_and_sends_it_in_its_place(
         texts, forks = stored(paths, chat.conversation.id)
         assert texts[2:] == ["Second, edited.", "Second, edited."]
         assert forks == {2: Fork(2, 2, 2)}
+
+
+async def test_ctrl_f_goes_on_with_a_reply_cut_at_the_token_limit_in_the_same_reply(
+    make_app: Callable[..., ChatApp], paths: UserPaths
+) -> None:
+    app = make_app(script=Script(default=says("One two three four five six.")), max_tokens=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat = app.main.chat
+        await put_and_send(app, pilot, "Count.")
+        turn = await reply_finished(app)
+        assert (turn.text, turn.status) == ("One two three", TurnStatus.LENGTH)
+        await pilot.pause()
+        assert "^f Continue" in footer(app)
+        await pilot.press("ctrl+f")
+        await wait_until(lambda: turn.text == "One two three four five six", message="more")
+        await reply_finished(app)
+        await pilot.press("ctrl+f")
+        await wait_until(lambda: turn.text == "One two three four five six.", message="all")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.COMPLETE
+        assert len(in_log(app, Reply)) == 1, "the same reply, not another"
+        await wait_until(lambda: in_log(app, Reply)[0].source == turn.text, message="shown")
+        await pilot.pause()
+        assert "^f Continue" not in footer(app), "it finished: nothing to go on with"
+        assert stored(paths, chat.conversation.id)[0] == ["Count.", "One two three four five six."]
+
+
+async def test_a_stopped_reply_goes_on_after_where_it_was_stopped(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    script = Script(default=(Say.text("Once upon"), Hold(), Say.text(" a time.")))
+    app = make_app(script=script)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "A story?")
+        await wait_until(lambda: "Once upon" in drawn(app), message="the start")
+        await pilot.press("escape")
+        turn = await reply_finished(app)
+        assert (turn.text, turn.status) == ("Once upon", TurnStatus.STOPPED)
+        await pilot.press("ctrl+f")
+        await wait_until(lambda: turn.text == "Once upon a time.", message="the rest")
+        assert (await reply_finished(app)).status is TurnStatus.COMPLETE

@@ -147,6 +147,23 @@ def test_the_length_limit_is_for_the_answer_and_thinking_the_template_opened_is_
     assert result.usage.completion_tokens == len(thought) + 2
 
 
+def test_a_reply_that_goes_on_is_in_the_prompt_where_a_reply_begins(engine: Engine) -> None:
+    """The template renders the conversation up to where the model's reply begins; the
+    reply so far follows, and the model writes what comes next."""
+    llm = engine._llm
+    asked = (ChatMessage("user", "Count to ten."),)
+    started = (*asked, ChatMessage("assistant", "One, two,"))
+    prompt = llm.detokenize(engine.prompt_tokens(started, continues=True), special=True)
+    assert prompt == llm.detokenize(engine.prompt_tokens(asked), special=True) + b"One, two,"
+    engine.clear()
+    pieces: list[str] = []
+    request = Generate(1, started, 4, GREEDY, continues=True)
+    result = engine.generate(request, pieces.append, lambda _done, _total: None)
+    assert result.reason in (DoneReason.LENGTH, DoneReason.FINISHED)
+    assert 0 < result.usage.completion_tokens <= 4
+    assert result.usage.prompt_tokens == len(engine.prompt_tokens(started, continues=True))
+
+
 def test_next_turn_reuses_the_prompt_and_clear_forgets_it(engine: Engine) -> None:
     engine.clear()
     run(engine, "Hello there.")

@@ -17,6 +17,8 @@ class TurnStatus(StrEnum):
     """The state of one message (as stored)."""
 
     COMPLETE = "complete"
+    LENGTH = "length"
+    """Complete as far as the token limit let it be: it may go on."""
     STREAMING = "streaming"
     STOPPED = "stopped"
     INTERRUPTED = "interrupted"
@@ -27,11 +29,16 @@ class TurnStatus(StrEnum):
         """The status a reply gets when it ends for ``reason``."""
         return {
             DoneReason.FINISHED: cls.COMPLETE,
-            DoneReason.LENGTH: cls.COMPLETE,
+            DoneReason.LENGTH: cls.LENGTH,
             DoneReason.STOPPED: cls.STOPPED,
             DoneReason.INTERRUPTED: cls.INTERRUPTED,
             DoneReason.ERROR: cls.FAILED,
         }[reason]
+
+    @property
+    def may_go_on(self) -> bool:
+        """A reply with this status can be continued (it was cut, not finished)."""
+        return self in (TurnStatus.LENGTH, TurnStatus.STOPPED, TurnStatus.INTERRUPTED)
 
     @classmethod
     def read(cls, stored: str) -> TurnStatus:
@@ -47,6 +54,7 @@ class TurnStatus(StrEnum):
         """How a reply with this status ended (a saved "streaming" one was cut off)."""
         return {
             TurnStatus.COMPLETE: DoneReason.FINISHED,
+            TurnStatus.LENGTH: DoneReason.LENGTH,
             TurnStatus.STREAMING: DoneReason.INTERRUPTED,
             TurnStatus.STOPPED: DoneReason.STOPPED,
             TurnStatus.INTERRUPTED: DoneReason.INTERRUPTED,

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 STATUS_NOTES = {
+    "length": "cut off at the token limit",
     "stopped": "stopped",
     "interrupted": "interrupted: the model worker crashed",
     "streaming": "interrupted",

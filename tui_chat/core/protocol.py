@@ -103,13 +103,17 @@ class Generate:
     request_id: int
     """Chosen by the service; every response to this request names it."""
     messages: tuple[ChatMessage, ...]
-    """The conversation so far, ending with the user's newest message."""
+    """The conversation so far, ending with the user's newest message (or the reply to
+    go on with, see ``continues``)."""
     max_tokens: int
     """Most new tokens for this reply; the worker counts them."""
     sampling: Sampling = field(default_factory=Sampling)
     """How to choose tokens."""
     keep: int = 0
     """Leading messages that are never left out to fit the context (the system prompt)."""
+    continues: bool = False
+    """The newest message is the start of the model's reply (cut at the token limit or
+    stopped), which it goes on writing, instead of one of the person's."""
 
 
 @dataclass(frozen=True, slots=True)

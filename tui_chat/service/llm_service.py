@@ -135,10 +135,12 @@ class LlmService:
         sampling: Sampling | None = None,
         keep: int = 0,
         listener: Listener | None = None,
+        continues: bool = False,
     ) -> int:
         """Ask for a reply to ``messages``; returns the request id. While the model
         loads, the request waits. ``listener`` (else the sink) hears its tokens,
-        progress, error and, always last, its ``Done``.
+        progress, error and, always last, its ``Done``. With ``continues``, the last
+        message is a reply the model goes on writing.
 
         Raises:
             ServiceUnavailableError: The breaker is open, the load failed, or closed.
@@ -153,6 +155,7 @@ class LlmService:
             max_tokens or self.settings.max_tokens,
             sampling or self.settings.sampling,
             keep,
+            continues,
         )
         self._requests.add(request, listener or self._sink)
         self._dispatch()

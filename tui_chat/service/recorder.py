@@ -83,6 +83,19 @@ class ConversationRecorder:
             if new:  # a new conversation is saved: what failed before is behind
                 self._on_recovered()
 
+    def resume(self, reply: Turn) -> None:
+        """``reply`` goes on being written (it was cut at the token limit or stopped):
+        what comes is recorded after what it has."""
+        reply.status = TurnStatus.STREAMING
+        message_id = reply.message_id
+        if message_id is not None:
+            told = reply.told_apart()
+            self._store.submit(
+                lambda s: s.update_message(
+                    message_id, told.answer, "streaming", thinking=told.thinking
+                )
+            )
+
     def listen(self, conversation: Conversation, reply: Turn, then: Listener) -> Listener:
         """A listener for the request that writes ``reply``: it records each event into
         the conversation and the store, then hands it to ``then``."""

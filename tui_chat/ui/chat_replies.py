@@ -19,6 +19,7 @@ from textual.widget import Widget
 
 from tui_chat.core.conversation import Conversation, Turn
 from tui_chat.core.protocol import (
+    ChatMessage,
     ContextTrimmed,
     Done,
     DoneReason,
@@ -230,6 +231,35 @@ class ChatReplies(Vertical):
         finally:
             self._sending = False
 
+    async def continue_reply(self) -> None:
+        """Have the last reply go on from where it was cut (at the token limit, by Esc or
+        a crash), in the same reply."""
+        conversation = self.conversation
+        last = conversation.turns[-1] if conversation.turns else None
+        if last is None or last.role != "assistant" or not last.status.may_go_on:
+            self.notify("Only a reply cut at the token limit or stopped can go on.")
+            return
+        if self._cannot_ask():
+            return
+        self._sending = True
+        self.screen.refresh_bindings()
+        try:
+            await self._forget_from(last)
+            if last.thinking:  # read back, its thinking saved apart: as the model wrote it
+                last.parts = [f"<think>\n{last.thinking}\n</think>\n\n{last.text}"]
+            last.thinking = None
+            reply = await self.chat_log.add_reply(self.service.settings.stream_cpu_budget or None)
+            reply.hide_thinking = self.chat_log.hide_thinking
+            reply.versions = (last.version, last.versions)
+            self._widgets[id(last)] = reply
+            reply.append(last.text)
+            exchange = _Exchange(last, reply)
+            exchange.shown.set()
+            self.recorder.resume(last)
+            self._generate(conversation, exchange, continues=True)
+        finally:
+            self._sending = False
+
     def _new_exchange(self, text: str, user: Turn, turn: Turn) -> tuple[_Exchange, Widget]:
         """The widgets of a message and its reply (mounted beforehand), not yet shown."""
         message_widget, reply = self.chat_log.new_exchange(
@@ -269,15 +299,25 @@ class ChatReplies(Vertical):
         return model.name if model else self.service.settings.model.stem
 
     def _generate(
-        self, conversation: Conversation, exchange: _Exchange, sampling: Sampling | None = None
+        self,
+        conversation: Conversation,
+        exchange: _Exchange,
+        sampling: Sampling | None = None,
+        *,
+        continues: bool = False,
     ) -> None:
-        """Ask for the reply; what the model sends is recorded, then comes here."""
+        """Ask for the reply (with ``continues``, for more of it); what the model sends
+        is recorded, then comes here."""
         turn = exchange.turn
+        messages = conversation.messages_for(turn)
+        if continues:
+            messages.append(ChatMessage("assistant", turn.text))
         try:
             request_id = self.service.generate(
-                conversation.messages_for(turn),
+                messages,
                 sampling=sampling,
                 keep=conversation.kept,
+                continues=continues,
                 listener=self.recorder.listen(conversation, turn, partial(self._heard, exchange)),
             )
         except ServiceUnavailableError as e:  # it stopped while the message was saved

@@ -67,6 +67,7 @@ class ChatView(ChatReplies):
         Binding("ctrl+l", "new", "Clear", show=False),
         Binding("ctrl+s", "save_markdown", "Save", show=False),
         Binding("ctrl+g", "regenerate", "Again"),
+        Binding("ctrl+f", "continue_reply", "Continue"),
         Binding("ctrl+o", "copy_message", "Copy"),
         Binding("alt+left", "version(-1)", "Version before", show=False),
         Binding("alt+right", "version(1)", "Version after", show=False),
@@ -74,12 +75,20 @@ class ChatView(ChatReplies):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # In the footer only when there is a reply to act on, and none is being written.
-        if action in ("regenerate", "copy_message"):
+        if action in ("regenerate", "continue_reply", "copy_message"):
             turns = self.conversation.turns
             last = turns[-1] if turns else None
-            can = not self.replying and (action != "regenerate" or self.service.accepts_requests)
-            return last is not None and last.role == "assistant" and can
+            if last is None or last.role != "assistant" or self.replying:
+                return False
+            if action == "copy_message":
+                return True
+            may_go_on = action != "continue_reply" or last.status.may_go_on
+            return self.service.accepts_requests and may_go_on
         return True
+
+    async def action_continue_reply(self) -> None:
+        """Have the last reply go on where it was cut (Ctrl+F), in the same reply."""
+        await self.continue_reply()
 
     async def action_regenerate(self) -> None:
         """Ask for the last reply again (Ctrl+G), the one before kept as a version."""

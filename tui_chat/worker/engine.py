@@ -196,10 +196,10 @@ class Engine:
             + (", no weight repacking (the CPU advertises AMX)" if cpu_has_amx() else "")
         )
 
-    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+    def prompt_tokens(self, messages: Sequence[ChatMessage], continues: bool = False) -> list[int]:
         """Render the conversation with the chat template and tokenize it (see
         ``ChatPrompt.tokens``)."""
-        return self._prompt.tokens(messages)
+        return self._prompt.tokens(messages, continues)
 
     def count_text(self, text: str) -> int:
         """Tokens in ``text`` on its own (no start-of-text token, special tokens as text)."""
@@ -293,7 +293,7 @@ class Engine:
 
         def measure(messages: Sequence[ChatMessage]) -> int:
             nonlocal tokens
-            tokens = self.prompt_tokens(messages)
+            tokens = self.prompt_tokens(messages, request.continues)
             return len(tokens)
 
         _, dropped = fit_messages(request, self._llm.n_ctx(), measure)
@@ -335,7 +335,10 @@ class Engine:
         # A template that opens the thinking itself: the reply's text says so too, as if
         # the model had written it, for everything that tells its thinking apart.
         opened = opened_by(llm.detokenize(tokens[-8:], special=True).decode("utf-8", "ignore"))
-        count = ThinkingCount(opened)
+        if request.continues:  # the reply so far is in the prompt: the count goes on from it
+            count, opened = ThinkingCount(request.messages[-1].content), ""
+        else:
+            count = ThinkingCount(opened)
         first_at = last_at = 0.0
         reason = DoneReason.LENGTH
         self._set_abort_callback(True)

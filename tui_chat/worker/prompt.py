@@ -16,6 +16,7 @@ import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter, format_chatml
 
 from tui_chat.core.protocol import ChatMessage
+from tui_chat.core.thinking import opened_by
 from tui_chat.worker.results import RequestError
 
 TEMPLATE_SECONDS = 10.0
@@ -74,8 +75,10 @@ class ChatPrompt:
             return ""
         return llama_lib.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace")
 
-    def tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        """Render the conversation with the chat template and tokenize it.
+    def tokens(self, messages: Sequence[ChatMessage], continues: bool = False) -> list[int]:
+        """Render the conversation with the chat template and tokenize it; with
+        ``continues``, its last message is the start of the reply, which the prompt
+        ends with (the template renders the rest, up to where a reply begins).
 
         Raises:
             RequestError: The template failed or ran out of time; the model cannot chat.
@@ -83,6 +86,9 @@ class ChatPrompt:
         # The template comes with the model file, from anywhere: llama-cpp-python runs it
         # in Jinja's sandbox; whatever goes wrong in it refuses the request, and a
         # template that runs away is stopped.
+        started = ""
+        if continues:
+            messages, started = messages[:-1], messages[-1].content
         try:
             with _time_limit(TEMPLATE_SECONDS):
                 rendered = self._formatter(
@@ -99,6 +105,13 @@ class ChatPrompt:
                 "cannot be used for chat. Choose another model."
             ) from None
         prompt: str = rendered.prompt  # type: ignore[attr-defined]
+        if started:
+            # A template that opens the thinking has it in the prompt already (and the
+            # reply's text has it too, see the engine).
+            opened = opened_by(prompt[-32:])
+            if opened and started.lstrip().startswith(opened):
+                started = started.lstrip()[len(opened) :]
+            prompt += started
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
 
     def control_tokens(self, texts: Iterable[str]) -> frozenset[int]:

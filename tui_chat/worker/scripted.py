@@ -34,6 +34,7 @@ from tui_chat.core.script import (
     Read,
     Say,
     Script,
+    Step,
     Vary,
     tokens,
 )
@@ -69,6 +70,25 @@ def prompt_tokens(messages: Sequence[ChatMessage]) -> list[str]:
     """The conversation in ChatML, in the script's tokens."""
     rendered = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
     return tokens(rendered + "<|im_start|>assistant\n")
+
+
+def _after(steps: Sequence[Step], said: int) -> list[Step]:
+    """``steps`` without the pieces of their first ``said`` characters (a reply that goes
+    on from where it was cut says the rest)."""
+    rest: list[Step] = []
+    going_on = False
+    """Past what was said: the steps from here on are played as they are."""
+    for step in steps:
+        if isinstance(step, Say) and not going_on:
+            pieces = list(step.pieces)
+            while pieces and said > 0:
+                said -= len(pieces.pop(0))
+            if pieces:
+                rest.append(Say(tuple(pieces), step.every))
+                going_on = True
+        elif going_on or not isinstance(step, Hold | End):
+            rest.append(step)  # (a hold or an end before the rest: where it was cut)
+    return rest
 
 
 class _Stopped(Exception):
@@ -166,10 +186,14 @@ class ScriptedEngine:
         prompt_seconds = decode_seconds = 0.0
         reason = DoneReason.FINISHED
         newest, seed = messages[-1].content, request.sampling.seed
+        if request.continues:  # the person's message the reply goes on answering
+            newest = next((m.content for m in reversed(messages) if m.role == "user"), "")
         steps = [
             s.say(newest) if isinstance(s, Echo) else s.say(seed) if isinstance(s, Vary) else s
             for s in self._script.steps_for(newest)
         ]
+        if request.continues:
+            steps = _after(steps, len(messages[-1].content))
         try:
             for n, step in enumerate(steps):
                 match step:

@@ -38,6 +38,7 @@ APP_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("Ctrl+N, Ctrl+L", "new conversation; the open one stays in the list"),
             ("F2", "the saved conversations"),
             ("Ctrl+G", "ask for the last reply again (the one before is kept)"),
+            ("Ctrl+F", "the last reply goes on where it was cut (token limit, Esc)"),
             ("Alt+Left, Alt+Right", "the version before, after; or click ◀ ▶ under it"),
             ("Ctrl+S", "save the conversation as a Markdown file"),
             ("Ctrl+C", "copy the selected text"),
