@@ -285,3 +285,50 @@ async def test_a_stopped_reply_goes_on_after_where_it_was_stopped(
         await pilot.press("ctrl+f")
         await wait_until(lambda: turn.text == "Once upon a time.", message="the rest")
         assert (await reply_finished(app)).status is TurnStatus.COMPLETE
+
+
+async def test_f3_gives_the_open_conversation_its_own_settings_from_its_next_message(
+    make_app: Callable[..., ChatApp], paths: UserPaths
+) -> None:
+    from textual.widgets import Input, TextArea
+
+    from tui_chat.ui.screens.settings import SettingsScreen
+
+    app = make_app(script=Script(default=says("One two three four five.")), max_tokens=100)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        chat = app.main.chat
+        await put_and_send(app, pilot, "Count.")
+        assert (await reply_finished(app)).text == "One two three four five."
+        await pilot.press("f3")
+        await wait_until(lambda: isinstance(app.screen, SettingsScreen), message="F3")
+        screen = app.screen
+        assert screen.query_one("#conversation-max_tokens", Input).value == "100"
+        screen.query_one("#conversation-max_tokens", Input).value = "2"
+        screen.query_one("#conversation-temperature", Input).value = "0.9"
+        screen.query_one("#conversation-system_prompt", TextArea).load_text("Count slowly.")
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: not isinstance(app.screen, SettingsScreen), message="saved")
+        assert chat.conversation.settings == {"max_tokens": 2, "temperature": 0.9}
+        assert app.service.settings.max_tokens == 100, "the defaults are as they were"
+        await put_and_send(app, pilot, "Again.")
+        assert (await reply_finished(app)).text == "One two", "its own limit"
+        sent = chat.conversation.messages_for()
+        assert sent[0].content == "Count slowly."
+        conversation_id = chat.conversation.id
+        # Saved with it, and shown in the export.
+        store = Store.open(paths.store)
+        saved = store.load(conversation_id or 0)
+        store.close()
+        assert saved is not None
+        assert (saved.system_prompt, saved.settings) == (
+            "Count slowly.",
+            {"max_tokens": 2, "temperature": 0.9},
+        )
+        # A new conversation follows the defaults.
+        await pilot.press("ctrl+n")
+        await put_and_send(app, pilot, "Count.")
+        assert (await reply_finished(app)).text == "One two three four five."
+        # Opened again, the conversation has its own settings again.
+        await chat.open(conversation_id or 0)
+        assert chat.conversation.settings == {"max_tokens": 2, "temperature": 0.9}

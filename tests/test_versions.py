@@ -3,17 +3,22 @@ again; each kept, any of them shown again (``core.store_versions``)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tui_chat.core.paths import HOME_ENV
 from tui_chat.core.store import Store
 from tui_chat.core.store_versions import Fork
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    store = Store.open(tmp_path / "conversations.db")
+    store = Store.open(tmp_path / "home" / "data" / "conversations.db")
     yield store  # type: ignore[misc]
     store.close()
 
@@ -115,3 +120,66 @@ def test_a_conversation_keeps_its_own_settings(store: Store) -> None:
     loaded = store.load(c)
     assert loaded is not None
     assert (loaded.system_prompt, loaded.settings) == ("Be terse.", {"temperature": 0.9})
+
+
+def tui_chat(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, HOME_ENV: str(home)}
+    command = [str(Path(sys.executable).with_name("tui-chat")), *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=30, env=env)
+
+
+def test_a_conversation_with_versions_goes_through_export_and_import_whole(
+    tmp_path: Path, store: Store
+) -> None:
+    """Everything the store keeps of a conversation (its versions within versions, its
+    settings, a reply's thinking) is in the JSON export, and an import brings it back:
+    the import's export is the same document."""
+    c = chat(store, "Hi", "Hello")
+    store.update_message(2, "Hello", "complete", 12, 3, thinking="Greet back.")
+    store.add_version(c, 1, [("assistant", "Hey", "complete")])
+    store.add_message(c, "user", "More?", "complete")
+    store.add_message(c, "assistant", "Sure.", "length")
+    store.add_version(c, 3, [("assistant", "No.", "stopped")])
+    store.add_version(c, 0, [("user", "Hi there", "complete"), ("assistant", "Yo", "complete")])
+    store.show_version(c, 0, 1)
+    store.set_settings(c, "Be brief.", {"temperature": 0.7, "max_tokens": 99})
+    exported = tui_chat(
+        store.path.parent.parent, "export", str(c), "--format", "json", "--with-thinking"
+    )
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads(exported.stdout)
+    assert document["messages"][0]["versions"] == 2
+    assert [m["text"] for m in document["messages"]] == ["Hi", "Hey", "More?", "No."]
+    other = tmp_path / "other-home"
+    imported = tui_chat(other, "import", "-", stdin=exported.stdout)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout == "Imported as conversation 1: tui-chat --open 1\n"
+    again = tui_chat(other, "export", "1", "--format", "json", "--with-thinking")
+    assert {**json.loads(again.stdout), "id": c} == document
+    markdown = tui_chat(other, "export", "1").stdout
+    assert "_Its own settings: temperature 0.7 · max_tokens 99_" in markdown
+    assert "**You** _(version 1 of 2)_\n\nHi\n" in markdown
+    assert "**Assistant** _(version 2 of 2, stopped)_\n\nNo." in markdown
+    assert "## Other versions\n\n### Version 2 from message 1\n\n**You**\n\nHi there" in markdown
+    # The versions are there to be shown, not only to be exported.
+    back = Store.open(other / "data" / "conversations.db")
+    assert back.show_version(1, 0, 2)
+    assert texts(back, 1) == ["Hi there", "Yo"]
+    back.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("not json", "it is not JSON"),
+        ('{"title": "x"}', "it is not a conversation written by tui-chat export"),
+        ('{"format": "tui-chat conversation 1", "title": 5}', "a field is missing or wrong"),
+    ],
+)
+def test_an_import_of_something_else_says_what_is_wrong(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    result = tui_chat(tmp_path / "home", "import", "-", stdin=text)
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr

@@ -14,6 +14,7 @@ from importlib import import_module
 COMMANDS = {
     "translate": ("tui_chat.commands.translate", "run_translate"),
     "export": ("tui_chat.commands.conversations", "run_export"),
+    "import": ("tui_chat.commands.conversations", "run_import"),
     "search": ("tui_chat.commands.conversations", "run_search"),
     "bench": ("tui_chat.commands.bench", "run_bench"),
     "models": ("tui_chat.commands.models", "run_models"),

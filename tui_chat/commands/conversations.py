@@ -1,5 +1,5 @@
-"""`tui-chat --list`, `--continue`/`--open ID` checks, `tui-chat export` and
-`tui-chat search`."""
+"""`tui-chat --list`, `--continue`/`--open ID` checks, `tui-chat export`, `tui-chat
+import` and `tui-chat search`."""
 
 from __future__ import annotations
 
@@ -131,6 +131,44 @@ def find_conversation(path: Path, conversation_id: int | None) -> int | None:
             store.close()
 
 
+def run_import(argv: Sequence[str]) -> int:
+    """`tui-chat import FILE`: a conversation `tui-chat export --format json` wrote, added
+    to the saved ones."""
+    parser = argparse.ArgumentParser(
+        prog="tui-chat import",
+        description="Add a conversation that `tui-chat export --format json` wrote (its "
+        "versions and settings too; its thinking if exported --with-thinking).",
+    )
+    parser.add_argument("file", metavar="FILE", help="the JSON file; - reads standard input")
+    args = parser.parse_args(argv)
+    problem = home_problem()
+    if problem:
+        print(f"tui-chat import: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from tui_chat.core.export import NotAnExport, read_json
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        fields, messages, aside = read_json(text)
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"tui-chat import: {args.file} cannot be read: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except NotAnExport as e:
+        print(f"tui-chat import: {visible(args.file)}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = Store.open(user_paths().store)
+    except StoreError as e:
+        print(f"tui-chat: the conversation store cannot be used: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        conversation_id = store.add_whole(fields, messages, aside)
+    finally:
+        store.close()
+    print(f"Imported as conversation {conversation_id}: tui-chat --open {conversation_id}")
+    return EXIT_OK
+
+
 def run_export(argv: Sequence[str]) -> int:
     """`tui-chat export ID [--format md|json]`: a conversation to standard output."""
     parser = argparse.ArgumentParser(
@@ -156,6 +194,7 @@ def run_export(argv: Sequence[str]) -> int:
     except StoreError:
         return EXIT_FAILED
     conversation = store.load(args.id) if store else None
+    aside = store.versions(args.id) if store and conversation else []
     if store:
         store.close()
     if conversation is None:
@@ -166,5 +205,5 @@ def run_export(argv: Sequence[str]) -> int:
     from tui_chat.core.export import to_json, to_markdown
 
     write = to_markdown if args.format == "md" else to_json
-    sys.stdout.write(write(conversation, args.with_thinking))
+    sys.stdout.write(write(conversation, args.with_thinking, aside))
     return EXIT_OK

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from tui_chat.core.options import CONVERSATION_KEYS, Value, parse
 from tui_chat.core.protocol import ChatMessage, DoneReason, Role
 from tui_chat.core.thinking import Split, split_reply
 
@@ -94,6 +95,23 @@ class Turn:
         return split_reply(self.text)
 
 
+def own_settings(saved: dict[str, object]) -> dict[str, Value]:
+    """A conversation's own settings as saved: those it may have, each as it would be
+    typed (what another tui-chat or a hand wrote otherwise is left out)."""
+    own: dict[str, Value] = {}
+    for key in CONVERSATION_KEYS:
+        if (
+            key in saved
+            and isinstance(saved[key], int | float)
+            and not isinstance(saved[key], bool)
+        ):
+            try:
+                own[key] = parse(key, str(saved[key]))
+            except ValueError:
+                continue
+    return own
+
+
 @dataclass(slots=True)
 class Conversation:
     """The messages of one chat, in order."""
@@ -112,6 +130,9 @@ class Conversation:
     first: int = 0
     """Index (in the whole conversation) of ``turns[0]``: earlier turns, which the model
     no longer gets, stay in the store until someone scrolls up to them."""
+    settings: dict[str, Value] = field(default_factory=dict)
+    """Its own settings (``CONVERSATION_KEYS``, named as in the settings file), where
+    they differ from the defaults."""
 
     @classmethod
     def from_stored(cls, stored: StoredConversation) -> Conversation:
@@ -137,6 +158,7 @@ class Conversation:
             stored.info.title,
             min(max(stored.context_start, first), first + len(turns)),
             first,
+            own_settings(stored.settings),
         )
 
     @property

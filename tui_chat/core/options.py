@@ -226,6 +226,9 @@ SCREEN_ORDER = (
 )  # fmt: skip
 """The settings the settings screen shows, in its order."""
 
+CONVERSATION_KEYS = ("temperature", "top_p", "max_tokens")
+"""The settings a conversation may have of its own (besides its system prompt)."""
+
 
 def parse(key: str, text: str) -> Value:
     """A setting's value from the words a person typed.

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tui_chat.core.paths import private_dir
 from tui_chat.core.store_records import (
@@ -34,7 +35,16 @@ from tui_chat.core.store_records import (
 from tui_chat.core.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from tui_chat.core.store_schema import StoreError, migrate
 from tui_chat.core.store_search import forget_words_of, fts_query
-from tui_chat.core.store_versions import Fork, Packed, forks, new_version, show_version, versions_of
+from tui_chat.core.store_versions import (
+    MESSAGE_COLUMNS,
+    Fork,
+    Packed,
+    add_versions,
+    forks,
+    new_version,
+    show_version,
+    versions_of,
+)
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -161,6 +171,34 @@ class Store:
             (now, role, title_from(text), conversation_id),
         )
         return int(cursor.lastrowid or 0)
+
+    def add_whole(
+        self, fields: dict[str, Any], messages: list[dict[str, Any]], aside: list[Packed]
+    ) -> int:
+        """Add a whole conversation (``export.read_json``'s): its fields, the messages
+        shown (each column given) and the versions aside, in one transaction; its id."""
+        with _transaction(self._conn):
+            cursor = self._conn.execute(
+                "INSERT INTO conversations (title, created, updated, model, system_prompt, "
+                "settings) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    fields["title"],
+                    fields["created"],
+                    max([fields["created"], *(m["updated"] for m in messages)]),
+                    fields["model"],
+                    fields["system_prompt"],
+                    json.dumps(fields["settings"]) if fields["settings"] else "",
+                ),
+            )
+            conversation_id = int(cursor.lastrowid or 0)
+            columns = ", ".join(MESSAGE_COLUMNS)
+            self._conn.executemany(
+                f"INSERT INTO messages (conversation_id, {columns}) "
+                f"VALUES (?, {', '.join('?' * len(MESSAGE_COLUMNS))})",
+                [(conversation_id, *(m[c] for c in MESSAGE_COLUMNS)) for m in messages],
+            )
+            add_versions(self._conn, conversation_id, aside)
+        return conversation_id
 
     def add_version(
         self, conversation_id: int, position: int, messages: list[tuple[str, str, str]]

@@ -23,7 +23,7 @@ Packed = dict[str, Any]
 """A version put aside, as JSON: ``{"messages": [{column: value}], "branches":
 [{"position", "version", "tail": Packed}]}``."""
 
-_COLUMNS = (
+MESSAGE_COLUMNS = (
     "role",
     "text",
     "thinking",
@@ -34,6 +34,7 @@ _COLUMNS = (
     "updated",
     "version",
 )
+"""A message's columns, as a version aside keeps each of its messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +126,34 @@ def _public(position: int, version: int, tail: Packed) -> Packed:
     }
 
 
+def add_versions(conn: sqlite3.Connection, conversation_id: int, aside: list[Packed]) -> None:
+    """Keep ``aside`` (as ``versions_of`` gives them) as the conversation's versions not
+    shown. Inside the caller's transaction."""
+    conn.executemany(
+        "INSERT INTO branches (conversation_id, position, version, tail) VALUES (?, ?, ?, ?)",
+        [
+            (conversation_id, v["position"], v["version"], json.dumps(_tail(v), ensure_ascii=False))
+            for v in aside
+        ],
+    )
+
+
+def _tail(version: Packed) -> Packed:
+    """A version as ``versions_of`` gives it, as a branches row keeps it."""
+    return {
+        "messages": [{c: m[c] for c in MESSAGE_COLUMNS} for m in version["messages"]],
+        "branches": [
+            {"position": v["position"], "version": v["version"], "tail": _tail(v)}
+            for v in version["versions"]
+        ],
+    }
+
+
 def _pack(conn: sqlite3.Connection, conversation_id: int, position: int) -> int:
     """Move the shown messages from ``position`` on, and the versions that begin after
     it, into a branches row; returns the number of the version moved (0: no messages)."""
     rows = conn.execute(
-        f"SELECT id, {', '.join(_COLUMNS)} FROM messages WHERE conversation_id = ? "
+        f"SELECT id, {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE conversation_id = ? "
         "ORDER BY id LIMIT -1 OFFSET ?",
         (conversation_id, position),
     ).fetchall()
@@ -141,7 +165,7 @@ def _pack(conn: sqlite3.Connection, conversation_id: int, position: int) -> int:
         (conversation_id, position),
     ).fetchall()
     tail: Packed = {
-        "messages": [dict(zip(_COLUMNS, row[1:], strict=True)) for row in rows],
+        "messages": [dict(zip(MESSAGE_COLUMNS, row[1:], strict=True)) for row in rows],
         "branches": [{"position": p, "version": v, "tail": json.loads(t)} for _, p, v, t in inner],
     }
     version = int(rows[0][-1])
@@ -159,9 +183,9 @@ def _pack(conn: sqlite3.Connection, conversation_id: int, position: int) -> int:
 def _unpack(conn: sqlite3.Connection, conversation_id: int, tail: Packed) -> None:
     """Make a packed version the shown one: its messages appended, its versions rows."""
     conn.executemany(
-        f"INSERT INTO messages (conversation_id, {', '.join(_COLUMNS)}) "
-        f"VALUES (?, {', '.join('?' * len(_COLUMNS))})",
-        [(conversation_id, *(m[c] for c in _COLUMNS)) for m in tail["messages"]],
+        f"INSERT INTO messages (conversation_id, {', '.join(MESSAGE_COLUMNS)}) "
+        f"VALUES (?, {', '.join('?' * len(MESSAGE_COLUMNS))})",
+        [(conversation_id, *(m[c] for c in MESSAGE_COLUMNS)) for m in tail["messages"]],
     )
     conn.executemany(
         "INSERT INTO branches (conversation_id, position, version, tail) VALUES (?, ?, ?, ?)",

@@ -63,9 +63,13 @@ class ConversationRecorder:
         rows = [(t.role, t.text, "streaming" if t is reply else "complete") for t in turns]
 
         def save(store: Store) -> tuple[int, int, list[int]]:
-            conversation_id = conversation.id or store.create_conversation(
-                model, conversation.system_prompt
-            )
+            conversation_id = conversation.id
+            if conversation_id is None:
+                conversation_id = store.create_conversation(model, conversation.system_prompt)
+                if conversation.settings:
+                    store.set_settings(
+                        conversation_id, conversation.system_prompt, conversation.settings
+                    )
             if fork is not None:
                 return conversation_id, *store.add_version(conversation_id, fork, rows)
             return conversation_id, 1, [store.add_message(conversation_id, *row) for row in rows]
@@ -82,6 +86,14 @@ class ConversationRecorder:
                 turns[0].version = turns[0].versions = version
             if new:  # a new conversation is saved: what failed before is behind
                 self._on_recovered()
+
+    def save_settings(self, conversation: Conversation) -> None:
+        """Save a conversation's own system prompt and settings (a new one has them
+        saved with its first message)."""
+        conversation_id = conversation.id
+        prompt, settings = conversation.system_prompt, dict(conversation.settings)
+        if conversation_id is not None:
+            self._store.submit(lambda s: s.set_settings(conversation_id, prompt, settings))
 
     def resume(self, reply: Turn) -> None:
         """``reply`` goes on being written (it was cut at the token limit or stopped):

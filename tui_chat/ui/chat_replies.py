@@ -28,6 +28,7 @@ from tui_chat.core.protocol import (
     Sampling,
     Token,
 )
+from tui_chat.core.settings import Settings
 from tui_chat.service.events import RequestEvent, ServiceState
 from tui_chat.service.llm_service import LlmService, ServiceUnavailableError
 from tui_chat.service.recorder import ConversationRecorder
@@ -223,7 +224,7 @@ class ChatReplies(Vertical):
             await self.recorder.begin(conversation, None, turn, self._model_name(), position)
             reply.versions = (turn.version, turn.versions)
             if conversation is self.conversation:
-                settings = self.service.settings
+                settings = self.settings_for(conversation)
                 # A seed of 0 is the model's own, a new one each reply; another one is
                 # kept, and each version gets the next.
                 seed = settings.seed + turn.version - 1 if settings.seed else secrets.randbits(31)
@@ -312,10 +313,12 @@ class ChatReplies(Vertical):
         messages = conversation.messages_for(turn)
         if continues:
             messages.append(ChatMessage("assistant", turn.text))
+        own = self.settings_for(conversation)
         try:
             request_id = self.service.generate(
                 messages,
-                sampling=sampling,
+                max_tokens=own.max_tokens,
+                sampling=sampling or own.sampling,
                 keep=conversation.kept,
                 continues=continues,
                 listener=self.recorder.listen(conversation, turn, partial(self._heard, exchange)),
@@ -380,12 +383,17 @@ class ChatReplies(Vertical):
                 if exchange.replaced is not None:
                     self._same_as_before(exchange.turn, exchange.replaced)
 
+    def settings_for(self, conversation: Conversation) -> Settings:
+        """The settings a conversation's replies are written with: the defaults, and
+        its own where it has them."""
+        return self.service.settings.with_values(conversation.settings)
+
     def _same_as_before(self, turn: Turn, before: Turn) -> None:
         """Say so when a reply asked for again came out as the one it replaced."""
         if turn.told_apart().answer != before.told_apart().answer or not turn.text:
             return
         said = f"Version {turn.version} came out the same as version {before.version}."
-        if self.service.settings.sampling.temperature == 0:
+        if self.settings_for(self.conversation).sampling.temperature == 0:
             said = (
                 f"{said[:-1]}: at temperature 0 the model always picks its likeliest words. "
                 "Raise the temperature (F3) for another reply."

@@ -13,6 +13,8 @@ from textual.geometry import Size
 from textual.message import Message
 
 from tui_chat.core.conversation import Conversation, Turn
+from tui_chat.core.options import CONVERSATION_KEYS, Value
+from tui_chat.core.settings import Settings
 from tui_chat.service.llm_service import LlmService
 from tui_chat.service.recorder import ConversationRecorder
 from tui_chat.service.store_worker import StoreWorker
@@ -236,6 +238,40 @@ class ChatView(ChatReplies):
         log.hide_thinking = self.service.settings.show_thinking == "hide"
         yield log
         yield ChatInput(id="input")
+
+    def own_settings(self) -> dict[str, Value]:
+        """The open conversation's system prompt and settings in effect, as F3 shows
+        them."""
+        in_effect = self.settings_for(self.conversation).values()
+        return {
+            "system_prompt": self.conversation.system_prompt,
+            **{key: in_effect[key] for key in CONVERSATION_KEYS},
+        }
+
+    def set_own_settings(
+        self, shown: dict[str, Value], edited: dict[str, Value], defaults: Settings
+    ) -> str:
+        """Give the open conversation what the person changed in F3's fields for it
+        (``shown`` before, ``edited`` after), the rest following ``defaults``; saved
+        with it. Says what changed, in words ("" if nothing did)."""
+        conversation = self.conversation
+        default_values = defaults.values()
+        for key in CONVERSATION_KEYS:
+            if edited[key] == shown[key]:
+                continue
+            if edited[key] == default_values[key]:
+                conversation.settings.pop(key, None)
+            else:
+                conversation.settings[key] = edited[key]
+        prompt = str(edited["system_prompt"])
+        if prompt != shown["system_prompt"]:
+            conversation.system_prompt = prompt
+        elif not conversation.turns:  # not begun: it follows the defaults
+            conversation.system_prompt = defaults.system_prompt
+        if edited == shown:
+            return ""
+        self.recorder.save_settings(conversation)
+        return " This conversation's own settings apply from its next message."
 
     def _fresh(self) -> Conversation:
         return Conversation(system_prompt=self.service.settings.system_prompt)

@@ -210,11 +210,13 @@ class MainScreen(Screen[None]):
         another model file, context size or thread count loads the model again."""
         from tui_chat.ui.screens.settings import SettingsScreen
 
-        saved = await self.app.push_screen_wait(
-            SettingsScreen(self.service.settings, self._config_file)
+        shown = self.chat.own_settings()
+        chosen_ = await self.app.push_screen_wait(
+            SettingsScreen(self.service.settings, self._config_file, shown)
         )
-        if saved is None:
+        if chosen_ is None:
             return
+        saved = chosen_.saved
         current = self.service.settings
         # Only what the screen shows: a key the file holds besides may be overridden by an
         # option for this session.
@@ -225,16 +227,17 @@ class MainScreen(Screen[None]):
             if language != current.translation_language
             else ""
         )
+        own = self.chat.set_own_settings(shown, chosen_.conversation, chosen)
         if _worker_settings(chosen) == _worker_settings(current):
             self.service.settings = chosen
-            self.notify(f"Saved to {self._config_file}.{later}", timeout=6, markup=False)
+            self.notify(f"Saved to {self._config_file}.{own}{later}", timeout=6, markup=False)
             return
         self.banner.hide()
         loading = (
             f"Connecting to {chosen.server}" if chosen.server else f"Loading {chosen.model.name}"
         )
         # The path and the address are a person's text: shown as written, never as markup.
-        self.notify(f"Saved to {self._config_file}. {loading}…{later}", markup=False)
+        self.notify(f"Saved to {self._config_file}.{own} {loading}…{later}", markup=False)
         await self.service.reload(chosen)
 
     @work

@@ -107,11 +107,13 @@ async def export_markdown(
     if conversation_id is None:
         app.notify("There is nothing to save yet.")
         return
-    stored = await store.call(lambda s: s.load(conversation_id))
+    stored, aside = await store.call(
+        lambda s: (s.load(conversation_id), s.versions(conversation_id))
+    )
     if stored is None:
         app.notify("This conversation is not in the store.", severity="error")
         return
     from tui_chat.core.export import to_markdown
 
     suggestion = Path.cwd() / f"conversation-{stored.info.id}-{time.strftime('%Y%m%d')}.md"
-    await save_to_file(app, to_markdown(stored), suggestion, "the conversation")
+    await save_to_file(app, to_markdown(stored, aside=aside), suggestion, "the conversation")

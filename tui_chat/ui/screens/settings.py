@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, TextArea
 
 from tui_chat.core import config
@@ -16,11 +19,26 @@ from tui_chat.core.options import OPTIONS, SCREEN_ORDER
 from tui_chat.core.settings import Settings
 from tui_chat.ui.literal import literal
 
+OWN = "conversation-"
+"""Prefix of the ids of the open conversation's fields."""
 
-class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
-    """Shows the settings in use; Ctrl+S saves them to the file, Esc leaves unchanged.
 
-    Dismisses with the values saved, or None.
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """What the settings screen was saved with."""
+
+    saved: dict[str, config.Value]
+    """The settings file's values, as written."""
+    conversation: dict[str, config.Value]
+    """The open conversation's fields (its system prompt and ``CONVERSATION_KEYS``), as
+    the person left them."""
+
+
+class SettingsScreen(ModalScreen[Chosen | None]):
+    """Shows the open conversation's own settings and the defaults in use; Ctrl+S saves
+    the defaults to the file (and the conversation's with it), Esc leaves unchanged.
+
+    Dismisses with what was saved, or None.
     """
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
@@ -29,26 +47,37 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
         Binding("f4", "pick_model", "Models"),
     ]
 
-    def __init__(self, settings: Settings, path: Path) -> None:
+    def __init__(
+        self, settings: Settings, path: Path, conversation: dict[str, config.Value]
+    ) -> None:
+        """
+        Args:
+            settings: The settings in use.
+            path: The settings file.
+            conversation: The open conversation's system prompt and settings in effect.
+        """
         super().__init__(classes="dialog-screen")
         self._settings = settings
         self._path = path
+        self._conversation = conversation
 
     def compose(self) -> ComposeResult:
         values = self._settings.values()
         with VerticalScroll(classes="dialog", id="settings"):
-            yield Label(literal(f"Settings, saved in {self._path}"), classes="dialog-title")
+            yield Label("Settings", classes="dialog-title")
             # Under the title, where it is seen however far down the person has scrolled.
             problem = Label("", id="settings-problem")
             problem.display = False
             yield problem
+            yield Label("This conversation, from its next message on", classes="dialog-section")
+            for key, value in self._conversation.items():
+                yield from _field(key, value, OWN)
+            yield Label(
+                literal(f"Defaults, for new conversations: saved in {self._path}"),
+                classes="dialog-section",
+            )
             for key in SCREEN_ORDER:
-                option = OPTIONS[key]
-                yield Label(option.label)
-                if option.multiline:
-                    yield TextArea(str(values[key]), id=key, soft_wrap=True)
-                else:
-                    yield Input(str(values[key]), id=key)
+                yield from _field(key, values[key])
             with Horizontal(classes="buttons"):
                 yield Button("Save (Ctrl+S)", id="save", variant="primary")
                 yield Button("Cancel (Esc)", id="cancel")
@@ -88,12 +117,13 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
             # the file should not pin, say, the bundled model's path by accident.
             changed = {
                 key: value
-                for key, value in self._edited().items()
+                for key, value in self._edited(SCREEN_ORDER).items()
                 if key in current or value != in_use[key]
             }
             values = {**current, **changed}
             if "model" in changed:
                 check_model_file(Path(str(changed["model"])).expanduser())
+            conversation = self._edited(self._conversation, OWN)
             config.save(self._path, values)
         except config.ConfigError as e:
             # Nothing was written: the file is named only when it is what failed.
@@ -105,7 +135,7 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
         except (ModelFileError, ValueError) as e:
             self._say_problem(str(e))
             return
-        self.dismiss(values)
+        self.dismiss(Chosen(values, conversation))
 
     def _say_problem(self, problem: str) -> None:
         label = self.query_one("#settings-problem", Label)
@@ -113,17 +143,30 @@ class SettingsScreen(ModalScreen[dict[str, config.Value] | None]):
         label.display = True
         self.query_one("#settings", VerticalScroll).scroll_home(animate=False)
 
-    def _edited(self) -> dict[str, config.Value]:
+    def _edited(self, keys: Iterable[str], prefix: str = "") -> dict[str, config.Value]:
         edited: dict[str, config.Value] = {}
-        for key in SCREEN_ORDER:
+        for key in keys:
             option = OPTIONS[key]
             if option.multiline:
-                edited[key] = self.query_one(f"#{key}", TextArea).text
+                edited[key] = self.query_one(f"#{prefix}{key}", TextArea).text
                 continue
-            raw = self.query_one(f"#{key}", Input).value.strip()
+            raw = self.query_one(f"#{prefix}{key}", Input).value.strip()
+            where = "This conversation: " if prefix else ""
             try:
                 edited[key] = option.kind(raw)
             except ValueError:
                 what = {int: "a whole number", float: "a number"}.get(option.kind, "valid")
-                raise ValueError(f"{option.label}: {raw!r} is not {what}") from None
+                raise ValueError(f"{where}{option.label}: {raw!r} is not {what}") from None
+            if prefix and (problem := option.check(edited[key])):
+                raise ValueError(f"{where}{option.label}: {problem}, got {raw}")
         return edited
+
+
+def _field(key: str, value: config.Value, prefix: str = "") -> Iterator[Widget]:
+    """A setting's label and the field that edits it."""
+    option = OPTIONS[key]
+    yield Label(option.label)
+    if option.multiline:
+        yield TextArea(str(value), id=f"{prefix}{key}", soft_wrap=True, classes=key)
+    else:
+        yield Input(str(value), id=f"{prefix}{key}")
