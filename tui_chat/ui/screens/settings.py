@@ -165,7 +165,8 @@ class SettingsScreen(ModalScreen[Chosen | None]):
 def _field(key: str, value: config.Value, prefix: str = "") -> Iterator[Widget]:
     """A setting's label and the field that edits it."""
     option = OPTIONS[key]
-    yield Label(option.label)
+    own_prompt = prefix and key == "system_prompt"  # the default's label says "for new ones"
+    yield Label("System prompt (empty: the model's own)" if own_prompt else option.label)
     if option.multiline:
         yield TextArea(str(value), id=f"{prefix}{key}", soft_wrap=True, classes=key)
     else:
