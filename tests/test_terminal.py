@@ -159,6 +159,58 @@ def test_kill_9_mid_reply_then_continue_shows_the_message_and_the_partial_reply(
     assert last_word in screen, "the partial reply is not on screen"
 
 
+def test_ask_again_choose_a_version_go_on_from_it_and_find_it_again_with_continue(
+    terminal: Terminal, home: Path
+) -> None:
+    """Ctrl+G writes a second version of a reply, Alt+Left shows the first again, the next
+    turn builds on the one shown, and `tui-chat --continue` opens it as it was left."""
+    env = {"TUI_CHAT_HOME": str(home), "TERM": "xterm-256color"}
+    terminal.start(f"{TUI_CHAT} --max-tokens 40", env)
+    terminal.wait_for(lambda s: " ready" in s, "the model to load")
+    terminal.type("Name a colour.")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "^g Again" in s, "the reply to finish")
+    terminal.keys("C-g")
+    terminal.wait_for(lambda s: "◀ 2/2 ▶" in s, "the second version")
+    terminal.keys("M-Left")
+    terminal.wait_for(lambda s: "◀ 1/2 ▶" in s, "the first version again")
+    store = sqlite3.connect(home / "data" / "conversations.db")
+    try:
+        first = store.execute("SELECT text FROM messages WHERE role = 'assistant'").fetchone()[0]
+        terminal.type("Another one.")
+        terminal.keys("Enter")
+        wait_until_sync(
+            lambda: (
+                store.execute(
+                    "SELECT count(*) FROM messages WHERE status NOT IN ('streaming')"
+                ).fetchone()[0]
+                == 4
+            ),
+            message="the next turn saved, its reply ended",
+        )
+    finally:
+        store.close()
+    exported = subprocess.run(
+        [str(TUI_CHAT), "export", "1", "--format", "json"],
+        capture_output=True, text=True, env={**os.environ, **env}, check=True,
+    )  # fmt: skip
+    document = json.loads(exported.stdout)
+    messages = document["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert (messages[1]["text"], messages[1]["version"], messages[1]["versions"]) == (first, 1, 2)
+    assert messages[2]["text"] == "Another one."
+    (second,) = document["other_versions"]
+    assert (second["at"], second["version"], len(second["messages"])) == (1, 2, 1)
+
+    terminal.keys("C-q")
+    assert terminal.exit_status() == "status 0"
+    terminal.tmux("kill-server")
+    terminal.start(f"{TUI_CHAT} --continue", env)
+    terminal.wait_for(
+        lambda s: "Another one." in s and "◀ 1/2 ▶" in s, "the conversation, on version 1"
+    )
+
+
 def _saved_reply(store: sqlite3.Connection) -> str:
     """The reply's text as the store holds it now ("" before it is saved)."""
     row = store.execute("SELECT text FROM messages WHERE role = 'assistant'").fetchone()
