@@ -15,7 +15,7 @@ from tui_chat.service.store_worker import StoreWorker
 FROM_OTHERS = 200
 """Messages of other conversations the history goes back to."""
 
-EDITING = "Editing your message · Enter sends it in its place (the rest is kept) · Esc"
+EDITING = "Editing your message · Enter sends it in its place, the old one kept as a version · Esc"
 """The input's title while the last message is edited."""
 
 RECALLED = "Sent before · Enter sends it again as a new message · ↑↓ · Esc"

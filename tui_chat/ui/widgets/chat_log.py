@@ -159,6 +159,8 @@ class ChatLog(FoldingLog):
         if self._selected is not None:
             self._selected.remove_class("selected")
         self._selected, self._code_block = widget, 0
+        if self.is_attached:
+            self.screen.refresh_bindings()
         if widget is not None:
             widget.add_class("selected")
             self.scroll_to_widget(widget, animate=False, top=widget.size.height > self.size.height)
@@ -175,6 +177,19 @@ class ChatLog(FoldingLog):
     def on_focus(self) -> None:
         if self.selected is None:
             self.action_select(0)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows a key for the selected message only where it does something."""
+        selected = self.selected
+        if action == "edit":
+            return isinstance(selected, UserMessage)
+        if action == "copy_code":
+            return bool(code_blocks(message_source(selected)))
+        if action == "toggle_thinking":
+            return any(
+                isinstance(w, Reply | EarlierReply) and w.thinking_line for w in self.children
+            )
+        return True
 
     def action_version(self, step: int) -> None:
         """The version before or after of the selected message (← / →)."""
