@@ -32,6 +32,10 @@ T = TypeVar("T")
 W = TypeVar("W", bound="Widget")
 
 SIZE = (100, 32)
+
+ANSWERED = ("complete", "length")
+"""The statuses of a reply a real model wrote to its end: finished, or cut at the token
+limit (which of the two depends on the machine's words)."""
 """The terminal size of the headless app, unless a test needs another."""
 
 
@@ -309,7 +313,7 @@ async def outgrow_a_512_token_context(app: ChatApp, pilot: Pilot[None]) -> None:
     for n in range(6):
         await put_and_send(app, pilot, f"{n}: {paragraph}")
         turn = await reply_finished(app)
-        assert turn.status is TurnStatus.COMPLETE, f"turn {n} failed"
+        assert turn.status in ANSWERED, f"turn {n} failed"
     assert app.main.chat.conversation.context_start > 0
     markers = [str(n.render()) for n in in_log(app, Notice) if n.has_class("memory-marker")]
     assert markers == [MEMORY_MARKER]

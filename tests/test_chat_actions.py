@@ -17,7 +17,7 @@ from tests.helpers import (
 )
 from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
-from tui_chat.core.script import Echo, Hold, Say, Script, Vary, says
+from tui_chat.core.script import Echo, Fail, Fault, Hold, Say, Script, Vary, says
 from tui_chat.core.store import Store
 from tui_chat.core.store_versions import Fork
 from tui_chat.ui.app import ChatApp
@@ -80,7 +80,7 @@ async def test_ctrl_g_asks_again_and_the_arrows_switch_between_versions(
         # A click on ▶ of the first reply: version 2, without the later turn (it stays
         # with version 1).
         (first,) = [w for w in in_log(app, EarlierReply) if "First" in w._text]
-        await pilot.click(first, offset=(6, first.size.height - 1))
+        await pilot.click(first, offset=(7, first.size.height - 1))  # ▶, after the padding
         await wait_until(lambda: "◀ 2/2 ▶" in drawn(app), message="version 2 again")
         assert [t.text for t in chat.conversation.turns] == ["Hi?", "Second answer."]
 
@@ -332,3 +332,20 @@ async def test_f3_gives_the_open_conversation_its_own_settings_from_its_next_mes
         # Opened again, the conversation has its own settings again.
         await chat.open(conversation_id or 0)
         assert chat.conversation.settings == {"max_tokens": 2, "temperature": 0.9}
+
+
+async def test_a_reply_that_fails_to_go_on_keeps_what_it_had_and_may_go_on_again(
+    make_app: Callable[..., ChatApp],
+) -> None:
+    script = Script(default=(Say.text("One two three four"), Fail(Fault.ERROR, "Out of memory")))
+    app = make_app(script=script, max_tokens=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Count.")
+        turn = await reply_finished(app)
+        assert turn.status is TurnStatus.LENGTH
+        await pilot.press("ctrl+f")
+        await wait_until(lambda: "Out of memory" in drawn(app), message="the failure said")
+        turn = await reply_finished(app)
+        assert (turn.text, turn.status) == ("One two three four", TurnStatus.LENGTH)
+        assert app.main.chat.conversation.messages_for()[-1].content == "One two three four"

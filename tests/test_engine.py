@@ -133,8 +133,8 @@ def test_the_length_limit_is_for_the_answer_and_thinking_the_template_opened_is_
     llm = engine._llm
     prompt_tokens = engine.prompt_tokens
 
-    def opening(messages: Sequence[ChatMessage]) -> list[int]:
-        return prompt_tokens(messages) + llm.tokenize(b"<think>\n", add_bos=False)
+    def opening(messages: Sequence[ChatMessage], continues: bool = False) -> list[int]:
+        return prompt_tokens(messages, continues) + llm.tokenize(b"<think>\n", add_bos=False)
 
     monkeypatch.setattr(engine, "prompt_tokens", opening)
     thought = llm.tokenize(b"one two three four five six</think>", add_bos=False)

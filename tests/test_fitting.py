@@ -119,3 +119,16 @@ def test_a_conversation_that_fits_is_measured_once() -> None:
     request = Generate(1, tuple(messages), 64, Sampling(), keep=1)
     assert fit_messages(request, 1 << 20, measure) == (messages, 0)
     assert calls == [len(messages)]
+
+
+def test_a_reply_that_goes_on_keeps_the_message_it_answers() -> None:
+    """The newest message is the reply to go on with: however long the history, the
+    person's message before it stays with it."""
+    messages = [ChatMessage(("user", "assistant")[n % 2], "word " * 100) for n in range(20)] + [
+        ChatMessage("user", "Go on."),
+        ChatMessage("assistant", "word " * 300),
+    ]
+    request = Generate(1, tuple(messages), 64, Sampling(), continues=True)
+    kept, dropped = fit_messages(request, 600, template_measure)
+    assert [m.content for m in kept] == ["Go on.", "word " * 300]
+    assert dropped == 20

@@ -46,7 +46,7 @@ def assert_terminal_intact(term: Terminal) -> None:
     assert any(line.startswith("╭") for line in lines), f"the input is gone:\n{screen}"
     assert any(line.startswith("╰") for line in lines), f"the input is gone:\n{screen}"
     assert "SmolLM2" in lines[-2], f"the status line is gone:\n{screen}"
-    assert "palette" in lines[-1], f"the footer is gone:\n{screen}"
+    assert "f1 Keys" in lines[-1], f"the footer is gone:\n{screen}"
 
 
 def test_a_pasted_escape_laden_message_cannot_act_on_the_terminal(

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import (
+    ANSWERED,
     SIZE,
     Recorder,
     in_log,
@@ -35,7 +36,6 @@ from tests.helpers import (
     type_and_send,
     wait_until,
 )
-from tui_chat.core.conversation import TurnStatus
 from tui_chat.core.paths import UserPaths
 from tui_chat.core.protocol import (
     ChatMessage,
@@ -248,7 +248,7 @@ async def test_chat_in_the_app_on_the_real_model_and_the_ui_never_imports_llama_
         await type_and_send(pilot, "What is the capital of France?")
         await wait_until(lambda: len(last_reply_turn(app).parts) >= 2, message="tokens")
         turn = await reply_finished(app)
-        assert turn.status is TurnStatus.COMPLETE  # finished, or cut at the token limit
+        assert turn.status in ANSWERED
         assert turn.text.strip()
         reply = in_log(app, Reply)[-1]
         await wait_until(lambda: reply.source == turn.text, message="shown whole")

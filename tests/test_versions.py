@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,18 +170,86 @@ def test_a_conversation_with_versions_goes_through_export_and_import_whole(
     back.close()
 
 
+def _message(role: str, text: str) -> dict[str, object]:
+    when = "2026-12-04T10:00:00+00:00"
+    return {"role": role, "text": text, "status": "complete", "prompt_tokens": None,
+            "completion_tokens": None, "created": when, "updated": when}  # fmt: skip
+
+
+def _bad(change: Callable[[dict[str, Any]], object]) -> str:
+    """A good export, made bad by ``change``."""
+    document: dict[str, Any] = {
+        "format": "tui-chat conversation 1",
+        "title": "t",
+        "model": "m",
+        "created": "2026-12-04T10:00:00+00:00",
+        "system_prompt": "",
+        "settings": {},
+        "messages": [_message("user", "Hi"), _message("assistant", "Hello")],
+        "other_versions": [
+            {"at": 1, "version": 2, "messages": [_message("assistant", "Yo")], "other_versions": []}
+        ],
+    }
+    change(document)
+    return json.dumps(document)
+
+
 @pytest.mark.parametrize(
     ("text", "said"),
     [
         ("not json", "it is not JSON"),
+        ("[" * 100_000, "it is not JSON"),
         ('{"title": "x"}', "it is not a conversation written by tui-chat export"),
-        ('{"format": "tui-chat conversation 1", "title": 5}', "a field is missing or wrong"),
+        (_bad(lambda d: d.update(title=5)), "a field is missing or wrong"),
+        (_bad(lambda d: d["messages"][0].update(role="system")), "a message's role is 'system'"),
+        (_bad(lambda d: d["other_versions"][0].update(at=2)), "a version begins at message 2"),
+        (_bad(lambda d: d["other_versions"][0].update(version=1)), "both number 1"),
+        (_bad(lambda d: d["other_versions"][0].update(version=0)), "0 is not a version's"),
+        (_bad(lambda d: d["other_versions"][0].update(messages=[])), "has no messages"),
     ],
 )
 def test_an_import_of_something_else_says_what_is_wrong(
     tmp_path: Path, text: str, said: str
 ) -> None:
+    good = tui_chat(tmp_path / "good", "import", "-", stdin=_bad(lambda _d: None))
+    assert good.returncode == 0, good.stderr
     result = tui_chat(tmp_path / "home", "import", "-", stdin=text)
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_id_is_never_given_twice_though_messages_move_between_versions(
+    store: Store, tmp_path: Path
+) -> None:
+    """A second tui-chat saving a reply by its id must never write over another message."""
+    c = chat(store, "Hi", "Hello")
+    _, (new,) = store.add_version(c, 1, [("assistant", "Hey", "complete")])
+    assert new == 3, "not 2, the id of the reply put aside"
+    store.show_version(c, 1, 1)
+    loaded = store.load(c)
+    assert loaded is not None
+    assert [m.id for m in loaded.messages] == [1, 4]
+
+
+def test_a_store_of_schema_8_keeps_its_messages_ids_and_search(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tui_chat.core.store_schema import migrate
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    migrate(old, up_to=8)
+    old.execute("INSERT INTO conversations (title, created, updated) VALUES ('Old', 1, 2)")
+    for n, text in ((5, "about the harbour"), (9, "and the lighthouse")):
+        old.execute(
+            "INSERT INTO messages (id, conversation_id, role, text, status, created, updated) "
+            "VALUES (?, 1, 'user', ?, 'complete', 1, 1)",
+            (n, text),
+        )
+    old.close()
+    store = Store.open(path)
+    assert [f.message_id for f in store.search("lighthouse")] == [9]
+    assert store.add_message(1, "assistant", "harbour lights", "complete") == 10
+    assert [f.message_id for f in store.search("harbour")] == [10, 5]
+    store.close()

@@ -7,6 +7,7 @@ import argparse
 import os
 import re
 import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -163,6 +164,9 @@ def run_import(argv: Sequence[str]) -> int:
         return EXIT_FAILED
     try:
         conversation_id = store.add_whole(fields, messages, aside)
+    except sqlite3.Error as e:
+        print(f"tui-chat import: it could not be saved: {e}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         store.close()
     print(f"Imported as conversation {conversation_id}: tui-chat --open {conversation_id}")

@@ -188,7 +188,7 @@ def read_json(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[Pac
     """
     try:
         document = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise NotAnExport(f"it is not JSON ({e})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise NotAnExport(f'it is not a conversation written by tui-chat export ("{FORMAT}")')
@@ -202,13 +202,34 @@ def read_json(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[Pac
         }
         messages = [_message(m, 1) for m in document["messages"]]
         aside = [_version(v) for v in document["other_versions"]]
-    except (KeyError, TypeError, ValueError) as e:
+        _check(messages, aside, 0, nested=False)
+    except (KeyError, TypeError, ValueError, RecursionError) as e:
         raise NotAnExport(f"a field is missing or wrong ({type(e).__name__}: {e})") from None
     return fields, messages, aside
 
 
+def _check(messages: list[dict[str, Any]], aside: list[Packed], start: int, nested: bool) -> None:
+    """Versions that can be shown: each begins at one of the messages of the version it
+    is in (after its first, when that begins a version itself), has messages, and a
+    number no other version there has."""
+    numbers: dict[int, set[int]] = {}
+    for version in aside:
+        at = version["position"]
+        if not start + nested <= at < start + len(messages):
+            raise ValueError(f"a version begins at message {at}, outside the messages it is in")
+        if not version["messages"]:
+            raise ValueError(f"version {version['version']} at message {at} has no messages")
+        taken = numbers.setdefault(at, {messages[at - start]["version"]})
+        if version["version"] in taken:
+            raise ValueError(f"two versions at message {at} are both number {version['version']}")
+        taken.add(version["version"])
+        _check(version["messages"], version["versions"], at, nested=True)
+
+
 def _version(version: dict[str, Any]) -> Packed:
-    at, number = int(version["at"]), int(version["version"])
+    at, number = version["at"], _number(version["version"])
+    if not isinstance(at, int) or isinstance(at, bool):
+        raise TypeError(f"a version begins at {at!r}")
     messages = [_message(m, number if n == 0 else 1) for n, m in enumerate(version["messages"])]
     return {
         "position": at,
@@ -220,7 +241,7 @@ def _version(version: dict[str, Any]) -> Packed:
 
 def _message(message: dict[str, Any], version: int) -> dict[str, Any]:
     role = message["role"]
-    if role not in ROLE_NAMES:
+    if role not in ("user", "assistant"):
         raise ValueError(f"a message's role is {role!r}")
     counts = [message.get(key) for key in ("prompt_tokens", "completion_tokens")]
     return {
@@ -232,8 +253,15 @@ def _message(message: dict[str, Any], version: int) -> dict[str, Any]:
         "completion_tokens": None if counts[1] is None else int(counts[1]),
         "created": _time(message["created"]),
         "updated": _time(message["updated"]),
-        "version": int(message.get("version", version)),
+        "version": _number(message.get("version", version)),
     }
+
+
+def _number(value: object) -> int:
+    """A version's number: a whole number from 1 on."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{value!r} is not a version's number")
+    return value
 
 
 def _text(value: object) -> str:

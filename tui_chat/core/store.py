@@ -36,9 +36,9 @@ from tui_chat.core.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from tui_chat.core.store_schema import StoreError, migrate
 from tui_chat.core.store_search import forget_words_of, fts_query
 from tui_chat.core.store_versions import (
-    MESSAGE_COLUMNS,
     Fork,
     Packed,
+    add_messages,
     add_versions,
     forks,
     new_version,
@@ -191,12 +191,7 @@ class Store:
                 ),
             )
             conversation_id = int(cursor.lastrowid or 0)
-            columns = ", ".join(MESSAGE_COLUMNS)
-            self._conn.executemany(
-                f"INSERT INTO messages (conversation_id, {columns}) "
-                f"VALUES (?, {', '.join('?' * len(MESSAGE_COLUMNS))})",
-                [(conversation_id, *(m[c] for c in MESSAGE_COLUMNS)) for m in messages],
-            )
+            add_messages(self._conn, conversation_id, messages)
             add_versions(self._conn, conversation_id, aside)
         return conversation_id
 
@@ -224,9 +219,12 @@ class Store:
         with _transaction(self._conn):
             return show_version(self._conn, conversation_id, position, version)
 
-    def forks(self, conversation_id: int, since: int = 0) -> dict[int, Fork]:
-        """Where a conversation has versions, from message index ``since`` on."""
-        return forks(self._conn, conversation_id, since)
+    def forks(
+        self, conversation_id: int, since: int = 0, until: int | None = None
+    ) -> dict[int, Fork]:
+        """Where a conversation has versions, from message index ``since`` on (up to
+        ``until``)."""
+        return forks(self._conn, conversation_id, since, until)
 
     def versions(self, conversation_id: int) -> list[Packed]:
         """The versions of a conversation not shown (``store_versions.versions_of``)."""

@@ -160,17 +160,62 @@ MIGRATIONS: tuple[str, ...] = (
     # messages from that place on, and the versions within them, as JSON
     # (``store_versions``). A message's number among the versions at its place is
     # ``version``. And a conversation's own settings (a JSON object; '': the defaults).
+    # Messages move between the two (a version shown again gets new ids): the messages
+    # table is built again with AUTOINCREMENT, so that an id is never given twice (a
+    # second tui-chat saving a reply by its id must never write over another message).
+    # The ids are copied: the search index, keyed by them, stays as it is.
     """
     ALTER TABLE conversations ADD COLUMN settings TEXT NOT NULL DEFAULT '';
-    ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE messages_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        text TEXT NOT NULL,
+        status TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        thinking TEXT NOT NULL DEFAULT '',
+        version INTEGER NOT NULL DEFAULT 1
+    );
+    INSERT INTO messages_new (id, conversation_id, role, text, status, prompt_tokens,
+        completion_tokens, created, updated, thinking)
+        SELECT id, conversation_id, role, text, status, prompt_tokens, completion_tokens,
+            created, updated, thinking FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_new RENAME TO messages;
+    CREATE INDEX messages_of_conversation ON messages (conversation_id, id);
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+    WHEN new.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        INSERT INTO terms_scratch (rowid, text) VALUES (1, new.text);
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+    WHEN old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, status ON messages
+    WHEN new.status != 'streaming' OR old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text)
+            SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
+        INSERT INTO messages_fts (rowid, text)
+            SELECT new.id, new.text WHERE new.status != 'streaming';
+        INSERT INTO terms_scratch (rowid, text)
+            SELECT 1, new.text WHERE new.status != 'streaming';
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
     CREATE TABLE branches (
         id INTEGER PRIMARY KEY,
         conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        version INTEGER NOT NULL,
-        tail TEXT NOT NULL
+        position INTEGER NOT NULL CHECK (position >= 0),
+        version INTEGER NOT NULL CHECK (version >= 1),
+        tail TEXT NOT NULL,
+        UNIQUE (conversation_id, position, version)
     );
-    CREATE INDEX branches_of_conversation ON branches (conversation_id, position);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

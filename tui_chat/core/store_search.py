@@ -10,9 +10,12 @@ and searched for by name, each read from its newest message on.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import unicodedata
+
+from tui_chat.core.store_versions import texts_of
 
 WORD = re.compile(r"[^\W_]+")
 """A word as the index's tokenizer (``unicode61``) cuts one: letters and digits."""
@@ -71,6 +74,18 @@ def forget_words_of(conn: sqlite3.Connection, conversation_id: int) -> None:
         "INSERT INTO terms_scratch (rowid, text) "
         "SELECT id, text FROM messages WHERE conversation_id = ?",
         (conversation_id,),
+    )
+    # The versions not shown were searchable once, their words listed then.
+    aside = [
+        text
+        for (tail,) in conn.execute(
+            "SELECT tail FROM branches WHERE conversation_id = ?", (conversation_id,)
+        )
+        for text in texts_of(json.loads(tail))
+    ]
+    conn.executemany(
+        "INSERT INTO terms_scratch (rowid, text) VALUES (?, ?)",
+        [(-n, text) for n, text in enumerate(aside, 1)],
     )
     conn.execute(
         "DELETE FROM message_terms WHERE term IN (SELECT v.term FROM terms_scratch_vocab v "

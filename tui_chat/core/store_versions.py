@@ -49,12 +49,15 @@ class Fork:
     """How many versions there are."""
 
 
-def forks(conn: sqlite3.Connection, conversation_id: int, since: int = 0) -> dict[int, Fork]:
-    """The places, from message index ``since`` on, where the conversation has versions."""
+def forks(
+    conn: sqlite3.Connection, conversation_id: int, since: int = 0, until: int | None = None
+) -> dict[int, Fork]:
+    """The places, from message index ``since`` on (up to ``until``), where the
+    conversation has versions."""
     rows = conn.execute(
         "SELECT position, max(version) FROM branches WHERE conversation_id = ? "
-        "AND position >= ? GROUP BY position",
-        (conversation_id, since),
+        "AND position >= ? AND position < ? GROUP BY position",
+        (conversation_id, since, 2**62 if until is None else until),
     ).fetchall()
     found = {}
     for position, highest in rows:
@@ -126,6 +129,14 @@ def _public(position: int, version: int, tail: Packed) -> Packed:
     }
 
 
+def texts_of(tail: Packed) -> list[str]:
+    """The texts of a version put aside (as a branches row keeps it), and of those within."""
+    texts = [str(m["text"]) for m in tail["messages"]]
+    for branch in tail["branches"]:
+        texts += texts_of(branch["tail"])
+    return texts
+
+
 def add_versions(conn: sqlite3.Connection, conversation_id: int, aside: list[Packed]) -> None:
     """Keep ``aside`` (as ``versions_of`` gives them) as the conversation's versions not
     shown. Inside the caller's transaction."""
@@ -180,13 +191,21 @@ def _pack(conn: sqlite3.Connection, conversation_id: int, position: int) -> int:
     return version
 
 
-def _unpack(conn: sqlite3.Connection, conversation_id: int, tail: Packed) -> None:
-    """Make a packed version the shown one: its messages appended, its versions rows."""
+def add_messages(
+    conn: sqlite3.Connection, conversation_id: int, messages: list[dict[str, Any]]
+) -> None:
+    """Append ``messages``, each given every column (``MESSAGE_COLUMNS``). Inside the
+    caller's transaction."""
     conn.executemany(
         f"INSERT INTO messages (conversation_id, {', '.join(MESSAGE_COLUMNS)}) "
         f"VALUES (?, {', '.join('?' * len(MESSAGE_COLUMNS))})",
-        [(conversation_id, *(m[c] for c in MESSAGE_COLUMNS)) for m in tail["messages"]],
+        [(conversation_id, *(m[c] for c in MESSAGE_COLUMNS)) for m in messages],
     )
+
+
+def _unpack(conn: sqlite3.Connection, conversation_id: int, tail: Packed) -> None:
+    """Make a packed version the shown one: its messages appended, its versions rows."""
+    add_messages(conn, conversation_id, tail["messages"])
     conn.executemany(
         "INSERT INTO branches (conversation_id, position, version, tail) VALUES (?, ?, ?, ?)",
         [

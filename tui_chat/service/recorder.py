@@ -44,6 +44,8 @@ class ConversationRecorder:
         self._on_failure = on_failure
         self._on_recovered = on_recovered
         self._saves: dict[int, asyncio.TimerHandle] = {}  # id(reply) -> its next save
+        self._resumed: dict[int, TurnStatus] = {}
+        """id(reply) -> its status before it went on (``resume``)."""
 
     async def begin(
         self,
@@ -98,6 +100,7 @@ class ConversationRecorder:
     def resume(self, reply: Turn) -> None:
         """``reply`` goes on being written (it was cut at the token limit or stopped):
         what comes is recorded after what it has."""
+        self._resumed[id(reply)] = reply.status
         reply.status = TurnStatus.STREAMING
         message_id = reply.message_id
         if message_id is not None:
@@ -127,7 +130,11 @@ class ConversationRecorder:
         save = self._saves.pop(id(reply), None)
         if save is not None:
             save.cancel()
-        reply.status = TurnStatus.from_reason(reason)
+        before = self._resumed.pop(id(reply), None)
+        # A reply that failed to go on keeps its status: it may go on again (a failed
+        # one would be left out of the next prompts).
+        failed = reason is DoneReason.ERROR and before is not None
+        reply.status = before if failed and before else TurnStatus.from_reason(reason)
         message_id, status, told = reply.message_id, reply.status.value, reply.told_apart()
         usage = done.usage if done is not None else None
         prompt = usage.prompt_tokens or None if usage else None

@@ -216,13 +216,10 @@ class ChatReplies(Vertical):
             conversation.cut(last)
             turn = conversation.start_reply()
             turn.version = turn.versions = last.versions + 1
-            reply = await self.chat_log.add_reply(self.service.settings.stream_cpu_budget or None)
-            reply.hide_thinking = self.chat_log.hide_thinking
-            self._widgets[id(turn)] = reply
-            exchange = _Exchange(turn, reply, replaced=last)
+            exchange = _Exchange(turn, await self._reply_for(turn), replaced=last)
             exchange.shown.set()
             await self.recorder.begin(conversation, None, turn, self._model_name(), position)
-            reply.versions = (turn.version, turn.versions)
+            exchange.reply.versions = (turn.version, turn.versions)
             if conversation is self.conversation:
                 settings = self.settings_for(conversation)
                 # A seed of 0 is the model's own, a new one each reply; another one is
@@ -240,6 +237,10 @@ class ChatReplies(Vertical):
         if last is None or last.role != "assistant" or not last.status.may_go_on:
             self.notify("Only a reply cut at the token limit or stopped can go on.")
             return
+        if self.service.settings.server:
+            # The chat API has no way to say "go on": some servers would answer anew.
+            self.notify("A reply goes on with the local model only, not through a server.")
+            return
         if self._cannot_ask():
             return
         self._sending = True
@@ -249,17 +250,21 @@ class ChatReplies(Vertical):
             if last.thinking:  # read back, its thinking saved apart: as the model wrote it
                 last.parts = [f"<think>\n{last.thinking}\n</think>\n\n{last.text}"]
             last.thinking = None
-            reply = await self.chat_log.add_reply(self.service.settings.stream_cpu_budget or None)
-            reply.hide_thinking = self.chat_log.hide_thinking
-            reply.versions = (last.version, last.versions)
-            self._widgets[id(last)] = reply
-            reply.append(last.text)
-            exchange = _Exchange(last, reply)
+            exchange = _Exchange(last, await self._reply_for(last))
+            exchange.reply.append(last.text)
             exchange.shown.set()
             self.recorder.resume(last)
             self._generate(conversation, exchange, continues=True)
         finally:
             self._sending = False
+
+    async def _reply_for(self, turn: Turn) -> Reply:
+        """A reply widget for ``turn`` at the end of the log, to stream into."""
+        reply = await self.chat_log.add_reply(self.service.settings.stream_cpu_budget or None)
+        reply.hide_thinking = self.chat_log.hide_thinking
+        reply.versions = (turn.version, turn.versions)
+        self._widgets[id(turn)] = reply
+        return reply
 
     def _new_exchange(self, text: str, user: Turn, turn: Turn) -> tuple[_Exchange, Widget]:
         """The widgets of a message and its reply (mounted beforehand), not yet shown."""
@@ -284,7 +289,10 @@ class ChatReplies(Vertical):
         for later in turns[turns.index(turn) :]:
             self._widgets.pop(id(later), None)
         if widget is not None:
-            await self.chat_log.remove_from(widget)
+            self._removed(await self.chat_log.remove_from(widget))
+
+    def _removed(self, widgets: list[Widget]) -> None:
+        """``widgets`` left the log (``ChatView`` forgets what it read back of them)."""
 
     async def _show(self, exchange: _Exchange, message: Widget, chat_input: ChatInput) -> None:
         """Empty the input and show the message and its reply, in one layout."""

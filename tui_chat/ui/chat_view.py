@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
+from textual.widget import Widget
 
 from tui_chat.core.conversation import Conversation, Turn
 from tui_chat.core.options import CONVERSATION_KEYS, Value
@@ -84,7 +85,9 @@ class ChatView(ChatReplies):
                 return False
             if action == "copy_message":
                 return True
-            may_go_on = action != "continue_reply" or last.status.may_go_on
+            may_go_on = action != "continue_reply" or (
+                last.status.may_go_on and not self.service.settings.server
+            )
             return self.service.accepts_requests and may_go_on
         return True
 
@@ -238,6 +241,9 @@ class ChatView(ChatReplies):
         log.hide_thinking = self.service.settings.show_thinking == "hide"
         yield log
         yield ChatInput(id="input")
+
+    def _removed(self, widgets: list[Widget]) -> None:
+        self.read_back.forget(widgets)
 
     def own_settings(self) -> dict[str, Value]:
         """The open conversation's system prompt and settings in effect, as F3 shows

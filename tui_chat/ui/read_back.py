@@ -102,6 +102,12 @@ class ReadBack:
         """The log's entry of a stored message, if it is built."""
         return self._by_message.get(message_id)
 
+    def forget(self, widgets: list[Widget]) -> None:
+        """``widgets`` left the log (another version of the conversation begins there)."""
+        gone = set(map(id, widgets))
+        for message_id in [m for m, w in self._by_message.items() if id(w) in gone]:
+            del self._by_message[message_id]
+
     def message_of(self, widget: Widget) -> int | None:
         """The message id of an entry read back (None if it is not one)."""
         return next((m for m, w in self._by_message.items() if w is widget), None)
@@ -175,7 +181,7 @@ class ReadBack:
             stored, forks = await self._store.call(
                 lambda s: (
                     s.messages_before(conversation_id, before, missing),
-                    s.forks(conversation_id, start),
+                    s.forks(conversation_id, start, end),
                 )
             )
             if conversation is not self._conversation:

@@ -25,11 +25,12 @@ def fit_messages(
     many of the oldest were left out; ``measure`` gives a prompt's size in tokens (it is
     called last with the messages returned).
 
-    The first ``request.keep`` messages (the system prompt) and the newest message are
-    never left out. When some must go, enough go to leave a quarter of the context free
-    as well: the next turns then keep the same prompt prefix (and the prefix cache) for a
-    while instead of losing one old message, and the cache, every turn. Messages go from
-    the oldest, and the prompt begins with a person's message, as chat templates expect.
+    The first ``request.keep`` messages (the system prompt) and the newest message (with
+    a reply that goes on, the message it answers too) are never left out. When some must
+    go, enough go to leave a quarter of the context free as well: the next turns then
+    keep the same prompt prefix (and the prefix cache) for a while instead of losing one
+    old message, and the cache, every turn. Messages go from the oldest, and the prompt
+    begins with a person's message, as chat templates expect.
 
     Raises:
         RequestError: Even the newest message alone does not fit; with both numbers.
@@ -39,7 +40,9 @@ def fit_messages(
     fits_whole = n_ctx - room
     target = n_ctx - room - n_ctx // 4
     first = min(request.keep, len(messages) - 1)
-    cuts = _cuts(messages, first)
+    # A reply that goes on keeps the message it answers with it.
+    newest = 2 if request.continues and len(messages) - first >= 2 else 1
+    cuts = _cuts(messages, first, newest)
     window = _Windows(messages, first, cuts, measure)
     last = len(cuts) - 1
     if (
@@ -78,14 +81,14 @@ def fit_messages(
     return window.messages(chosen)
 
 
-def _cuts(messages: Sequence[ChatMessage], first: int) -> list[int]:
-    """Where the kept messages may begin, newest window last: each drops the oldest
-    message left, and those up to the next person's message."""
+def _cuts(messages: Sequence[ChatMessage], first: int, newest: int = 1) -> list[int]:
+    """Where the kept messages may begin, newest window last (the ``newest`` messages
+    alone): each drops the oldest message left, and those up to the next person's."""
     cuts = [first]
     at, n = first, len(messages)
-    while n - at > 1:
+    while n - at > newest:
         at += 1
-        while n - at > 1 and messages[at].role != "user":
+        while n - at > newest and messages[at].role != "user":
             at += 1
         cuts.append(at)
     return cuts

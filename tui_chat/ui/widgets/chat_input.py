@@ -97,7 +97,7 @@ class ChatInput(LiteralTextArea):
             self.post_message(self.HistoryAsked(self, -1))
         elif (
             event.key == "down"
-            and self.recalled is not None
+            and recalled
             and self.cursor_location[0] == self.document.line_count - 1
         ):
             event.stop()

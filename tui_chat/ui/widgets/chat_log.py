@@ -23,7 +23,7 @@ from tui_chat.ui.widgets.log_folding import (
 )
 from tui_chat.ui.widgets.markdown_lines import code_blocks
 from tui_chat.ui.widgets.reply import REPLY_ENDINGS, Reply
-from tui_chat.ui.widgets.versions import CopyAsked, ask_version, step_at, version_line
+from tui_chat.ui.widgets.versions import CopyAsked, act_on_click, ask_version, version_line
 
 __all__ = [
     "SHOWN_AT_MOST",
@@ -101,8 +101,7 @@ class UserMessage(SizedOnce, Static):
         self.update(self._shown())
 
     def on_click(self, event: Click) -> None:
-        if event.y == self.content_size.height - 1:
-            ask_version(self, self.versions, step_at(version_line(*self.versions), event.x))
+        act_on_click(self, event, self.versions, self.content_size.height - 1)
 
 
 class Notice(SizedOnce, Static):
@@ -154,8 +153,8 @@ class ChatLog(FoldingLog):
             if isinstance(w, UserMessage | Reply | EarlierReply) and w.display
         ]
 
-    def select(self, widget: Widget | None) -> None:
-        """Make ``widget`` the selected message, and show it."""
+    def select(self, widget: Widget | None, *, show: bool = True) -> None:
+        """Make ``widget`` the selected message, and (with ``show``) scroll it into view."""
         if self._selected is not None:
             self._selected.remove_class("selected")
         self._selected, self._code_block = widget, 0
@@ -163,7 +162,9 @@ class ChatLog(FoldingLog):
             self.screen.refresh_bindings()
         if widget is not None:
             widget.add_class("selected")
-            self.scroll_to_widget(widget, animate=False, top=widget.size.height > self.size.height)
+            if show:
+                tall = widget.size.height > self.size.height
+                self.scroll_to_widget(widget, animate=False, top=tall)
 
     def action_select(self, step: int) -> None:
         """Select the message before or after the selected one (↑ / ↓)."""
@@ -175,8 +176,19 @@ class ChatLog(FoldingLog):
         self.select(messages[max(0, min(at, len(messages) - 1))])
 
     def on_focus(self) -> None:
-        if self.selected is None:
-            self.action_select(0)
+        # Not scrolled to: focus comes with a mouse press too, and the click it begins
+        # must land where the person pressed.
+        messages = self._messages()
+        if self.selected is None and messages:
+            self.select(messages[-1], show=False)
+
+    def on_click(self, event: Click) -> None:
+        """A click on a message selects it."""
+        widget = event.widget
+        while widget is not None and widget.parent is not self:
+            widget = widget.parent if isinstance(widget.parent, Widget) else None
+        if widget in self._messages():
+            self.select(widget, show=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer shows a key for the selected message only where it does something."""
@@ -365,16 +377,18 @@ class ChatLog(FoldingLog):
         await self._append(widget)
         return widget
 
-    async def remove_from(self, first: Widget) -> None:
-        """Remove ``first`` and every entry after it."""
+    async def remove_from(self, first: Widget) -> list[Widget]:
+        """Remove ``first`` and every entry after it; those removed."""
         entries = self.entries
-        if first in entries:
-            gone = entries[entries.index(first) :]
-            if self._marker in gone:
-                self._marker = None
-            if self._selected in gone:
-                self._selected = None
-            await self.remove_children(gone)
+        if first not in entries:
+            return []
+        gone = entries[entries.index(first) :]
+        if self._marker in gone:
+            self._marker = None
+        if self._selected in gone:
+            self._selected = None
+        await self.remove_children(gone)
+        return gone
 
     async def clear(self) -> None:
         """Remove everything (the spare exchange stays)."""

@@ -13,9 +13,9 @@ from textual.widgets import Static
 from tui_chat.core.visible import visible
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import SizedOnce
-from tui_chat.ui.widgets.markdown_lines import clicked_code, open_clicked_link, render_markdown
+from tui_chat.ui.widgets.markdown_lines import open_clicked_link, render_markdown
 from tui_chat.ui.widgets.thought import fold_line, folded
-from tui_chat.ui.widgets.versions import CopyAsked, ask_version, step_at, version_line
+from tui_chat.ui.widgets.versions import act_on_click, version_line
 
 THOUGHT_STYLE = Style(dim=True, italic=True)
 """The thinking of a reply read back (a streaming one takes the theme's muted colour)."""
@@ -129,15 +129,9 @@ class EarlierReply(SizedOnce, Static):
         if self.thinking_line and event.y == 0:
             self.toggle_thought()
             return
-        line = version_line(*self.versions)
-        if line and event.y == len(self._lines(self.content_region.width).lines) - 1:
-            ask_version(self, self.versions, step_at(line, event.x))
-            return
-        code = clicked_code(event)
-        if code is not None:
-            self.post_message(CopyAsked(code, "the code block"))
-            return
-        open_clicked_link(self, event)
+        last = len(self._lines(self.content_region.width).lines) - 1
+        if not act_on_click(self, event, self.versions, last):
+            open_clicked_link(self, event)
 
     def toggle_thought(self) -> None:
         """Unfold the thinking, or fold it again."""

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
 HREF = "href"
+"""Key of the style meta that carries a link's address (a click opens it)."""
 CODE = "code"
 """Meta key of a code block's copy line: the code (a click there copies it)."""
-"""Key of the style meta that carries a link's address (a click opens it)."""
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 """Links in replies that a click opens (in the browser); others are only shown."""

@@ -25,9 +25,9 @@ from tui_chat.core.visible import visible
 from tui_chat.ui.batcher import TextBatcher
 from tui_chat.ui.literal import literal
 from tui_chat.ui.textual_compat import GrowsInPlace, PlainBoxLines, paint_now, style_key
-from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, clicked_code, open_clicked_link
+from tui_chat.ui.widgets.markdown_lines import StreamedMarkdown, open_clicked_link
 from tui_chat.ui.widgets.thought import fold_line, folded
-from tui_chat.ui.widgets.versions import CopyAsked, ask_version, step_at, version_line
+from tui_chat.ui.widgets.versions import act_on_click, version_line
 
 REPLY_ENDINGS: dict[DoneReason, str] = {
     DoneReason.STOPPED: "stopped",
@@ -250,15 +250,9 @@ class Reply(GrowsInPlace, Widget):
         if self.thinking_line and event.y == 0:
             self.toggle_thought()
             return
-        line = version_line(*self.versions) if self.finished else ""
-        if line and event.y == len(self._lines) - 1:
-            ask_version(self, self.versions, step_at(line, event.x))
-            return
-        code = clicked_code(event)
-        if code is not None:
-            self.post_message(CopyAsked(code, "the code block"))
-            return
-        open_clicked_link(self, event)
+        versions = self.versions if self.finished else (1, 1)
+        if not act_on_click(self, event, versions, len(self._lines) - 1):
+            open_clicked_link(self, event)
 
     def set_versions(self, version: int, count: int) -> None:
         """Say that it is version ``version`` of ``count`` (under it, once it has ended)."""

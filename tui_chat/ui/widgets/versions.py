@@ -4,8 +4,11 @@ for again, a message edited), or a copy of it or of one of its code blocks."""
 
 from __future__ import annotations
 
+from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
+
+from tui_chat.ui.widgets.markdown_lines import clicked_code
 
 
 def version_line(version: int, count: int) -> str:
@@ -49,3 +52,18 @@ class CopyAsked(Message):
         self.text = text
         self.what = what
         """What it is, in words ("the reply", "the code block")."""
+
+
+def act_on_click(widget: Widget, click: Click, versions: tuple[int, int], last_line: int) -> bool:
+    """Ask for what a click on a message's version line (its ``last_line``) or a code
+    block's copy line asks for; False if it was on neither."""
+    line = version_line(*versions)
+    at = click.get_content_offset(widget)  # inside the border and padding
+    if line and at is not None and at.y == last_line:
+        ask_version(widget, versions, step_at(line, at.x))
+        return True
+    code = clicked_code(click)
+    if code is not None:
+        widget.post_message(CopyAsked(code, "the code block"))
+        return True
+    return False
