@@ -349,3 +349,21 @@ async def test_a_reply_that_fails_to_go_on_keeps_what_it_had_and_may_go_on_again
         turn = await reply_finished(app)
         assert (turn.text, turn.status) == ("One two three four", TurnStatus.LENGTH)
         assert app.main.chat.conversation.messages_for()[-1].content == "One two three four"
+
+
+async def test_the_palette_has_every_action_on_the_chat(make_app: Callable[..., ChatApp]) -> None:
+    app = make_app(script=VARIES, seed=SEED)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app)
+        await put_and_send(app, pilot, "Hi?")
+        await reply_finished(app)
+        commands = {c.title: c.callback for c in app.get_system_commands(app.screen)}
+        for title in ("Ask again", "Go on with the reply", "Copy the reply", "Version before",
+                      "Version after", "Edit your last message"):  # fmt: skip
+            assert title in commands
+        await commands["Ask again"]()  # type: ignore[misc]
+        turn = await reply_finished(app)
+        assert (turn.version, turn.text) == (2, "Second answer.")
+        await commands["Edit your last message"]()  # type: ignore[misc]
+        assert app.main.chat.input.text == "Hi?"
+        assert app.main.chat.editing is app.main.chat.conversation.turns[0]

@@ -145,6 +145,19 @@ class ChatView(ChatReplies):
         self.input.recall(turn.text, EDITING)
         self.input.focus()
 
+    async def action_edit_last(self) -> None:
+        """Put the last message sent back in the input, to edit and send in its place."""
+        self.input.focus()
+        self.history.leave()
+        if self.input.text:
+            self.notify("Empty the input first: what is in it would be lost.")
+            return
+        await self.recall(ChatInput.HistoryAsked(self.input, -1))
+        if self.editing is None:  # another conversation's: not this one's to edit
+            self.input.recall(None)
+            self.history.leave()
+            self.notify("There is no message of yours in this conversation to edit.")
+
     @on(ChatInput.HistoryAsked)
     async def recall(self, message: ChatInput.HistoryAsked) -> None:
         """↑ / ↓ in the input: a message sent before (the last one, to edit)."""
