@@ -144,7 +144,6 @@ class ChatReplies(Vertical):
         if edits is not None and edits not in self.conversation.turns:
             edits = None  # another conversation is open
         self._sending = True  # until the reply is asked for: a second Enter waits
-        self.screen.refresh_bindings()  # the footer: Esc, not what waits for the reply
         try:
             await self._send(message.text, message.chat_input, edits)
         finally:
@@ -203,13 +202,12 @@ class ChatReplies(Vertical):
         seed changes, so that a sampling model can say something else)."""
         conversation = self.conversation
         last = conversation.turns[-1] if conversation.turns else None
+        if self._cannot_ask():
+            return
         if last is None or last.role != "assistant":
             self.notify("There is no reply to ask for again: send a message first.")
             return
-        if self._cannot_ask():
-            return
         self._sending = True
-        self.screen.refresh_bindings()
         try:
             position = conversation.position(last)
             await self._forget_from(last)
@@ -234,6 +232,8 @@ class ChatReplies(Vertical):
         a crash), in the same reply."""
         conversation = self.conversation
         last = conversation.turns[-1] if conversation.turns else None
+        if self._cannot_ask():
+            return
         if last is None or last.role != "assistant" or not last.status.may_go_on:
             self.notify("Only a reply cut at the token limit or stopped can go on.")
             return
@@ -241,10 +241,7 @@ class ChatReplies(Vertical):
             # The chat API has no way to say "go on": some servers would answer anew.
             self.notify("A reply goes on with the local model only, not through a server.")
             return
-        if self._cannot_ask():
-            return
         self._sending = True
-        self.screen.refresh_bindings()
         try:
             await self._forget_from(last)
             if last.thinking:  # read back, its thinking saved apart: as the model wrote it

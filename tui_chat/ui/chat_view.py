@@ -13,7 +13,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 
-from tui_chat.core.conversation import Conversation, Turn
+from tui_chat.core.conversation import Conversation, Turn, TurnStatus
 from tui_chat.core.options import CONVERSATION_KEYS, Value
 from tui_chat.core.settings import Settings
 from tui_chat.service.llm_service import LlmService
@@ -64,7 +64,8 @@ class ChatView(ChatReplies):
     """Where the person chats with the model."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
-        Binding("ctrl+t", "screen.switch_view", "Translate"),
+        # In the tabs' line ("Ctrl+T switches"), not the footer: room for the chat's keys.
+        Binding("ctrl+t", "screen.switch_view", "Translate", show=False),
         Binding("ctrl+n", "new", "New"),
         Binding("f2", "list", "Chats"),
         Binding("ctrl+l", "new", "Clear", show=False),
@@ -77,16 +78,20 @@ class ChatView(ChatReplies):
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # In the footer only when there is a reply to act on, and none is being written.
+        # In the footer when there is a reply to act on. Redrawing the footer costs the
+        # model CPU: it is redrawn once a reply has ended, never when one starts, so what
+        # it shows depends on the replies, not on whether one is being written (the
+        # action then says so).
         if action in ("regenerate", "continue_reply", "copy_message"):
             turns = self.conversation.turns
             last = turns[-1] if turns else None
-            if last is None or last.role != "assistant" or self.replying:
+            if last is None or last.role != "assistant":
                 return False
             if action == "copy_message":
                 return True
+            writing = last.status is TurnStatus.STREAMING
             may_go_on = action != "continue_reply" or (
-                last.status.may_go_on and not self.service.settings.server
+                (writing or last.status.may_go_on) and not self.service.settings.server
             )
             return self.service.accepts_requests and may_go_on
         return True
@@ -98,7 +103,6 @@ class ChatView(ChatReplies):
     async def action_regenerate(self) -> None:
         """Ask for the last reply again (Ctrl+G), the one before kept as a version."""
         await self.regenerate()
-        self.refresh_bindings()
 
     def action_version(self, step: int) -> None:
         """Show the version before or after (Alt+← / Alt+→) of the newest message that
@@ -167,10 +171,18 @@ class ChatView(ChatReplies):
             recalled.text if recalled else None, recalled.title if recalled else ""
         )
 
-    @on(ChatInput.HistoryLeft)
     def leave_history(self) -> None:
         self.history.leave()
         self.editing = None
+
+    def leave_recalled(self) -> bool:
+        """Esc on a message recalled (with ↑, or ``e``): the input empty again; False
+        if there was none."""
+        if self.input.recalled is None:
+            return False
+        self.input.recall(None)
+        self.leave_history()
+        return True
 
     @on(ChatInput.Submitted)
     def _history_done(self) -> None:
@@ -330,6 +342,7 @@ class ChatView(ChatReplies):
         log.scroll_end(animate=False)
         log.call_after_refresh(log.fill)
         log.prepare()
+        self.screen.refresh_bindings()  # the footer's keys follow the replies shown
         self.post_message(self.Cleared())
 
     async def open(self, conversation_id: int, at: int | None = None) -> bool:

@@ -167,17 +167,17 @@ class MainScreen(Screen[None]):
     # Keys -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show "Restart" only when there is something to restart, "Stop" only when
-        there is something to stop."""
+        """Show "Restart model" only when there is something to restart."""
         if action == "retry":
             return self.service.state in (ServiceState.BROKEN, ServiceState.LOAD_FAILED)
-        if action == "stop":
-            translating = "translate" in self.__dict__ and self.translate.running
-            return self.chat.replying or translating
         return True
 
     def action_stop(self) -> None:
-        """Stop whatever the model is writing (Esc): a chat reply or a translation."""
+        """Stop whatever the model is writing (Esc): a chat reply or a translation; with
+        nothing to stop, leave a message recalled into the chat's input."""
+        running = self.chat.replying or ("translate" in self.__dict__ and self.translate.running)
+        if not running and self.current_view == "chat" and self.chat.leave_recalled():
+            return
         self.translate.stop()
         self.chat.stop()
 

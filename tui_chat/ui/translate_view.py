@@ -37,7 +37,7 @@ class TranslateView(Vertical):
     """Where the person translates text."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own declaration style)
-        Binding("ctrl+t", "screen.switch_view", "Chat"),
+        Binding("ctrl+t", "screen.switch_view", "Chat", show=False),  # said in the tabs' line
         Binding("ctrl+g", "translate", "Translate"),
         Binding("f5", "translate", "Translate", show=False),
         Binding("ctrl+o", "copy_translation", "Copy"),
@@ -178,7 +178,6 @@ class TranslateView(Vertical):
             self._chunk_tokens,
         )
         self._say(f"Translating into {request.target}… (Esc stops)")
-        self.screen.refresh_bindings()  # the footer shows Esc while it runs
         self._run(self._job)
 
     @work(exclusive=True, group="translation")
@@ -187,7 +186,6 @@ class TranslateView(Vertical):
             result = await job.run()
         finally:
             self._job = None
-            self.screen.refresh_bindings()
         self._batcher.flush()
         if result.failed:  # what streamed of those is not a translation: their text instead
             self.output.load_text(visible(result.text))

@@ -70,12 +70,6 @@ class ChatInput(LiteralTextArea):
         step: int
         """-1: an older message; +1: a newer one (after the newest: the input empties)."""
 
-    @dataclass
-    class HistoryLeft(Message):
-        """Esc on a message recalled: the input is empty again."""
-
-        chat_input: ChatInput
-
     recalled: str | None = None
     """The text of the message recalled from the history, as it was put in (None: the
     person writes their own)."""
@@ -103,11 +97,6 @@ class ChatInput(LiteralTextArea):
             event.stop()
             event.prevent_default()
             self.post_message(self.HistoryAsked(self, 1))
-        elif event.key == "escape" and self.recalled is not None:
-            event.stop()
-            event.prevent_default()
-            self.recall(None)
-            self.post_message(self.HistoryLeft(self))
         elif event.key == "enter":
             event.stop()
             event.prevent_default()
