@@ -157,8 +157,11 @@ class ChatLog(FoldingLog):
         """Make ``widget`` the selected message, and (with ``show``) scroll it into view."""
         if self._selected is not None:
             self._selected.remove_class("selected")
+        before = self._keys_shown()
         self._selected, self._code_block = widget, 0
-        if self.is_attached:
+        # A footer redraw costs tens of ms of CPU (the model's, while a reply streams):
+        # only when its keys change.
+        if self.is_attached and self._keys_shown() != before:
             self.screen.refresh_bindings()
         if widget is not None:
             widget.add_class("selected")
@@ -190,13 +193,17 @@ class ChatLog(FoldingLog):
         if widget in self._messages():
             self.select(widget, show=False)
 
+    def _keys_shown(self) -> tuple[bool, bool]:
+        """Whether the footer shows ``e`` and ``b`` for the selected message."""
+        selected = self.selected
+        return isinstance(selected, UserMessage), bool(code_blocks(message_source(selected)))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer shows a key for the selected message only where it does something."""
-        selected = self.selected
         if action == "edit":
-            return isinstance(selected, UserMessage)
+            return self._keys_shown()[0]
         if action == "copy_code":
-            return bool(code_blocks(message_source(selected)))
+            return self._keys_shown()[1]
         if action == "toggle_thinking":
             return any(
                 isinstance(w, Reply | EarlierReply) and w.thinking_line for w in self.children
