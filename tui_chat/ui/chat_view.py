@@ -78,20 +78,19 @@ class ChatView(ChatReplies):
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # In the footer when there is a reply to act on. Redrawing the footer costs the
-        # model CPU: it is redrawn once a reply has ended, never when one starts, so what
-        # it shows depends on the replies, not on whether one is being written (the
-        # action then says so).
+        # In the footer when there is a reply to act on, not one being written. Redrawing
+        # the footer costs the model CPU: the app redraws it once a reply has ended, never
+        # as one starts (while it streams, the footer may still show the keys of the one
+        # before: they do nothing until it ends).
         if action in ("regenerate", "continue_reply", "copy_message"):
             turns = self.conversation.turns
             last = turns[-1] if turns else None
-            if last is None or last.role != "assistant":
+            if last is None or last.role != "assistant" or last.status is TurnStatus.STREAMING:
                 return False
             if action == "copy_message":
                 return True
-            writing = last.status is TurnStatus.STREAMING
             may_go_on = action != "continue_reply" or (
-                (writing or last.status.may_go_on) and not self.service.settings.server
+                last.status.may_go_on and not self.service.settings.server
             )
             return self.service.accepts_requests and may_go_on
         return True
