@@ -9,8 +9,35 @@ from __future__ import annotations
 
 import sqlite3
 
+_MESSAGE_TRIGGERS = """
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+    WHEN new.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        INSERT INTO terms_scratch (rowid, text) VALUES (1, new.text);
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+    WHEN old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, status ON messages
+    WHEN new.status != 'streaming' OR old.status != 'streaming' BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text)
+            SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
+        INSERT INTO messages_fts (rowid, text)
+            SELECT new.id, new.text WHERE new.status != 'streaming';
+        INSERT INTO terms_scratch (rowid, text)
+            SELECT 1, new.text WHERE new.status != 'streaming';
+        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
+        DELETE FROM terms_scratch;
+    END;
+"""
+"""What keeps the search index and the list of words current as messages are added,
+changed and deleted, a reply only once it has ended (steps 7 and 9 create them)."""
+
 # Each entry brings the schema from version N to N + 1. Never edit one that has shipped:
-# add a new one.
+# add a new one. (Step 7's triggers are written once, above: the same statements.)
 MIGRATIONS: tuple[str, ...] = (
     # 1: conversations and their messages.
     """
@@ -126,29 +153,8 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TRIGGER message_terms_update;
     INSERT INTO messages_fts (messages_fts, rowid, text)
         SELECT 'delete', id, text FROM messages WHERE status = 'streaming';
-    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
-    WHEN new.status != 'streaming' BEGIN
-        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
-        INSERT INTO terms_scratch (rowid, text) VALUES (1, new.text);
-        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
-        DELETE FROM terms_scratch;
-    END;
-    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
-    WHEN old.status != 'streaming' BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    END;
-    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, status ON messages
-    WHEN new.status != 'streaming' OR old.status != 'streaming' BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text)
-            SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
-        INSERT INTO messages_fts (rowid, text)
-            SELECT new.id, new.text WHERE new.status != 'streaming';
-        INSERT INTO terms_scratch (rowid, text)
-            SELECT 1, new.text WHERE new.status != 'streaming';
-        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
-        DELETE FROM terms_scratch;
-    END;
-    """,
+    """
+    + _MESSAGE_TRIGGERS,
     # 8: a reasoning model's thinking, kept apart from its answer (the text): never sent
     # back to the model, never searched, exported only when asked for.
     """
@@ -186,28 +192,9 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE messages;
     ALTER TABLE messages_new RENAME TO messages;
     CREATE INDEX messages_of_conversation ON messages (conversation_id, id);
-    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
-    WHEN new.status != 'streaming' BEGIN
-        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
-        INSERT INTO terms_scratch (rowid, text) VALUES (1, new.text);
-        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
-        DELETE FROM terms_scratch;
-    END;
-    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
-    WHEN old.status != 'streaming' BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    END;
-    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, status ON messages
-    WHEN new.status != 'streaming' OR old.status != 'streaming' BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text)
-            SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
-        INSERT INTO messages_fts (rowid, text)
-            SELECT new.id, new.text WHERE new.status != 'streaming';
-        INSERT INTO terms_scratch (rowid, text)
-            SELECT 1, new.text WHERE new.status != 'streaming';
-        INSERT OR IGNORE INTO message_terms SELECT term FROM terms_scratch_vocab;
-        DELETE FROM terms_scratch;
-    END;
+    """
+    + _MESSAGE_TRIGGERS
+    + """
     CREATE TABLE branches (
         id INTEGER PRIMARY KEY,
         conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,

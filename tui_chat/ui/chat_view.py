@@ -136,10 +136,7 @@ class ChatView(ChatReplies):
     def edit_asked(self, message: ChatLog.EditAsked) -> None:
         """``e`` on a message in the log: it goes back to the input, to be sent in its
         place."""
-        turn = next(
-            (t for t in self.conversation.turns if self._widgets.get(id(t)) is message.widget),
-            None,
-        )
+        turn = self._turn_of(message.widget)
         if turn is None:
             self.notify("Only the newer messages of a long conversation can be edited here.")
             return
@@ -148,6 +145,13 @@ class ChatView(ChatReplies):
         self.input.recall(turn.text, EDITING)
         self.input.focus()
 
+    def _turn_of(self, widget: Widget) -> Turn | None:
+        """The open conversation's turn that ``widget`` shows (None: one read back from
+        the store only)."""
+        return next(
+            (t for t in self.conversation.turns if self._widgets.get(id(t)) is widget), None
+        )
+
     async def action_edit_last(self) -> None:
         """Put the last message sent back in the input, to edit and send in its place."""
         self.input.focus()
@@ -155,7 +159,7 @@ class ChatView(ChatReplies):
         if self.input.text:
             self.notify("Empty the input first: what is in it would be lost.")
             return
-        await self.recall(ChatInput.HistoryAsked(self.input, -1))
+        await self._recall(self.input, -1)
         if self.editing is None:  # another conversation's: not this one's to edit
             self.input.recall(None)
             self.history.leave()
@@ -164,11 +168,12 @@ class ChatView(ChatReplies):
     @on(ChatInput.HistoryAsked)
     async def recall(self, message: ChatInput.HistoryAsked) -> None:
         """↑ / ↓ in the input: a message sent before (the last one, to edit)."""
-        recalled = await self.history.step(self.conversation, message.step)
+        await self._recall(message.chat_input, message.step)
+
+    async def _recall(self, chat_input: ChatInput, step: int) -> None:
+        recalled = await self.history.step(self.conversation, step)
         self.editing = recalled.edits if recalled else None
-        message.chat_input.recall(
-            recalled.text if recalled else None, recalled.title if recalled else ""
-        )
+        chat_input.recall(recalled.text if recalled else None, recalled.title if recalled else "")
 
     def leave_history(self) -> None:
         self.history.leave()
@@ -197,9 +202,7 @@ class ChatView(ChatReplies):
         if self.replying:
             self.notify("A reply is still being written. Press Esc to stop it first.")
             return
-        turn = next(
-            (t for t in conversation.turns if self._widgets.get(id(t)) is message.widget), None
-        )
+        turn = self._turn_of(message.widget)
         if turn is not None:
             position: int | None = conversation.position(turn)
         else:
